@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Captures what this machine's pkcs11-tool and p11tool print, against a throwaway SoftHSM2 token,
+# into test/fixtures/tool-output/<tool>/<version>/ so the parsers are tested on real output.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+module=${MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/tokens"
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$work" > "$work/softhsm2.conf"
+export SOFTHSM2_CONF="$work/softhsm2.conf" HSM_CA_PIN=123456 GNUTLS_PIN=123456
+softhsm2-util --init-token --free --label "CA Token" --pin 123456 --so-pin 12345678 >/dev/null
+
+opensc=$(dpkg-query -W -f='${Version}' opensc | cut -d- -f1)
+gnutls=$(dpkg-query -W -f='${Version}' gnutls-bin | cut -d- -f1)
+p11dir="$root/test/fixtures/tool-output/pkcs11-tool/$opensc"
+gtdir="$root/test/fixtures/tool-output/p11tool/$gnutls"
+mkdir -p "$p11dir" "$gtdir"
+
+p11() { pkcs11-tool --module "$module" --token-label "CA Token" "$@"; }
+p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp384r1 --label root --id e0161cc8b6f5d66ac6835ecdecb623fc0506a675 > "$p11dir/keypairgen-ec-secp384r1.txt"
+p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label p256 --id 02 > "$p11dir/keypairgen-ec-secp256r1.txt"
+p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:4096 --label "Root CA;2024/ä \"q\"" --id 03 > "$p11dir/keypairgen-rsa-4096.txt"
+p11 --login --pin env:HSM_CA_PIN --list-objects > "$p11dir/list-objects-login.txt"
+pkcs11-tool --module "$module" --list-slots > "$p11dir/list-slots.txt"
+
+p11tool --provider "$module" --list-tokens > "$gtdir/list-tokens.txt"
+token=$(p11tool --provider "$module" --list-token-urls | head -1)
+p11tool --batch --provider "$module" --login --list-all "$token" > "$gtdir/list-all-login.txt"
+p11tool --batch --provider "$module" --login --only-urls --list-all-privkeys "$token" > "$gtdir/list-privkeys-only-urls.txt"
+echo "captured into $p11dir and $gtdir"

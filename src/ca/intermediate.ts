@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { renderTemplate } from '../openssl-config.js';
+import { confirmSigning, readPin } from '../terminal.js';
+import * as openssl from '../tools/openssl.js';
+import { decodeCertificate, decodeCsr, formatName, pemToDer, type NameAttribute } from '../x509/decode.js';
+import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
+import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { withCaLock } from './lock.js';
+import type { IssuedCa } from './root.js';
+import { writeSettings, type Settings } from './settings.js';
+import { signStaged } from './sign.js';
+import { generateCaKey, openToken, removeKeyPair, requireTools, tokenPublicKey } from './token.js';
+import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
+
+/** The subject the CA's configs ask for, in their order. */
+export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {
+  const { subject } = settings;
+  return [
+    ...(subject.country ? [{ oid: '2.5.4.6', shortName: 'C', value: subject.country }] : []),
+    ...(subject.state ? [{ oid: '2.5.4.8', shortName: 'ST', value: subject.state }] : []),
+    { oid: '2.5.4.10', shortName: 'O', value: subject.organization },
+    { oid: '2.5.4.11', shortName: 'OU', value: subject.organizationalUnit },
+    { oid: '2.5.4.3', shortName: 'CN', value: commonName },
+  ];
+}
+
+/**
+ * The article's "Creating the Intermediate Certificate Authority": key pair on the token, CSR from
+ * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
+ * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
+ */
+export async function createIntermediate(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
+  const ca = await loadCa(options);
+  const { settings, paths } = ca;
+  if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
+    throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
+  }
+  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) {
+    throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
+  }
+  const rootKey = settings.rootKey;
+  const rootPem = await readFile(paths.rootCert, 'utf8');
+  const root = decodeCertificate(pemToDer(rootPem, 'CERTIFICATE', paths.rootCert));
+  const maxDays = Math.floor((root.notAfter.getTime() - Date.now()) / 86_400_000);
+  if (options.days > maxDays) {
+    throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
+  }
+  await requireTools();
+  const token = await openToken(options.run, ca.module, ca.tokenLabel);
+  return withCaLock(paths.dir, () =>
+    withWorkspace(async (work) => {
+      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
+      options.say(`generating the intermediate key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
+      const key = await generateCaKey(token, pin, settings.keyType, options.label);
+      const engine = { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin };
+      const csrConfigText = await renderTemplate('create_intermediate_csr.ini', {
+        digest: settings.digest,
+        subject: settings.subject,
+        commonName: settings.intermediateCommonName,
+      });
+      let signed: Awaited<ReturnType<typeof signStaged>>;
+      let csrPem: string;
+      let checks: string[];
+      try {
+        const tokenSpki = await tokenPublicKey(token, pin, key, work);
+        const csrConfig = join(work, 'create_intermediate_csr.ini');
+        await writeFileAtomic(csrConfig, csrConfigText);
+        const csrPath = join(work, 'intermediate.csr');
+        options.say('creating the intermediate CSR on the token (openssl req -new)…');
+        await openssl.createCsr(engine, { config: csrConfig, keyUri: key.uri, digest: settings.digest, out: csrPath });
+        csrPem = await readFile(csrPath, 'utf8');
+        const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
+        const wanted = expectedSubject(settings, settings.intermediateCommonName);
+        const csrChecks = new Verification('the intermediate CSR')
+          .check('CSR signature valid', csrSignatureValid(csr))
+          .check(`CSR subject ${formatName(wanted)}`, formatName(csr.subject) === formatName(wanted), `found ${formatName(csr.subject)}`)
+          .check('CSR public key = the token\'s key', csr.spkiDer.equals(tokenSpki))
+          .passed();
+        await confirmSigning(`About to sign with the root key:\n  subject  ${formatName(csr.subject)}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature`, options);
+        options.say('signing the intermediate certificate with the root key (openssl ca)…');
+        signed = await signStaged({
+          run: options.run,
+          pin,
+          engineConfig: engine.engineConfig,
+          workspace: work,
+          caDir: paths.dir,
+          template: 'sign_intermediate_csr.ini',
+          context: { privateKeyUri: rootKey.uri, certificate: paths.rootCert, digest: settings.digest },
+          extensions: 'v3_intermediate_ca',
+          days: options.days,
+          digest: settings.digest,
+          csr: csrPath,
+        });
+        const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
+        checks = [...csrChecks, ...verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: settings.digest, tokenSpki, pathLength: 0 })];
+        const issuedPath = join(work, 'intermediate.crt');
+        await writeFileAtomic(issuedPath, signed.pem);
+        await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
+        checks.push('openssl verify -CAfile root.crt: OK');
+      } catch (error) {
+        await removeKeyPair(token, pin, key.idHex);
+        throw error;
+      }
+      await commitDatabase(signed.staging, paths.dir);
+      const files = {
+        csrConfig: join(paths.config, 'create_intermediate_csr.ini'),
+        signConfig: join(paths.config, 'sign_intermediate_csr.ini'),
+      };
+      await writeFileAtomic(files.csrConfig, csrConfigText);
+      await writeFileAtomic(files.signConfig, signed.configText);
+      await writeFileAtomic(paths.intermediateCsr, csrPem);
+      await writeFileAtomic(paths.intermediateCert, signed.pem);
+      await writeFileAtomic(paths.chain, signed.pem + rootPem);
+      await writeSettings(paths.dir, { ...settings, intermediateKey: key });
+      const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', paths.intermediateCert));
+      return {
+        certificate: paths.intermediateCert,
+        keyUri: key.uri,
+        subject: formatName(cert.subject),
+        notAfter: cert.notAfter,
+        checks: [`key ${describeKey(cert.spkiDer)}`, ...checks],
+        files: [paths.intermediateCert, paths.chain, paths.intermediateCsr, files.csrConfig, files.signConfig],
+      };
+    }),
+  );
+}

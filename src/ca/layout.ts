@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError } from '../errors.js';
+import { SETTINGS_FILE, writeSettings, type Settings } from './settings.js';
+
+/** Where everything lives, in the article's layout. */
+export function caPaths(dir: string) {
+  return {
+    dir,
+    settings: join(dir, SETTINGS_FILE),
+    config: join(dir, 'config'),
+    rootCert: join(dir, 'certs', 'root.crt'),
+    rootDatabase: dir,
+    intermediateDir: join(dir, 'intermediate'),
+    intermediateCsr: join(dir, 'intermediate', 'csr', 'intermediate.csr'),
+    intermediateCert: join(dir, 'intermediate', 'certs', 'intermediate.crt'),
+    chain: join(dir, 'intermediate', 'certs', 'chain.crt'),
+    csrArchive: join(dir, 'intermediate', 'csr'),
+  };
+}
+
+export type CaPaths = ReturnType<typeof caPaths>;
+
+const DIRECTORIES = ['certs', 'config', 'crl', 'newcerts', 'intermediate', 'intermediate/certs', 'intermediate/crl', 'intermediate/csr', 'intermediate/newcerts'];
+const DATABASES = ['', 'intermediate'];
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A random positive 128-bit first serial: serials should not be guessable (CA/B asks for 64 bits of entropy). */
+function firstSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x7f) | 0x10;
+  return bytes.toString('hex').toUpperCase();
+}
+
+/**
+ * Creates the article's directory layout (`certs config crl newcerts intermediate/{certs,crl,csr,newcerts}`,
+ * `index.txt`, `intermediate/index.txt`) plus serial files and `index.txt.attr` (unique_subject = no, which
+ * is what lets a certificate be renewed with the same subject). Refuses to touch an existing CA; on
+ * failure removes what it created.
+ */
+export async function createLayout(dir: string, settings: Settings): Promise<void> {
+  for (const marker of [SETTINGS_FILE, 'index.txt', 'certs/root.crt', 'intermediate/index.txt']) {
+    if (await exists(join(dir, marker))) {
+      throw new CaError(`${dir} already holds a CA (${marker} exists); refusing to overwrite it — choose another --dir`);
+    }
+  }
+  const dirExisted = await exists(dir);
+  const created: string[] = [];
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const sub of DIRECTORIES) {
+      const path = join(dir, sub);
+      if (!(await exists(path))) {
+        await mkdir(path, { mode: 0o755 });
+        created.push(path);
+      }
+    }
+    for (const database of DATABASES) {
+      await writeFile(join(dir, database, 'index.txt'), '', { flag: 'wx' });
+      created.push(join(dir, database, 'index.txt'));
+      await writeFile(join(dir, database, 'index.txt.attr'), 'unique_subject = no\n', { flag: 'wx' });
+      created.push(join(dir, database, 'index.txt.attr'));
+      await writeFile(join(dir, database, 'serial'), `${firstSerial()}\n`, { flag: 'wx' });
+      created.push(join(dir, database, 'serial'));
+    }
+    await writeSettings(dir, settings);
+  } catch (error) {
+    if (!dirExisted) await rm(dir, { recursive: true, force: true });
+    else for (const path of created.reverse()) await rm(path, { recursive: true, force: true });
+    throw error;
+  }
+}

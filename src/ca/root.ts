@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { renderTemplate } from '../openssl-config.js';
+import * as openssl from '../tools/openssl.js';
+import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
+import { describeKey, verifyCaCertificate } from '../x509/verify.js';
+import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { withCaLock } from './lock.js';
+import { writeSettings } from './settings.js';
+import { generateCaKey, openToken, removeKeyPair, requireTools, tokenPublicKey } from './token.js';
+import { withWorkspace, writeEngineConfig } from './workspace.js';
+import { readPin } from '../terminal.js';
+
+export interface IssuedCa {
+  readonly certificate: string;
+  readonly keyUri: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+  readonly checks: readonly string[];
+  readonly files: readonly string[];
+}
+
+/**
+ * The article's "Creating the Root Certificate Authority": a key pair generated on the token, its URI
+ * found with p11tool, `create_root_cert.ini` rendered, `openssl req -x509` through the engine, and the
+ * result verified before anything is written to the CA directory.
+ */
+export async function createRoot(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
+  const ca = await loadCa(options);
+  const { settings, paths } = ca;
+  if (settings.rootKey || (await fileExists(paths.rootCert))) {
+    throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
+  }
+  await requireTools();
+  const token = await openToken(options.run, ca.module, ca.tokenLabel);
+  return withCaLock(paths.dir, () =>
+    withWorkspace(async (work) => {
+      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
+      options.say(`generating the root key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
+      const key = await generateCaKey(token, pin, settings.keyType, options.label);
+      const configText = await renderTemplate('create_root_cert.ini', {
+        dir: paths.dir,
+        digest: settings.digest,
+        subject: settings.subject,
+        commonName: settings.rootCommonName,
+      });
+      let pem: string;
+      let checks: string[];
+      try {
+        const tokenSpki = await tokenPublicKey(token, pin, key, work);
+        const config = join(work, 'create_root_cert.ini');
+        await writeFileAtomic(config, configText);
+        const out = join(work, 'root.crt');
+        options.say('self-signing the root certificate on the token (openssl req -x509)…');
+        await openssl.createSelfSigned(
+          { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin },
+          { config, keyUri: key.uri, days: options.days, digest: settings.digest, out },
+        );
+        pem = await readFile(out, 'utf8');
+        checks = verifyCaCertificate('the root certificate', decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'root.crt')), {
+          issuer: undefined,
+          digest: settings.digest,
+          tokenSpki,
+          pathLength: undefined,
+        });
+      } catch (error) {
+        await removeKeyPair(token, pin, key.idHex);
+        throw error;
+      }
+      const configPath = join(paths.config, 'create_root_cert.ini');
+      await writeFileAtomic(configPath, configText);
+      await writeFileAtomic(paths.rootCert, pem);
+      await writeSettings(paths.dir, { ...settings, rootKey: key });
+      const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', paths.rootCert));
+      return {
+        certificate: paths.rootCert,
+        keyUri: key.uri,
+        subject: formatName(cert.subject),
+        notAfter: cert.notAfter,
+        checks: [`key ${describeKey(cert.spkiDer)}`, ...checks],
+        files: [paths.rootCert, configPath],
+      };
+    }),
+  );
+}

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { DIGESTS, type Digest } from '../x509/verify.js';
+import { opensslConfigValue } from '../openssl-config.js';
+
+export const SETTINGS_FILE = 'hsm-openssl-ca.json';
+
+/** The default PKCS#11 module: SoftHSM2 as Debian installs it. */
+export const DEFAULT_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+export const KEY_TYPES = ['EC:secp256r1', 'EC:secp384r1', 'EC:secp521r1', 'rsa:2048', 'rsa:3072', 'rsa:4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+export interface Subject {
+  readonly country?: string;
+  readonly state?: string;
+  readonly organization: string;
+  readonly organizationalUnit: string;
+}
+
+/** A key this CA generated on the token. */
+export interface TokenKey {
+  readonly label: string;
+  readonly idHex: string;
+  /** RFC 7512 URI with token, id= and object=, as openssl gets it. */
+  readonly uri: string;
+}
+
+export interface Settings {
+  readonly version: 1;
+  readonly module: string;
+  readonly token: string;
+  readonly subject: Subject;
+  readonly rootCommonName: string;
+  readonly intermediateCommonName: string;
+  readonly keyType: KeyType;
+  readonly digest: Digest;
+  readonly rootKey?: TokenKey;
+  readonly intermediateKey?: TokenKey;
+}
+
+/** Refuses a value that cannot reach an OpenSSL config faithfully, naming the option. */
+export function requireConfigSafe(option: string, value: string): void {
+  opensslConfigValue(value, option);
+}
+
+export function parseKeyType(value: string): KeyType {
+  const match = KEY_TYPES.find((type) => type.toLowerCase() === value.toLowerCase() || (value.toLowerCase() === 'ec:prime256v1' && type === 'EC:secp256r1'));
+  if (!match) throw new UsageError(`--key-type ${value} is not supported; choose one of ${KEY_TYPES.join(', ')}`);
+  return match;
+}
+
+export function parseDigest(value: string): Digest {
+  const digest = value.toLowerCase().replace(/^-/, '');
+  if (!(DIGESTS as readonly string[]).includes(digest)) throw new UsageError(`--digest ${value} is not allowed; choose one of ${DIGESTS.join(', ')} (SHA-1 is deprecated)`);
+  return digest as Digest;
+}
+
+/** Validates every subject and token value before anything is written. */
+export function validateSettings(settings: Settings): void {
+  const { subject } = settings;
+  if (subject.country !== undefined && !/^[A-Z]{2}$/.test(subject.country)) {
+    throw new UsageError(`--country "${subject.country}" must be a two-letter ISO 3166 code such as US or DE`);
+  }
+  const fields: Array<[string, string | undefined, number]> = [
+    ['--state', subject.state, 128],
+    ['--org', subject.organization, 64],
+    ['--org-unit', subject.organizationalUnit, 64],
+    ['--root-cn', settings.rootCommonName, 64],
+    ['--intermediate-cn', settings.intermediateCommonName, 64],
+    ['--token', settings.token, 32],
+    ['--module', settings.module, 4096],
+  ];
+  for (const [option, value, max] of fields) {
+    if (value === undefined) continue;
+    if (value.length === 0) throw new UsageError(`${option} is empty`);
+    if ([...value].length > max) throw new UsageError(`${option} "${value}" is longer than ${max} characters (the X.509 upper bound)`);
+    requireConfigSafe(option, value);
+  }
+  if (!settings.module.startsWith('/')) throw new UsageError(`--module "${settings.module}" must be an absolute path to a PKCS#11 library (.so)`);
+}
+
+export async function readSettings(dir: string): Promise<Settings> {
+  const path = join(dir, SETTINGS_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CaError(`no CA in ${dir} (${SETTINGS_FILE} not found); run \`hsm-openssl-ca init --dir ${dir} …\` first or pass --dir`);
+  }
+  try {
+    const settings = JSON.parse(text) as Settings;
+    if (settings.version !== 1) throw new Error(`unknown version ${String(settings.version)}`);
+    return settings;
+  } catch (error) {
+    throw new CaError(`${path} is not a readable settings file (${(error as Error).message}); restore it from your backup`);
+  }
+}
+
+export async function writeSettings(dir: string, settings: Settings): Promise<void> {
+  await writeFileAtomic(join(dir, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+}

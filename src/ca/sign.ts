@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { renderTemplate, type TemplateName } from '../openssl-config.js';
+import * as openssl from '../tools/openssl.js';
+import type { Runner } from '../tools/run.js';
+import type { Digest } from '../x509/verify.js';
+import { stageDatabase } from './workspace.js';
+
+export interface StagedSigning {
+  /** The issued certificate, PEM. */
+  readonly pem: string;
+  /** The config as it is kept in DIR/config: the same as the one that ran, with `dir` the real CA directory. */
+  readonly configText: string;
+  /** The staged database to commit once the certificate has been verified. */
+  readonly staging: string;
+}
+
+/**
+ * Runs `openssl ca` against a copy of the CA database in the workspace. The config is rendered twice from
+ * one template: once pointing at the copy (what runs) and once at the real directory (what is kept, so an
+ * operator can replay it). Nothing in the CA directory changes here.
+ */
+export async function signStaged(request: {
+  run: Runner;
+  pin: string;
+  engineConfig: string;
+  workspace: string;
+  caDir: string;
+  template: TemplateName;
+  context: Record<string, unknown>;
+  extensions: string;
+  days: number;
+  digest: Digest;
+  csr: string;
+}): Promise<StagedSigning> {
+  const staging = await stageDatabase(request.caDir, request.workspace);
+  const config = join(request.workspace, request.template);
+  await writeFileAtomic(config, await renderTemplate(request.template, { ...request.context, dir: staging }));
+  const out = join(request.workspace, 'issued.crt');
+  await openssl.signWithCa(
+    { run: request.run, engineConfig: request.engineConfig, pin: request.pin },
+    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out },
+  );
+  return {
+    pem: await readFile(out, 'utf8'),
+    configText: await renderTemplate(request.template, { ...request.context, dir: request.caDir }),
+    staging,
+  };
+}

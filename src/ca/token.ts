@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { CaError, ToolFailedError, ToolMissingError } from '../errors.js';
+import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding } from '../pkcs11/uri.js';
+import * as p11tool from '../tools/p11tool.js';
+import * as pkcs11Tool from '../tools/pkcs11-tool.js';
+import type { Runner } from '../tools/run.js';
+import type { KeyType, TokenKey } from './settings.js';
+
+const REQUIRED_TOOLS: Array<[string, string]> = [
+  ['openssl', 'openssl'],
+  ['pkcs11-tool', 'opensc'],
+  ['p11tool', 'gnutls-bin'],
+];
+
+/** Fails before any token access when one of the programs is not installed. */
+export async function requireTools(): Promise<void> {
+  const path = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);
+  for (const [tool, pkg] of REQUIRED_TOOLS) {
+    const found = await Promise.any(path.map((dir) => access(join(dir, tool), constants.X_OK))).then(
+      () => true,
+      () => false,
+    );
+    if (!found) throw new ToolMissingError(tool, pkg);
+  }
+}
+
+/** A token found by label on a loaded module. */
+export interface Token {
+  readonly run: Runner;
+  readonly module: string;
+  readonly label: string;
+  /** p11tool's token URL, NUL padding removed. */
+  readonly url: string;
+}
+
+const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; Nitrokey/SmartCard-HSM: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: /usr/lib/x86_64-linux-gnu/libykcs11.so)';
+
+/** Loads the module and finds the token by label, or says which tokens are there. No login. */
+export async function openToken(run: Runner, module: string, label: string): Promise<Token> {
+  await access(module, constants.R_OK).catch(() => {
+    throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
+  });
+  const tokens = await p11tool.listTokens(run, module).catch((error: unknown) => {
+    if (error instanceof ToolFailedError) throw new CaError(`PKCS#11 module ${module} could not be loaded (${error.message}); ${MODULE_HINT}`);
+    throw error;
+  });
+  const match = tokens.find((token) => uriText(parsePkcs11Uri(token.url), 'token') === label);
+  if (!match) {
+    const present = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token')}'`).join(', ') || 'none';
+    throw new CaError(`token '${label}' not found on ${module}; tokens present: ${present}; check --token, or plug the token in`);
+  }
+  return { run, module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+}
+
+function session(token: Token): pkcs11Tool.TokenSession {
+  return { run: token.run, module: token.module, tokenLabel: token.label };
+}
+
+/**
+ * Refuses a label or id that is already on the token. pkcs11-tool accepts a duplicate `--id`, and libp11
+ * then signs with either key; this is also the run's first login, so a wrong PIN stops here.
+ */
+async function requireFreeLabel(token: Token, pin: string, label: string, idHex: string): Promise<void> {
+  const objects = await pkcs11Tool.listObjects(session(token), pin);
+  const sameLabel = objects.find((o) => o.label === label);
+  if (sameLabel) {
+    throw new CaError(
+      `a ${sameLabel.kind.toLowerCase()} labelled '${label}' already exists on token '${token.label}' (id ${sameLabel.idHex ?? 'none'}); never making a second key with the same label — choose another --label, or delete the old key if it is not in use`,
+    );
+  }
+  if (objects.some((o) => o.idHex === idHex)) throw new CaError(`key id ${idHex} is already used on token '${token.label}'; run again to draw another id`);
+}
+
+/**
+ * Generates a key pair on the token and returns its private-key URI (token, id= and object=), as
+ * p11tool lists it. The id is ours (pkcs11-tool makes none without `--id`), but what the tool prints wins.
+ */
+export async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string): Promise<TokenKey> {
+  const requestedId = randomBytes(20).toString('hex');
+  await requireFreeLabel(token, pin, label, requestedId);
+  const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
+  const idHex = generated.privateKey.idHex ?? requestedId;
+  try {
+    return { label, idHex, uri: await findPrivateKeyUri(token, pin, idHex, label) };
+  } catch (error) {
+    await removeKeyPair(token, pin, idHex);
+    throw error;
+  }
+}
+
+/** Removes a key pair this run generated but could not use, so a rerun can take the same label. */
+export async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<void> {
+  for (const type of ['privkey', 'pubkey'] as const) {
+    await pkcs11Tool.deleteObject(session(token), pin, type, idHex).catch(() => undefined);
+  }
+}
+
+async function findPrivateKeyUri(token: Token, pin: string, idHex: string, label: string): Promise<string> {
+  const urls = await p11tool.listPrivateKeyUrls(token.run, token.module, token.url, pin);
+  const matches = urls.map(parsePkcs11Uri).filter((uri) => uriIdHex(uri) === idHex && uriText(uri, 'object') === label);
+  if (matches.length !== 1) {
+    throw new CaError(`p11tool lists ${matches.length} private keys with id ${idHex} and label '${label}' on token '${token.label}'; expected exactly one`);
+  }
+  return formatPkcs11Uri(privateKeyUri(parsePkcs11Uri(token.url), idHex, label));
+}
+
+/** The public key the token holds for a key pair, as DER SubjectPublicKeyInfo. */
+export async function tokenPublicKey(token: Token, pin: string, key: TokenKey, workspace: string): Promise<Buffer> {
+  const uri = parsePkcs11Uri(key.uri);
+  const publicUri = { path: uri.path.map(([name, value]) => [name, name === 'type' ? Buffer.from('public') : value] as const), query: [] };
+  return p11tool.exportPublicKey(token.run, token.module, formatPkcs11Uri(publicUri), pin, join(workspace, `${key.label.replace(/[^\w.-]/g, '_')}.pub.pem`));
+}
+

@@ -1,0 +1,53 @@
+import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import tmp from 'tmp-promise';
+import { CaError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { renderTemplate } from '../openssl-config.js';
+
+tmp.setGracefulCleanup();
+
+/**
+ * Runs `work` in a private temporary directory (0700) that is removed afterwards, whatever happens.
+ * Everything a run produces is made here first; the CA directory is only written once all checks passed.
+ */
+export async function withWorkspace<T>(work: (dir: string) => Promise<T>): Promise<T> {
+  return tmp.withDir(({ path }) => work(path), { unsafeCleanup: true, mode: 0o700, prefix: 'hsm-openssl-ca-' });
+}
+
+/** Renders the OPENSSL_CONF that loads the libp11 engine with `module`, into the workspace. */
+export async function writeEngineConfig(workspace: string, module: string): Promise<string> {
+  const path = join(workspace, 'openssl_engine.cnf');
+  await writeFileAtomic(path, await renderTemplate('openssl_engine.cnf', { module }), 0o600);
+  return path;
+}
+
+const DATABASE_FILES = ['index.txt', 'index.txt.attr', 'serial'];
+
+/**
+ * Copies an `openssl ca` database (index.txt, index.txt.attr, serial) into the workspace with an empty
+ * newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
+ */
+export async function stageDatabase(caDir: string, workspace: string): Promise<string> {
+  const staging = join(workspace, 'database');
+  await mkdir(join(staging, 'newcerts'), { recursive: true });
+  for (const file of DATABASE_FILES) {
+    await copyFile(join(caDir, file), join(staging, file)).catch((error: NodeJS.ErrnoException) => {
+      throw new CaError(`cannot read ${join(caDir, file)} (${error.code}); the CA directory is incomplete — was it created by \`hsm-openssl-ca init\`?`);
+    });
+  }
+  return staging;
+}
+
+/**
+ * Moves what `openssl ca` wrote in the staged database into the CA directory: the new certificate first,
+ * then serial and index.txt.attr, and index.txt last, each file replaced atomically.
+ */
+export async function commitDatabase(staging: string, caDir: string): Promise<void> {
+  for (const file of await readdir(join(staging, 'newcerts'))) {
+    await writeFileAtomic(join(caDir, 'newcerts', file), await readFile(join(staging, 'newcerts', file)));
+  }
+  for (const file of ['serial', 'index.txt.attr', 'index.txt']) {
+    await writeFileAtomic(join(caDir, file), await readFile(join(staging, file)));
+  }
+}

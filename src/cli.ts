@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MODULE } from './ca/settings.js';
+import { intermediateCommand } from './commands/intermediate.js';
+import { initCommand } from './commands/init.js';
+import { say } from './commands/output.js';
+import { rootCommand } from './commands/root.js';
+import { serverCommand } from './commands/server.js';
+import { CaError } from './errors.js';
+import { run } from './tools/run.js';
+
+function positiveDays(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 36_500) throw new InvalidArgumentError('must be a whole number of days from 1 to 36500');
+  return Number(value);
+}
+
+interface TokenFlags {
+  dir: string;
+  module?: string;
+  token?: string;
+  pinFile?: string;
+  yes?: boolean;
+}
+
+function withTokenOptions(command: Command): Command {
+  return command
+    .option('--dir <dir>', 'CA directory', '.')
+    .option('--module <path>', 'PKCS#11 module (overrides the settings file)')
+    .option('--token <label>', 'token label (overrides the settings file)')
+    .option('--pin-file <path>', 'read the PIN from this file (else HSM_CA_PIN, else a hidden prompt)')
+    .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)');
+}
+
+function tokenOptions(flags: TokenFlags) {
+  return { dir: flags.dir, module: flags.module, token: flags.token, pinFile: flags.pinFile, yes: flags.yes ?? false, run, say };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hsm-openssl-ca')
+    .description('A two-tier private CA (root + intermediate) whose keys never leave a PKCS#11 token.')
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create the CA directory layout and settings (no token access)')
+    .requiredOption('--org <org>', 'organisation (O)')
+    .requiredOption('--token <label>', 'token label')
+    .option('--dir <dir>', 'CA directory', '.')
+    .option('--module <path>', 'PKCS#11 module', DEFAULT_MODULE)
+    .option('--country <CC>', 'two-letter country code (C)')
+    .option('--state <state>', 'state or province (ST)')
+    .option('--org-unit <ou>', 'organisational unit (OU); default "ORG Certificate Authority"')
+    .option('--root-cn <cn>', 'root CA common name; default "ORG Root CA"')
+    .option('--intermediate-cn <cn>', 'intermediate CA common name; default "ORG Intermediate CA"')
+    .option('--key-type <type>', 'EC:secp256r1, EC:secp384r1, EC:secp521r1, rsa:2048, rsa:3072, rsa:4096', 'EC:secp384r1')
+    .option('--digest <digest>', 'sha256, sha384 or sha512', 'sha512')
+    .action((flags) => initCommand(flags));
+
+  withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'))
+    .option('--days <days>', 'validity', positiveDays, 3650)
+    .option('--label <label>', 'label of the key on the token', 'root')
+    .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
+
+  withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key'))
+    .option('--days <days>', 'validity', positiveDays, 1825)
+    .option('--label <label>', 'label of the key on the token', 'intermediate')
+    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
+
+  withTokenOptions(program.command('server').argument('<csr>', 'the server\'s certificate signing request (PEM)').description('sign a server CSR with the intermediate key'))
+    .option('--days <days>', 'validity', positiveDays, 375)
+    .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
+    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out }));
+
+  return program;
+}
+
+/** The one place errors become messages and exit codes. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug') || process.env['DEBUG'] === '1';
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CaError) {
+      process.stderr.write(`hsm-openssl-ca: ${error.message}\n`);
+      if (debug) process.stderr.write(`${error.stack}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`hsm-openssl-ca: internal error: ${(error as Error).message ?? String(error)}${debug ? `\n${(error as Error).stack}` : ' (run with --debug for details)'}\n`);
+    return 70;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv);
+}

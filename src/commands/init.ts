@@ -1,0 +1,20 @@
+import { initCa, type InitOptions } from '../ca/init.js';
+import { printReport } from './output.js';
+
+export async function initCommand(options: InitOptions): Promise<void> {
+  const { paths, settings } = await initCa(options);
+  printReport(
+    `CA directory created: ${paths.dir}`,
+    [
+      ['module', settings.module],
+      ['token', settings.token],
+      ['key type', settings.keyType],
+      ['digest', settings.digest],
+      ['root CN', settings.rootCommonName],
+      ['interm. CN', settings.intermediateCommonName],
+      ['settings', paths.settings],
+      ['next', `hsm-openssl-ca root --dir ${paths.dir}`],
+    ],
+    [],
+  );
+}

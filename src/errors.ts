@@ -1,0 +1,49 @@
+/**
+ * Errors a user sees. Each carries a one-line message that says what failed, why, and what to do next;
+ * `cli.ts` is the only place that prints them and turns them into exit codes.
+ */
+export class CaError extends Error {
+  /** Exit code for the process: 1 for failures, 2 for bad usage. */
+  readonly exitCode: number = 1;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The command line or its values are wrong; nothing was attempted. */
+export class UsageError extends CaError {
+  override readonly exitCode = 2;
+}
+
+/** An external program is not installed. */
+export class ToolMissingError extends CaError {
+  constructor(
+    readonly tool: string,
+    readonly debianPackage: string,
+  ) {
+    super(`${tool} not found on PATH; install it (Debian/Ubuntu: apt-get install ${debianPackage}) or run scripts/install-system-deps.sh`);
+  }
+}
+
+/** An external program ran and failed. `stderr` is already redacted. */
+export class ToolFailedError extends CaError {
+  constructor(
+    message: string,
+    readonly tool: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The token refused the PIN. Never retried: a SmartCard-HSM blocks its PIN after three failures. */
+export class WrongPinError extends CaError {}
+
+/** Tool output did not have the shape we parse; the message shows the text instead of guessing. */
+export class ParseError extends CaError {
+  constructor(what: string, text: string) {
+    super(`could not parse ${what}; the tool printed:\n${text.trimEnd()}`);
+  }
+}

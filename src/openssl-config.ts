@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import { UsageError } from './errors.js';
+
+const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
+
+/**
+ * Escapes one value for an OpenSSL config file. OpenSSL expands `$var` and `${ENV::X}` (which put a PIN
+ * into a certificate in our measurements), cuts values at `#`, strips quotes and joins lines at a trailing
+ * backslash; a newline would start a new directive. Control characters and edge spaces cannot be
+ * represented faithfully, so they are refused rather than altered.
+ */
+export function opensslConfigValue(value: unknown, field = 'a value'): string {
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw new UsageError(`${field} is missing; it must be text for the OpenSSL config`);
+  }
+  const text = String(value);
+  if (/[\x00-\x1f\x7f]/.test(text)) throw new UsageError(`${field} contains a control character (newline, tab, NUL…); remove it`);
+  if (text !== text.trim()) throw new UsageError(`${field} "${text}" starts or ends with a space; remove it`);
+  return text.replace(/[\\$#"']/g, (c) => `\\${c}`);
+}
+
+const handlebars = Handlebars.create();
+handlebars.registerHelper('cnf', (value: unknown) => opensslConfigValue(value));
+
+const compiled = new Map<string, Handlebars.TemplateDelegate>();
+
+/** The names of the OpenSSL config templates under templates/. */
+export type TemplateName =
+  | 'create_root_cert.ini'
+  | 'create_intermediate_csr.ini'
+  | 'sign_intermediate_csr.ini'
+  | 'sign_server_csrs.ini'
+  | 'openssl_engine.cnf';
+
+/** Renders templates/NAME.hbs. Templates pass every value through `{{cnf …}}`; a unit test enforces it. */
+export async function renderTemplate(name: TemplateName, context: object): Promise<string> {
+  let template = compiled.get(name);
+  if (!template) {
+    const source = await readFile(`${TEMPLATE_DIR}${name}.hbs`, 'utf8');
+    template = handlebars.compile(source, { strict: true, noEscape: true });
+    compiled.set(name, template);
+  }
+  return template(context);
+}
+
+export const templateDirectory = TEMPLATE_DIR;

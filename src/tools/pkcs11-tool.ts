@@ -1,0 +1,50 @@
+import type { Runner } from './run.js';
+import { parseKeyPairGenerated, parseObjects, parseSlots, type Pkcs11ToolObject, type Pkcs11ToolSlot } from './parse/pkcs11-tool.js';
+
+/** The environment variable a PIN reaches pkcs11-tool through (`--pin env:NAME`): never argv. */
+const PIN_VARIABLE = 'HSM_CA_PIN';
+
+export interface TokenSession {
+  readonly run: Runner;
+  readonly module: string;
+  readonly tokenLabel: string;
+}
+
+function tokenArgs(session: TokenSession): string[] {
+  return ['--module', session.module, '--token-label', session.tokenLabel];
+}
+
+/** `pkcs11-tool --list-slots`: no login. */
+export async function listSlots(run: Runner, module: string): Promise<Pkcs11ToolSlot[]> {
+  const { stdout } = await run('pkcs11-tool', ['--module', module, '--list-slots']);
+  return parseSlots(stdout);
+}
+
+/** Every object on the token, private ones included (one login). */
+export async function listObjects(session: TokenSession, pin: string): Promise<Pkcs11ToolObject[]> {
+  const { stdout } = await session.run('pkcs11-tool', [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--list-objects'], {
+    secrets: { [PIN_VARIABLE]: pin },
+  });
+  return parseObjects(stdout);
+}
+
+/** Generates a key pair on the token (`--keypairgen`) and returns what pkcs11-tool printed about it. */
+export async function generateKeyPair(
+  session: TokenSession,
+  pin: string,
+  key: { keyType: string; label: string; idHex: string },
+): Promise<{ privateKey: Pkcs11ToolObject; publicKey: Pkcs11ToolObject }> {
+  const { stdout } = await session.run(
+    'pkcs11-tool',
+    [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--keypairgen', '--key-type', key.keyType, '--label', key.label, '--id', key.idHex],
+    { secrets: { [PIN_VARIABLE]: pin }, timeoutMs: 600_000 },
+  );
+  return parseKeyPairGenerated(stdout);
+}
+
+/** Deletes one object by type and id: used only to remove a key pair this run generated and could not finish. */
+export async function deleteObject(session: TokenSession, pin: string, type: 'privkey' | 'pubkey', idHex: string): Promise<void> {
+  await session.run('pkcs11-tool', [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--delete-object', '--type', type, '--id', idHex], {
+    secrets: { [PIN_VARIABLE]: pin },
+  });
+}

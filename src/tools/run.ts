@@ -1,0 +1,108 @@
+import { execa } from 'execa';
+import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
+
+/** Environment variables that carry a PIN: never inherited by a child unless a call passes them as a secret. */
+export const PIN_ENV_NAMES = ['HSM_CA_PIN', 'GNUTLS_PIN', 'GNUTLS_SO_PIN', 'PKCS11_PIN'] as const;
+
+const DEBIAN_PACKAGE: Record<string, string> = {
+  openssl: 'openssl',
+  'pkcs11-tool': 'opensc',
+  p11tool: 'gnutls-bin',
+  'softhsm2-util': 'softhsm2',
+};
+
+export interface RunOptions {
+  /** Extra environment for this child only. */
+  env?: Record<string, string>;
+  /** Environment variables whose values are secret: set for this child only and redacted from every message. */
+  secrets?: Record<string, string>;
+  /** Text for the child's stdin; without it stdin is closed so a tool can never sit at a prompt. */
+  input?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** The signature every tool module takes, so unit tests can pass a fake and integration tests the real one. */
+export type Runner = (tool: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+/** Replaces every occurrence of each secret in `text`, longest first so overlapping secrets are both hidden. */
+export function redact(text: string, secrets: readonly string[]): string {
+  return [...secrets]
+    .filter((secret) => secret.length > 0)
+    .sort((a, b) => b.length - a.length)
+    .reduce((out, secret) => out.split(secret).join('***'), text);
+}
+
+function childEnv(options: RunOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !(PIN_ENV_NAMES as readonly string[]).includes(name)) env[name] = value;
+  }
+  return { ...env, LC_ALL: 'C', ...options.env, ...options.secrets };
+}
+
+/** The last lines of stderr that say something, for a one-line summary. */
+export function lastMeaningfulLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !/^Engine "pkcs11" set\.$|^Aborting\.$/.test(line));
+  return lines.at(-1) ?? '(no error output)';
+}
+
+/** A failed login is final: recognised in any tool's output so that no caller can retry it by accident. */
+export function pinFailure(output: string): CaError | undefined {
+  if (/CKR_PIN_LOCKED|PIN is locked|PIN locked/i.test(output)) {
+    return new WrongPinError(
+      'the token PIN is locked after too many wrong attempts; unblock it with the SO PIN (pkcs11-tool --init-pin --login --login-type so, or sc-hsm-tool --unlock-pin on a SmartCard-HSM), then run again',
+    );
+  }
+  if (/CKR_PIN_INCORRECT|PIN incorrect|wrong password|Wrong PIN/i.test(output)) {
+    return new WrongPinError(
+      'the token rejected the PIN (one failed login counted; not retried, since a SmartCard-HSM locks after 3); check HSM_CA_PIN or --pin-file and run again',
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The one boundary for child processes: argv arrays (never a shell), an explicit environment without
+ * inherited PINs, secrets redacted from every message, and failures turned into typed errors.
+ */
+export const run: Runner = async (tool, args, options = {}) => {
+  const secrets = Object.values(options.secrets ?? {});
+  const result = await execa(tool, args, {
+    env: childEnv(options),
+    extendEnv: false,
+    cwd: options.cwd,
+    timeout: options.timeoutMs ?? 300_000,
+    reject: false,
+    stripFinalNewline: false,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+  });
+  const stdout = redact(String(result.stdout ?? ''), secrets);
+  const stderr = redact(String(result.stderr ?? ''), secrets);
+  if (!result.failed) return { stdout, stderr };
+
+  if ((result as { code?: string }).code === 'ENOENT') {
+    throw new ToolMissingError(tool, DEBIAN_PACKAGE[tool] ?? tool);
+  }
+  const pinError = pinFailure(stderr + '\n' + stdout);
+  if (pinError) throw pinError;
+  if (result.timedOut) {
+    throw new ToolFailedError(`${tool} ${args[0] ?? ''} did not finish in time; is the token waiting for a touch or a PIN pad?`, tool, stderr);
+  }
+  if (result.signal) {
+    throw new ToolFailedError(
+      `${tool} was killed by ${result.signal} (${lastMeaningfulLine(stderr)}); libp11 0.4.12 crashes like this on every key-load failure — install libengine-pkcs11-openssl >= 0.4.13 (bookworm-backports) to see the real error`,
+      tool,
+      stderr,
+    );
+  }
+  throw new ToolFailedError(`${tool} failed (exit ${result.exitCode}): ${lastMeaningfulLine(stderr || stdout)}`, tool, stderr);
+};

@@ -1,0 +1,244 @@
+import forge from 'node-forge';
+import { CaError } from '../errors.js';
+
+/**
+ * Certificate and CSR decoding on `forge.asn1`: node-forge's `pki` layer rejects EC keys
+ * ("OID is not RSA"), so only its ASN.1 and extension decoders are used. Signed bytes are cut out of
+ * the original DER (never re-encoded), so signatures are checked over exactly what was signed.
+ */
+
+export interface NameAttribute {
+  readonly oid: string;
+  readonly shortName: string;
+  readonly value: string;
+}
+
+/** A decoded extension as node-forge describes it (`name`, `critical`, and per-type fields). */
+export type Extension = { id: string; name?: string; critical?: boolean; [field: string]: unknown };
+
+export interface DecodedCertificate {
+  readonly der: Buffer;
+  readonly tbsDer: Buffer;
+  readonly signatureAlgorithmOid: string;
+  readonly signature: Buffer;
+  readonly serialHex: string;
+  readonly issuerDer: Buffer;
+  readonly subjectDer: Buffer;
+  readonly issuer: readonly NameAttribute[];
+  readonly subject: readonly NameAttribute[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly spkiDer: Buffer;
+  readonly extensions: readonly Extension[];
+}
+
+export interface DecodedCsr {
+  readonly der: Buffer;
+  readonly infoDer: Buffer;
+  readonly signatureAlgorithmOid: string;
+  readonly signature: Buffer;
+  readonly subject: readonly NameAttribute[];
+  readonly spkiDer: Buffer;
+  readonly requestedExtensions: readonly Extension[];
+}
+
+export class DecodeError extends CaError {}
+
+interface Tlv {
+  readonly tag: number;
+  readonly start: number;
+  readonly contentStart: number;
+  readonly end: number;
+}
+
+function readTlv(der: Buffer, offset: number, limit: number): Tlv {
+  if (offset + 2 > limit) throw new DecodeError('truncated DER');
+  const tag = der[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DecodeError('unsupported multi-byte DER tag');
+  let length = der[offset + 1]!;
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 4 || contentStart + count > limit) throw new DecodeError('bad DER length');
+    length = 0;
+    for (let i = 0; i < count; i += 1) length = length * 256 + der[contentStart + i]!;
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > limit) throw new DecodeError('DER length runs past the end of the data');
+  return { tag, start: offset, contentStart, end };
+}
+
+/** The children of a constructed TLV, exactly as they sit in the buffer. */
+function children(der: Buffer, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let offset = parent.contentStart; offset < parent.end; ) {
+    const child = readTlv(der, offset, parent.end);
+    out.push(child);
+    offset = child.end;
+  }
+  return out;
+}
+
+const slice = (der: Buffer, tlv: Tlv): Buffer => der.subarray(tlv.start, tlv.end);
+
+function toAsn1(bytes: Buffer): forge.asn1.Asn1 {
+  const options = { strict: true, parseAllBytes: true } as unknown as boolean; // the typings predate the options object
+  return forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')), options);
+}
+
+function oidOf(bytes: Buffer): string {
+  return forge.asn1.derToOid(forge.util.createBuffer(toAsn1(bytes).value as string));
+}
+
+/** The outer SEQUENCE { signed, algorithm, signature } shared by certificates and CSRs. */
+function splitSigned(der: Buffer, what: string): { signed: Tlv; algorithmOid: string; signature: Buffer } {
+  const outer = readTlv(der, 0, der.length);
+  if (outer.tag !== 0x30 || outer.end !== der.length) throw new DecodeError(`${what} is not a single DER SEQUENCE`);
+  const [signed, algorithm, signatureBits] = children(der, outer);
+  if (!signed || !algorithm || !signatureBits || signatureBits.tag !== 0x03) throw new DecodeError(`${what} lacks its signature`);
+  const [algorithmOid] = children(der, algorithm);
+  if (!algorithmOid || algorithmOid.tag !== 0x06) throw new DecodeError(`${what} has no signature algorithm`);
+  // BIT STRING: first content byte counts unused bits, always 0 for signatures.
+  const signature = der.subarray(signatureBits.contentStart + 1, signatureBits.end);
+  return { signed, algorithmOid: oidOf(slice(der, algorithmOid)), signature };
+}
+
+const STRING_TYPES = new Set([12, 19, 20, 22, 26, 28, 30]);
+
+function decodeString(node: forge.asn1.Asn1): string {
+  const raw = Buffer.from(node.value as string, 'binary');
+  const type = node.type as number;
+  if (type === 30) return raw.swap16().toString('utf16le'); // BMPString is UTF-16BE
+  if (type === 28) throw new DecodeError('UniversalString names are not supported');
+  const text = raw.toString('utf8');
+  if (Buffer.from(text, 'utf8').compare(raw) !== 0) throw new DecodeError('a name contains bytes that are not valid UTF-8');
+  return text;
+}
+
+function decodeName(bytes: Buffer): NameAttribute[] {
+  const attributes: NameAttribute[] = [];
+  for (const rdn of toAsn1(bytes).value as forge.asn1.Asn1[]) {
+    for (const pair of rdn.value as forge.asn1.Asn1[]) {
+      const [oidNode, valueNode] = pair.value as forge.asn1.Asn1[];
+      if (!oidNode || !valueNode || !STRING_TYPES.has(valueNode.type)) throw new DecodeError('a name attribute is not a string');
+      const oid = forge.asn1.derToOid(forge.util.createBuffer(oidNode.value as string));
+      const shortName = (forge.pki.oids[oid] && SHORT_NAMES[forge.pki.oids[oid] as string]) ?? oid;
+      attributes.push({ oid, shortName, value: decodeString(valueNode) });
+    }
+  }
+  return attributes;
+}
+
+const SHORT_NAMES: Record<string, string> = {
+  commonName: 'CN',
+  countryName: 'C',
+  stateOrProvinceName: 'ST',
+  localityName: 'L',
+  organizationName: 'O',
+  organizationalUnitName: 'OU',
+  emailAddress: 'emailAddress',
+  serialNumber: 'serialNumber',
+};
+
+function decodeTime(der: Buffer, tlv: Tlv): Date {
+  const text = der.subarray(tlv.contentStart, tlv.end).toString('latin1');
+  const utc = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  const general = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  const parts = tlv.tag === 0x17 ? utc : general;
+  if (!parts) throw new DecodeError(`bad validity time "${text}"`);
+  const year = tlv.tag === 0x17 ? (Number(parts[1]) >= 50 ? 1900 : 2000) + Number(parts[1]) : Number(parts[1]);
+  return new Date(Date.UTC(year, Number(parts[2]) - 1, Number(parts[3]), Number(parts[4]), Number(parts[5]), Number(parts[6])));
+}
+
+function decodeExtensions(sequenceOfExtensions: Buffer): Extension[] {
+  const wrapper = { value: [toAsn1(sequenceOfExtensions)] };
+  try {
+    return (forge.pki as unknown as { certificateExtensionsFromAsn1(node: unknown): Extension[] }).certificateExtensionsFromAsn1(wrapper);
+  } catch (error) {
+    throw new DecodeError(`unreadable extensions (${(error as Error).message})`);
+  }
+}
+
+/** Decodes a DER X.509 certificate. Throws DecodeError with what is wrong. */
+export function decodeCertificate(der: Buffer): DecodedCertificate {
+  try {
+    const { signed, algorithmOid, signature } = splitSigned(der, 'the certificate');
+    const fields = children(der, signed);
+    const hasVersion = fields[0]?.tag === 0xa0;
+    const [serial, , issuer, validity, subject, spki, ...rest] = hasVersion ? fields.slice(1) : fields;
+    if (!serial || !issuer || !validity || !subject || !spki) throw new DecodeError('the certificate is missing fields');
+    const [notBefore, notAfter] = children(der, validity);
+    if (!notBefore || !notAfter) throw new DecodeError('the certificate has no validity');
+    const extensionsWrapper = rest.find((tlv) => tlv.tag === 0xa3);
+    const extensionsSequence = extensionsWrapper ? children(der, extensionsWrapper)[0] : undefined;
+    return {
+      der,
+      tbsDer: slice(der, signed),
+      signatureAlgorithmOid: algorithmOid,
+      signature,
+      serialHex: der.subarray(serial.contentStart, serial.end).toString('hex').replace(/^00(?=[0-9a-f])/, '').toUpperCase(),
+      issuerDer: slice(der, issuer),
+      subjectDer: slice(der, subject),
+      issuer: decodeName(slice(der, issuer)),
+      subject: decodeName(slice(der, subject)),
+      notBefore: decodeTime(der, notBefore),
+      notAfter: decodeTime(der, notAfter),
+      spkiDer: slice(der, spki),
+      extensions: extensionsSequence ? decodeExtensions(slice(der, extensionsSequence)) : [],
+    };
+  } catch (error) {
+    throw asDecodeError(error, 'certificate');
+  }
+}
+
+const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
+
+/** Decodes a DER PKCS#10 certificate signing request. Throws DecodeError with what is wrong. */
+export function decodeCsr(der: Buffer): DecodedCsr {
+  try {
+    const { signed, algorithmOid, signature } = splitSigned(der, 'the CSR');
+    const [version, subject, spki, attributes] = children(der, signed);
+    if (!version || !subject || !spki) throw new DecodeError('the CSR is missing fields');
+    const requestedExtensions: Extension[] = [];
+    for (const attribute of attributes ? children(der, attributes) : []) {
+      const [type, values] = children(der, attribute);
+      if (!type || !values || oidOf(slice(der, type)) !== EXTENSION_REQUEST_OID) continue;
+      for (const value of children(der, values)) requestedExtensions.push(...decodeExtensions(slice(der, value)));
+    }
+    return {
+      der,
+      infoDer: slice(der, signed),
+      signatureAlgorithmOid: algorithmOid,
+      signature,
+      subject: decodeName(slice(der, subject)),
+      spkiDer: slice(der, spki),
+      requestedExtensions,
+    };
+  } catch (error) {
+    throw asDecodeError(error, 'CSR');
+  }
+}
+
+function asDecodeError(error: unknown, what: string): DecodeError {
+  if (error instanceof DecodeError) return new DecodeError(`malformed ${what}: ${error.message}`);
+  return new DecodeError(`malformed ${what}: ${(error as Error).message ?? String(error)}`);
+}
+
+/** Extracts the single PEM block of the given label; refuses anything else. */
+export function pemToDer(text: string, label: 'CERTIFICATE' | 'CERTIFICATE REQUEST' | 'PUBLIC KEY', source: string): Buffer {
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g)];
+  if (blocks.length === 0) throw new DecodeError(`${source} holds no PEM block; expected one "${label}"`);
+  if (blocks.length > 1) throw new DecodeError(`${source} holds ${blocks.length} PEM blocks; expected exactly one "${label}"`);
+  const [, found, body] = blocks[0]!;
+  const accepted = label === 'CERTIFICATE REQUEST' ? ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'] : [label];
+  if (!accepted.includes(found!)) throw new DecodeError(`${source} holds a "${found}" PEM block; expected "${label}"`);
+  const der = Buffer.from(body!.replace(/\s+/g, ''), 'base64');
+  if (der.length === 0) throw new DecodeError(`${source}'s PEM block is empty`);
+  return der;
+}
+
+/** "C=US, O=My Co, CN=Root" for messages. */
+export function formatName(name: readonly NameAttribute[]): string {
+  return name.map((a) => `${a.shortName}=${a.value}`).join(', ');
+}

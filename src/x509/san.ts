@@ -1,0 +1,88 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { UsageError } from '../errors.js';
+import type { Extension } from './decode.js';
+
+/** A subjectAltName entry this CA issues. */
+export interface San {
+  readonly type: 'DNS' | 'IP';
+  readonly value: string;
+}
+
+/** More than this many names in one certificate is refused: no real server needs it, and TLS stacks slow down. */
+export const MAX_SANS = 100;
+
+const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** Why `name` is not a DNS name this CA signs, or undefined when it is fine. */
+export function dnsNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > 253) return 'it is longer than 253 characters';
+  if (/[^\x21-\x7e]/.test(name)) return 'it contains spaces, control or non-ASCII characters (use the punycode xn-- form)';
+  const labels = name.replace(/\.$/, '').split('.');
+  if (labels.every((label) => /^\d+$/.test(label))) return 'it is an IP address; request it as an IP SAN';
+  const [first, ...rest] = labels;
+  if (first === '*' && rest.length < 2) return 'a wildcard needs at least two labels after it (*.example.com)';
+  const badLabel = (first === '*' ? rest : labels).find((label) => !LABEL.test(label));
+  if (badLabel !== undefined) {
+    return badLabel.includes('*')
+      ? 'a wildcard is allowed only as the whole leftmost label (*.example.com)'
+      : `label "${badLabel}" is not 1–63 letters, digits or inner hyphens`;
+  }
+  return undefined;
+}
+
+function ipFromBytes(bytes: Buffer): string | undefined {
+  if (bytes.length === 4) return [...bytes].join('.');
+  if (bytes.length !== 16) return undefined;
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16)).join(':');
+  return new URL(`http://[${groups}]/`).hostname.slice(1, -1);
+}
+
+const GENERAL_NAME_TYPES: Record<number, string> = { 0: 'otherName', 1: 'email', 2: 'DNS', 4: 'dirName', 6: 'URI', 7: 'IP', 8: 'registeredID' };
+
+/** Validates and normalises one SAN given as `DNS:name` or `IP:address`. */
+export function parseSanText(text: string): San {
+  const match = /^(DNS|IP):(.*)$/i.exec(text);
+  if (!match) throw new UsageError(`SAN "${text}" must be DNS:name or IP:address`);
+  const [, type, value] = match;
+  if (type!.toUpperCase() === 'IP') {
+    if (isIPv4(value!)) return { type: 'IP', value: value! };
+    if (isIPv6(value!)) return { type: 'IP', value: new URL(`http://[${value}]/`).hostname.slice(1, -1) };
+    throw new UsageError(`SAN "${text}" is not an IPv4 or IPv6 address`);
+  }
+  const problem = dnsNameProblem(value!);
+  if (problem) throw new UsageError(`SAN DNS name "${value}" refused: ${problem}`);
+  return { type: 'DNS', value: value!.replace(/\.$/, '') };
+}
+
+/**
+ * The subjectAltName entries a CSR requests, validated. Entries of other types, duplicates, or too many
+ * are refused with the reason; the caller decides what happens to the CSR's other requested extensions.
+ */
+export function sansFromRequestedExtensions(extensions: readonly Extension[]): San[] {
+  const san = extensions.find((e) => e.name === 'subjectAltName');
+  const altNames = (san?.['altNames'] ?? []) as Array<{ type: number; value: string }>;
+  if (altNames.length > MAX_SANS) throw new UsageError(`the CSR requests ${altNames.length} subjectAltName entries; at most ${MAX_SANS} are signed`);
+  const sans = altNames.map((entry): San => {
+    const raw = Buffer.from(entry.value ?? '', 'binary');
+    if (entry.type === 7) {
+      const ip = ipFromBytes(raw);
+      if (!ip) throw new UsageError(`the CSR's IP SAN has ${raw.length} bytes; an IP address has 4 or 16`);
+      return { type: 'IP', value: ip };
+    }
+    if (entry.type === 2) return parseSanText(`DNS:${raw.toString('latin1')}`);
+    throw new UsageError(`the CSR requests a ${GENERAL_NAME_TYPES[entry.type] ?? `type-${entry.type}`} SAN; only DNS names and IP addresses are signed`);
+  });
+  const seen = new Set<string>();
+  for (const entry of sans) {
+    const key = `${entry.type}:${entry.value.toLowerCase()}`;
+    if (seen.has(key)) throw new UsageError(`the CSR requests the SAN ${entry.type}:${entry.value} twice; remove the duplicate`);
+    seen.add(key);
+  }
+  return sans;
+}
+
+/** The SANs of an issued certificate, in "DNS:x" / "IP:y" form, for comparing with what was requested. */
+export function sanStrings(extensions: readonly Extension[]): string[] {
+  return sansFromRequestedExtensions(extensions).map((san) => `${san.type}:${san.value}`);
+}

@@ -1,0 +1,166 @@
+import { createPublicKey, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
+import { CaError } from '../errors.js';
+import type { DecodedCertificate, DecodedCsr, Extension } from './decode.js';
+
+export type Digest = 'sha256' | 'sha384' | 'sha512';
+export const DIGESTS: readonly Digest[] = ['sha256', 'sha384', 'sha512'];
+
+const SIGNATURE_ALGORITHMS: Record<string, { key: 'ec' | 'rsa'; digest: Digest; name: string }> = {
+  '1.2.840.10045.4.3.2': { key: 'ec', digest: 'sha256', name: 'ecdsa-with-SHA256' },
+  '1.2.840.10045.4.3.3': { key: 'ec', digest: 'sha384', name: 'ecdsa-with-SHA384' },
+  '1.2.840.10045.4.3.4': { key: 'ec', digest: 'sha512', name: 'ecdsa-with-SHA512' },
+  '1.2.840.113549.1.1.11': { key: 'rsa', digest: 'sha256', name: 'sha256WithRSAEncryption' },
+  '1.2.840.113549.1.1.12': { key: 'rsa', digest: 'sha384', name: 'sha384WithRSAEncryption' },
+  '1.2.840.113549.1.1.13': { key: 'rsa', digest: 'sha512', name: 'sha512WithRSAEncryption' },
+};
+
+/** The failed checks of one verification, each named. */
+export class VerificationError extends CaError {}
+
+/** Collects named checks; `passed()` throws a VerificationError listing every check that failed. */
+export class Verification {
+  private readonly failures: string[] = [];
+  private readonly successes: string[] = [];
+
+  constructor(private readonly subject: string) {}
+
+  check(description: string, ok: boolean, detail?: string): this {
+    if (ok) this.successes.push(description);
+    else this.failures.push(detail ? `${description} (${detail})` : description);
+    return this;
+  }
+
+  passed(): string[] {
+    if (this.failures.length > 0) {
+      throw new VerificationError(`${this.subject} failed verification: ${this.failures.join('; ')}; nothing was written — report this with the tool versions (hsm-openssl-ca doctor)`);
+    }
+    return [...this.successes];
+  }
+}
+
+export function publicKeyOf(spkiDer: Buffer): KeyObject {
+  return createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+}
+
+/** "EC P-384", "RSA 4096". */
+export function describeKey(spkiDer: Buffer): string {
+  const key = publicKeyOf(spkiDer);
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec') return `EC ${CURVE_NAMES[details.namedCurve ?? ''] ?? details.namedCurve}`;
+  if (key.asymmetricKeyType === 'rsa') return `RSA ${details.modulusLength}`;
+  return String(key.asymmetricKeyType);
+}
+
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+export function signatureAlgorithmName(oid: string): string {
+  return SIGNATURE_ALGORITHMS[oid]?.name ?? oid;
+}
+
+/** Whether `signature` over `signed` verifies with the SubjectPublicKeyInfo `issuerSpki` under algorithm `oid`. */
+export function signatureValid(signed: Buffer, signature: Buffer, oid: string, issuerSpki: Buffer): boolean {
+  const algorithm = SIGNATURE_ALGORITHMS[oid];
+  if (!algorithm) return false;
+  try {
+    const key = publicKeyOf(issuerSpki);
+    return key.asymmetricKeyType === algorithm.key && verifySignatureBytes(algorithm.digest, signed, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the algorithm OID is `digest` with the key type of `spki`. */
+export function signatureAlgorithmMatches(oid: string, digest: Digest, signerSpki: Buffer): boolean {
+  const algorithm = SIGNATURE_ALGORITHMS[oid];
+  return algorithm !== undefined && algorithm.digest === digest && publicKeyOf(signerSpki).asymmetricKeyType === algorithm.key;
+}
+
+export function extension(extensions: readonly Extension[], name: string): Extension | undefined {
+  return extensions.find((e) => e.name === name);
+}
+
+/** The keyIdentifier of an authorityKeyIdentifier extension, hex; node-forge leaves it undecoded. */
+export function authorityKeyId(extensions: readonly Extension[]): string | undefined {
+  const aki = extension(extensions, 'authorityKeyIdentifier');
+  if (!aki || typeof aki['value'] !== 'string') return undefined;
+  const der = Buffer.from(aki['value'], 'binary');
+  // SEQUENCE { [0] keyIdentifier … }: short-form lengths suffice for key identifiers.
+  if (der[0] !== 0x30 || der[2] !== 0x80) return undefined;
+  return der.subarray(4, 4 + der[3]!).toString('hex');
+}
+
+export function subjectKeyId(extensions: readonly Extension[]): string | undefined {
+  const ski = extension(extensions, 'subjectKeyIdentifier');
+  return typeof ski?.['subjectKeyIdentifier'] === 'string' ? ski['subjectKeyIdentifier'] : undefined;
+}
+
+interface CaCertificateExpectations {
+  /** The issuer's certificate, or undefined for a self-signed root. */
+  readonly issuer: DecodedCertificate | undefined;
+  readonly digest: Digest;
+  /** The public key the token holds for this CA's key. */
+  readonly tokenSpki: Buffer;
+  /** Expected pathLenConstraint, or undefined for none. */
+  readonly pathLength: number | undefined;
+}
+
+/** Verifies a CA certificate (root or intermediate) as the article asks an operator to check by eye. */
+export function verifyCaCertificate(what: string, cert: DecodedCertificate, expect: CaCertificateExpectations): string[] {
+  const issuerSpki = expect.issuer?.spkiDer ?? cert.spkiDer;
+  const issuerSubject = expect.issuer?.subjectDer ?? cert.subjectDer;
+  const bc = extension(cert.extensions, 'basicConstraints');
+  const ku = extension(cert.extensions, 'keyUsage');
+  const v = new Verification(what)
+    .check(expect.issuer ? 'issuer = the root\'s subject' : 'self-signed: issuer = subject', cert.issuerDer.equals(issuerSubject))
+    .check(`signature valid under the ${expect.issuer ? 'root' : 'own'} key`, signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, issuerSpki))
+    .check(`signature algorithm ${signatureAlgorithmName(cert.signatureAlgorithmOid)}`, signatureAlgorithmMatches(cert.signatureAlgorithmOid, expect.digest, issuerSpki), `expected ${expect.digest} with the signing key's algorithm`)
+    .check('basicConstraints critical CA:TRUE', bc?.critical === true && bc['cA'] === true)
+    .check(
+      expect.pathLength === undefined ? 'no path length limit' : `pathlen:${expect.pathLength}`,
+      (bc?.['pathLenConstraint'] ?? undefined) === expect.pathLength,
+      `found ${String(bc?.['pathLenConstraint'])}`,
+    )
+    .check('keyUsage critical keyCertSign, cRLSign, digitalSignature', ku?.critical === true && ku['keyCertSign'] === true && ku['cRLSign'] === true && ku['digitalSignature'] === true)
+    .check('subjectKeyIdentifier present', subjectKeyId(cert.extensions) !== undefined)
+    .check('public key = the token\'s key', cert.spkiDer.equals(expect.tokenSpki))
+    .check('currently valid', cert.notBefore.getTime() <= Date.now() + 60_000 && Date.now() < cert.notAfter.getTime());
+  if (expect.issuer) {
+    v.check('authorityKeyIdentifier = root\'s subjectKeyIdentifier', authorityKeyId(cert.extensions) === subjectKeyId(expect.issuer.extensions));
+    v.check('within the root\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime());
+  }
+  return v.passed();
+}
+
+/** Checks that a CSR is self-consistent: its signature verifies with its own public key. */
+export function csrSignatureValid(csr: DecodedCsr): boolean {
+  return signatureValid(csr.infoDer, csr.signature, csr.signatureAlgorithmOid, csr.spkiDer);
+}
+
+interface LeafExpectations {
+  readonly issuer: DecodedCertificate;
+  readonly csr: DecodedCsr;
+  readonly digest: Digest;
+  /** Requested SANs as "DNS:x" / "IP:y", in order. */
+  readonly sans: readonly string[];
+  readonly keyUsage: readonly string[];
+  readonly extendedKeyUsage: string;
+}
+
+/** Verifies an issued end-entity certificate against its issuer and the request it was made from. */
+export function verifyLeafCertificate(what: string, cert: DecodedCertificate, expect: LeafExpectations, issuedSans: readonly string[]): string[] {
+  const bc = extension(cert.extensions, 'basicConstraints');
+  const ku = extension(cert.extensions, 'keyUsage');
+  const eku = extension(cert.extensions, 'extKeyUsage');
+  return new Verification(what)
+    .check('issuer = the intermediate\'s subject', cert.issuerDer.equals(expect.issuer.subjectDer))
+    .check('signature valid under the intermediate key', signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, expect.issuer.spkiDer))
+    .check(`signature algorithm ${signatureAlgorithmName(cert.signatureAlgorithmOid)}`, signatureAlgorithmMatches(cert.signatureAlgorithmOid, expect.digest, expect.issuer.spkiDer))
+    .check('public key = the CSR\'s key', cert.spkiDer.equals(expect.csr.spkiDer))
+    .check('basicConstraints CA:FALSE', bc !== undefined && bc['cA'] !== true)
+    .check(`keyUsage critical ${expect.keyUsage.join(', ')}`, ku?.critical === true && expect.keyUsage.every((usage) => ku[usage] === true) && !ku['keyCertSign'] && !ku['cRLSign'])
+    .check(`extendedKeyUsage ${expect.extendedKeyUsage}`, eku?.[expect.extendedKeyUsage] === true)
+    .check(`subjectAltName ${expect.sans.join(', ') || '(none)'}`, issuedSans.join(',') === expect.sans.join(','), `found ${issuedSans.join(', ') || 'none'}`)
+    .check('authorityKeyIdentifier = intermediate\'s subjectKeyIdentifier', authorityKeyId(cert.extensions) === subjectKeyId(expect.issuer.extensions))
+    .check('within the intermediate\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime())
+    .passed();
+}

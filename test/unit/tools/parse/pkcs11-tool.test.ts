@@ -1,0 +1,233 @@
+import { describe, it, expect } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { parseKeyPairGenerated, parseObjects, parseSlots } from '../../../../src/tools/parse/pkcs11-tool.js';
+import { ParseError } from '../../../../src/errors.js';
+
+function fixture(path: string): string {
+  return readFileSync(new URL(`../../../fixtures/tool-output/pkcs11-tool/${path}`, import.meta.url), 'utf8');
+}
+
+const ROOT_ID = 'e0161cc8b6f5d66ac6835ecdecb623fc0506a675';
+const RSA_LABEL = 'Root CA;2024/ä "q"';
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('parseKeyPairGenerated', () => {
+  it("captures the key ID and label from the article's Nitrokey output", () => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture('article-nitrokey/keypairgen-ec-secp384r1-root.txt'));
+    expect(privateKey.kind).toBe('Private Key');
+    expect(privateKey.detail).toBe('EC');
+    expect(privateKey.idHex).toBe(ROOT_ID);
+    expect(privateKey.label).toBe('root');
+    expect(privateKey.attributes['Usage']).toBe('sign, derive');
+    expect(privateKey.attributes['Access']).toBe('none');
+    expect(publicKey.kind).toBe('Public Key');
+    expect(publicKey.detail).toBe('EC  EC_POINT 384 bits');
+    expect(publicKey.idHex).toBe(ROOT_ID);
+    expect(publicKey.label).toBe('root');
+    expect(publicKey.attributes['EC_PARAMS']).toBe('06052b81040022');
+    expect(publicKey.attributes['EC_POINT']).toMatch(/^046104c1e7b40e1e[0-9a-f]+090a3e7$/);
+  });
+
+  it('captures the SoftHSM secp384r1 key', () => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture('0.23.0/keypairgen-ec-secp384r1.txt'));
+    expect(privateKey.idHex).toBe(ROOT_ID);
+    expect(publicKey.idHex).toBe(ROOT_ID);
+    expect(privateKey.attributes['Access']).toBe('sensitive, always sensitive, never extractable, local');
+  });
+
+  it('captures the SoftHSM secp256r1 key with a one-byte id', () => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture('0.23.0/keypairgen-ec-secp256r1.txt'));
+    expect(privateKey.idHex).toBe('02');
+    expect(privateKey.label).toBe('p256');
+    expect(publicKey.detail).toBe('EC  EC_POINT 256 bits');
+    expect(publicKey.attributes['EC_PARAMS']).toBe('06082a8648ce3d030107');
+  });
+
+  it('round-trips the RSA label with ; / ä and quotes, and trims the trailing space of "RSA "', () => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture('0.23.0/keypairgen-rsa-4096.txt'));
+    expect(privateKey.label).toBe(RSA_LABEL);
+    expect(publicKey.label).toBe(RSA_LABEL);
+    expect(privateKey.idHex).toBe('03');
+    expect(privateKey.detail).toBe('RSA');
+    expect(publicKey.detail).toBe('RSA 4096 bits');
+  });
+
+  it('finds the objects whichever comes first', () => {
+    const text = fixture('0.23.0/keypairgen-ec-secp256r1.txt');
+    const [head, priv, pub] = text.split(/^(?=Private Key Object|Public Key Object)/m);
+    const { privateKey, publicKey } = parseKeyPairGenerated(`${head}${pub}${priv}`);
+    expect(privateKey.kind).toBe('Private Key');
+    expect(publicKey.kind).toBe('Public Key');
+  });
+
+  it('ignores stderr chatter captured with stdout', () => {
+    const text = `Using slot 0 with a present token (0x2c117fc8)\nLogging in to "CA Token".\nPlease enter User PIN: \n${fixture('0.23.0/keypairgen-ec-secp256r1.txt')}`;
+    expect(parseKeyPairGenerated(text).privateKey.idHex).toBe('02');
+  });
+
+  it('accepts CRLF line endings', () => {
+    const text = fixture('article-nitrokey/keypairgen-ec-secp384r1-root.txt').replace(/\n/g, '\r\n');
+    const { privateKey } = parseKeyPairGenerated(text);
+    expect(privateKey.idHex).toBe(ROOT_ID);
+    expect(privateKey.label).toBe('root');
+  });
+
+  it('leaves idHex undefined when the key has no ID', () => {
+    const text = 'Key pair generated:\nPrivate Key Object; EC\n  label:      k\n  Usage:      sign\nPublic Key Object; EC  EC_POINT 256 bits\n  label:      k\n';
+    const { privateKey, publicKey } = parseKeyPairGenerated(text);
+    expect(privateKey.idHex).toBeUndefined();
+    expect(publicKey.idHex).toBeUndefined();
+  });
+
+  it('throws ParseError without "Key pair generated:"', () => {
+    const text = fixture('0.23.0/keypairgen-ec-secp256r1.txt').replace('Key pair generated:\n', '');
+    const error = thrown(() => parseKeyPairGenerated(text));
+    expect(error).toBeInstanceOf(ParseError);
+    expect((error as Error).message).toContain('Key pair generated:');
+    expect((error as Error).message).toContain('label:      p256');
+  });
+
+  it('throws ParseError on empty output', () => {
+    expect(() => parseKeyPairGenerated('')).toThrow(ParseError);
+  });
+
+  it('throws ParseError when only one object was printed', () => {
+    const text = fixture('0.23.0/keypairgen-ec-secp256r1.txt').split('Public Key Object')[0]!;
+    expect(text).toContain('Private Key Object');
+    expect(() => parseKeyPairGenerated(text)).toThrow(ParseError);
+    const onlyPublic = `Key pair generated:\nPublic Key Object${fixture('0.23.0/keypairgen-ec-secp256r1.txt').split('Public Key Object')[1]}`;
+    expect(() => parseKeyPairGenerated(onlyPublic)).toThrow(ParseError);
+  });
+
+  it('throws ParseError on two private keys or a third object', () => {
+    const twoPrivate = 'Key pair generated:\nPrivate Key Object; EC\n  ID:         01\nPrivate Key Object; EC\n  ID:         02\n';
+    expect(() => parseKeyPairGenerated(twoPrivate)).toThrow(ParseError);
+    const three = `${fixture('0.23.0/keypairgen-ec-secp256r1.txt')}Certificate Object; type = X.509 cert\n  label:      x\n`;
+    expect(() => parseKeyPairGenerated(three)).toThrow(ParseError);
+  });
+
+  it('throws ParseError naming an unexpected line', () => {
+    const text = `${fixture('0.23.0/keypairgen-ec-secp256r1.txt')}error: PKCS11 function C_GenerateKeyPair failed\n`;
+    const error = thrown(() => parseKeyPairGenerated(text));
+    expect(error).toBeInstanceOf(ParseError);
+    expect((error as Error).message).toContain('unexpected line "error: PKCS11 function C_GenerateKeyPair failed"');
+  });
+});
+
+describe('parseObjects', () => {
+  it('parses the SoftHSM --list-objects output', () => {
+    const objects = parseObjects(fixture('0.23.0/list-objects-login.txt'));
+    expect(objects.map((o) => [o.kind, o.label, o.idHex])).toEqual([
+      ['Public Key', RSA_LABEL, '03'],
+      ['Private Key', RSA_LABEL, '03'],
+      ['Public Key', 'root', ROOT_ID],
+      ['Public Key', 'p256', '02'],
+      ['Private Key', 'root', ROOT_ID],
+      ['Private Key', 'p256', '02'],
+    ]);
+    expect(objects[0]!.detail).toBe('RSA 4096 bits');
+    expect(objects[2]!.detail).toBe('EC  EC_POINT 384 bits');
+    expect(objects[5]!.attributes['Usage']).toBe('decrypt, sign, unwrap, derive');
+  });
+
+  it('returns [] for empty output', () => {
+    expect(parseObjects('')).toEqual([]);
+    expect(parseObjects('\n\n')).toEqual([]);
+  });
+
+  it('lower-cases the ID and removes colons', () => {
+    const [object] = parseObjects('Private Key Object; EC\n  ID:         E0:16:1C\n');
+    expect(object!.idHex).toBe('e0161c');
+  });
+
+  it('parses certificate and data objects, with attribute names containing spaces', () => {
+    const text = [
+      'Certificate Object; type = X.509 cert',
+      '  label:      root',
+      '  subject:    DN: CN=Root CA',
+      '  serial:     01',
+      '  ID:         e0161cc8b6f5d66ac6835ecdecb623fc0506a675',
+      'Data object 2237890704',
+      '  label:          note',
+      '  Unique ID:  abc',
+      '',
+    ].join('\n');
+    const [cert, data] = parseObjects(text);
+    expect(cert!.kind).toBe('Certificate');
+    expect(cert!.detail).toBe('type = X.509 cert');
+    expect(cert!.idHex).toBe(ROOT_ID);
+    expect(cert!.attributes['subject']).toBe('DN: CN=Root CA');
+    expect(data!.kind).toBe('Data');
+    expect(data!.label).toBe('note');
+    expect(data!.attributes['Unique ID']).toBe('abc');
+  });
+
+  it('throws ParseError whose message contains the offending line', () => {
+    const text = fixture('0.23.0/list-objects-login.txt').replace('Private Key Object; RSA ', 'Segmentation fault');
+    const error = thrown(() => parseObjects(text));
+    expect(error).toBeInstanceOf(ParseError);
+    expect((error as Error).message).toContain('"Segmentation fault"');
+  });
+
+  it('throws ParseError on an attribute line before any object header', () => {
+    expect(() => parseObjects('  label:      root\n')).toThrow(ParseError);
+    expect(() => parseObjects('  label:      root\n')).toThrow(/label: {6}root/);
+  });
+});
+
+describe('parseSlots', () => {
+  it('parses the SoftHSM slot list and marks the uninitialized slot', () => {
+    const slots = parseSlots(fixture('0.23.0/list-slots.txt'));
+    expect(slots).toEqual([
+      { description: 'SoftHSM slot ID 0x2c117fc8', tokenLabel: 'CA Token', tokenSerial: 'bdbaa403ac117fc8', initialized: true },
+      { description: 'SoftHSM slot ID 0x1', tokenLabel: undefined, tokenSerial: undefined, initialized: false },
+    ]);
+  });
+
+  it('returns [] for "No slots."', () => {
+    expect(parseSlots('Available slots:\nNo slots.\n')).toEqual([]);
+  });
+
+  it('treats a slot whose token label is present but whose token state says uninitialized as not initialized', () => {
+    const slots = parseSlots('Slot 0 (0x0): Reader\n  token label        : X\n  token state:   uninitialized\n');
+    expect(slots[0]!.initialized).toBe(false);
+  });
+
+  // pkcs11-tool 0.23.0 prints "  (empty)" under a slot without a token (OpenSC's "Virtual hotplug slot",
+  // a reader with no card); see the format strings in /usr/bin/pkcs11-tool.
+  it('parses a slot without a token ("  (empty)") as not initialized', () => {
+    const text = [
+      'Available slots:',
+      'Slot 0 (0x0): Nitrokey Nitrokey HSM (DENK01040680000         ) 00 00',
+      '  token label        : SmartCard-HSM (UserPIN)',
+      '  token manufacturer : www.CardContact.de',
+      '  token model        : PKCS#15 emulated',
+      '  token flags        : login required, rng, token initialized, PIN initialized',
+      '  hardware version   : 24.13',
+      '  firmware version   : 3.5',
+      '  serial num         : DENK0104068',
+      '  pin min/max        : 6/15',
+      'Slot 1 (0x4): Virtual hotplug slot',
+      '  (empty)',
+      '',
+    ].join('\n');
+    const slots = parseSlots(text);
+    expect(slots).toHaveLength(2);
+    expect(slots[0]).toMatchObject({ tokenLabel: 'SmartCard-HSM (UserPIN)', tokenSerial: 'DENK0104068', initialized: true });
+    expect(slots[1]).toMatchObject({ description: 'Virtual hotplug slot', tokenLabel: undefined, initialized: false });
+  });
+
+  it('throws ParseError whose message contains an unexpected line', () => {
+    const error = thrown(() => parseSlots(`${fixture('0.23.0/list-slots.txt')}error: PKCS11 function C_GetSlotList failed\n`));
+    expect(error).toBeInstanceOf(ParseError);
+    expect((error as Error).message).toContain('unexpected line "error: PKCS11 function C_GetSlotList failed"');
+  });
+});
