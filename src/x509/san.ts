@@ -71,7 +71,7 @@ export function sansFromRequestedExtensions(extensions: readonly Extension[]): S
       return { type: 'IP', value: ip };
     }
     if (entry.type === 2) return parseSanText(`DNS:${raw.toString('latin1')}`);
-    throw new UsageError(`the CSR requests a ${GENERAL_NAME_TYPES[entry.type] ?? `type-${entry.type}`} SAN; only DNS names and IP addresses are signed`);
+    throw new UsageError(`the CSR requests a SAN of type ${GENERAL_NAME_TYPES[entry.type] ?? entry.type}; only DNS names and IP addresses are signed`);
   });
   const seen = new Set<string>();
   for (const entry of sans) {
