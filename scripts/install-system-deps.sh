@@ -6,6 +6,7 @@
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then exec sudo bash "$0" "$@"; fi
   echo "install-system-deps: run as root (apt-get installs system packages)" >&2
   exit 1
 fi

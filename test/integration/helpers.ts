@@ -55,7 +55,10 @@ export async function makeSandbox(options: { tokenLabel?: string; pin?: string }
   const conf = join(root, 'softhsm2.conf');
   await writeFile(conf, `directories.tokendir = ${join(root, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
   const env = { ...process.env, SOFTHSM2_CONF: conf, HSM_CA_PIN: pin };
-  await mustExec('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--pin', pin, '--so-pin', '87654321'], { env });
+  // PINs through the environment here too, so the argv checks see no PIN from the test set-up either.
+  const setup = { env: { ...env, SO_PIN: '87654321' } };
+  await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--slot-index', '0', '--init-token', '--label', tokenLabel, '--so-pin', 'env:SO_PIN'], setup);
+  await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', tokenLabel, '--init-pin', '--login', '--login-type', 'so', '--so-pin', 'env:SO_PIN', '--new-pin', 'env:HSM_CA_PIN'], setup);
   return { root, caDir: join(root, 'ca'), pin, tokenLabel, env, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
