@@ -97,12 +97,13 @@ export const run: Runner = async (tool, args, options = {}) => {
   if (result.timedOut) {
     throw new ToolFailedError(`${tool} ${args[0] ?? ''} did not finish in time; is the token waiting for a touch or a PIN pad?`, tool, stderr);
   }
-  if (result.signal) {
+  if (result.signal === 'SIGSEGV') {
     throw new ToolFailedError(
-      `${tool} was killed by ${result.signal} (${lastMeaningfulLine(stderr)}); libp11 0.4.12 crashes like this on every key-load failure — install libengine-pkcs11-openssl >= 0.4.13 (bookworm-backports) to see the real error`,
+      `${tool} was killed by SIGSEGV (${lastMeaningfulLine(stderr)}); libp11 0.4.12 crashes like this on every key-load failure — install libengine-pkcs11-openssl >= 0.4.13 (bookworm-backports) to see the real error`,
       tool,
       stderr,
     );
   }
+  if (result.signal) throw new ToolFailedError(`${tool} was killed by ${result.signal} (${lastMeaningfulLine(stderr)})`, tool, stderr);
   throw new ToolFailedError(`${tool} failed (exit ${result.exitCode}): ${lastMeaningfulLine(stderr || stdout)}`, tool, stderr);
 };
