@@ -77,6 +77,7 @@ export function validateSettings(settings: Settings): void {
     if (value === undefined) continue;
     if (value.length === 0) throw new UsageError(`${option} is empty`);
     if ([...value].length > max) throw new UsageError(`${option} "${value}" is longer than ${max} characters (the X.509 upper bound)`);
+    if (option === '--token' && Buffer.byteLength(value) > 32) throw new UsageError(`--token "${value}" is longer than 32 bytes, the PKCS#11 label size`);
     requireConfigSafe(option, value);
   }
   if (!settings.module.startsWith('/')) throw new UsageError(`--module "${settings.module}" must be an absolute path to a PKCS#11 library (.so)`);

@@ -47,6 +47,7 @@ export function parseSanText(text: string): San {
   const [, type, value] = match;
   if (type!.toUpperCase() === 'IP') {
     if (isIPv4(value!)) return { type: 'IP', value: value! };
+    if (value!.includes('%')) throw new UsageError(`SAN "${text}" has an IPv6 zone; a certificate's IP address cannot carry one`);
     if (isIPv6(value!)) return { type: 'IP', value: new URL(`http://[${value}]/`).hostname.slice(1, -1) };
     throw new UsageError(`SAN "${text}" is not an IPv4 or IPv6 address`);
   }

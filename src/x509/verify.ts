@@ -1,3 +1,4 @@
+import forge from 'node-forge';
 import { createPublicKey, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
 import { CaError } from '../errors.js';
 import type { DecodedCertificate, DecodedCsr, Extension } from './decode.js';
@@ -83,10 +84,19 @@ export function extension(extensions: readonly Extension[], name: string): Exten
 export function authorityKeyId(extensions: readonly Extension[]): string | undefined {
   const aki = extension(extensions, 'authorityKeyIdentifier');
   if (!aki || typeof aki['value'] !== 'string') return undefined;
-  const der = Buffer.from(aki['value'], 'binary');
-  // SEQUENCE { [0] keyIdentifier … }: short-form lengths suffice for key identifiers.
-  if (der[0] !== 0x30 || der[2] !== 0x80) return undefined;
-  return der.subarray(4, 4 + der[3]!).toString('hex');
+  try {
+    const sequence = forge.asn1.fromDer(aki['value']);
+    const keyIdentifier = (sequence.value as forge.asn1.Asn1[]).find((node) => node.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && node.type === 0);
+    return keyIdentifier ? forge.util.bytesToHex(keyIdentifier.value as string) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a certificate's authorityKeyIdentifier names its issuer's subjectKeyIdentifier (both present). */
+export function keyIdentifiersLink(cert: DecodedCertificate, issuer: DecodedCertificate): boolean {
+  const aki = authorityKeyId(cert.extensions);
+  return aki !== undefined && aki === subjectKeyId(issuer.extensions);
 }
 
 export function subjectKeyId(extensions: readonly Extension[]): string | undefined {
@@ -125,7 +135,7 @@ export function verifyCaCertificate(what: string, cert: DecodedCertificate, expe
     .check('public key = the token\'s key', cert.spkiDer.equals(expect.tokenSpki))
     .check('currently valid', cert.notBefore.getTime() <= Date.now() + 60_000 && Date.now() < cert.notAfter.getTime());
   if (expect.issuer) {
-    v.check('authorityKeyIdentifier = root\'s subjectKeyIdentifier', authorityKeyId(cert.extensions) === subjectKeyId(expect.issuer.extensions));
+    v.check('authorityKeyIdentifier = root\'s subjectKeyIdentifier', keyIdentifiersLink(cert, expect.issuer));
     v.check('within the root\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime());
   }
   return v.passed();
@@ -160,7 +170,7 @@ export function verifyLeafCertificate(what: string, cert: DecodedCertificate, ex
     .check(`keyUsage critical ${expect.keyUsage.join(', ')}`, ku?.critical === true && expect.keyUsage.every((usage) => ku[usage] === true) && !ku['keyCertSign'] && !ku['cRLSign'])
     .check(`extendedKeyUsage ${expect.extendedKeyUsage}`, eku?.[expect.extendedKeyUsage] === true)
     .check(`subjectAltName ${expect.sans.join(', ') || '(none)'}`, issuedSans.join(',') === expect.sans.join(','), `found ${issuedSans.join(', ') || 'none'}`)
-    .check('authorityKeyIdentifier = intermediate\'s subjectKeyIdentifier', authorityKeyId(cert.extensions) === subjectKeyId(expect.issuer.extensions))
+    .check('authorityKeyIdentifier = intermediate\'s subjectKeyIdentifier', keyIdentifiersLink(cert, expect.issuer))
     .check('within the intermediate\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime())
     .passed();
 }

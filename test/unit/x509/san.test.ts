@@ -1,0 +1,177 @@
+import { describe, it, expect } from '@jest/globals';
+import { UsageError } from '../../../src/errors.js';
+import type { Extension } from '../../../src/x509/decode.js';
+import { dnsNameProblem, MAX_SANS, parseSanText, sanStrings, sansFromRequestedExtensions } from '../../../src/x509/san.js';
+import { certificate, csr } from './fixtures.js';
+
+/** A subjectAltName extension as node-forge decodes it; values are binary strings. */
+function sanExtension(altNames: Array<{ type: number; value: string }>): Extension[] {
+  return [{ id: '2.5.29.17', name: 'subjectAltName', critical: false, altNames }];
+}
+const ipBytes = (hex: string): string => Buffer.from(hex, 'hex').toString('binary');
+
+describe('sansFromRequestedExtensions', () => {
+  it('returns the four SANs of the CSR in order, IPv6 normalised', () => {
+    expect(sansFromRequestedExtensions(csr('server-sans.csr').requestedExtensions)).toEqual([
+      { type: 'DNS', value: 'www.example.com' },
+      { type: 'DNS', value: 'example.com' },
+      { type: 'IP', value: '10.0.0.1' },
+      { type: 'IP', value: '::1' },
+    ]);
+  });
+
+  it('returns nothing for a CSR without SANs', () => {
+    expect(sansFromRequestedExtensions(csr('server-no-sans.csr').requestedExtensions)).toEqual([]);
+    expect(sansFromRequestedExtensions([])).toEqual([]);
+  });
+
+  it('reads only the subjectAltName of a CSR that also requests CA:TRUE', () => {
+    expect(sansFromRequestedExtensions(csr('server-ca-true.csr').requestedExtensions)).toEqual([{ type: 'DNS', value: 'evil.example.com' }]);
+  });
+
+  it('refuses an email SAN', () => {
+    const extensions = csr('server-email-san.csr').requestedExtensions;
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(UsageError);
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(/\bemail\b.*only DNS names and IP addresses are signed/);
+  });
+
+  it('refuses duplicate SANs', () => {
+    const extensions = csr('server-dup-san.csr').requestedExtensions;
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(UsageError);
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(/the SAN DNS:www\.example\.com twice/);
+  });
+
+  it('refuses duplicates that differ only in case, a trailing dot or the IPv6 spelling', () => {
+    const dns = (value: string) => ({ type: 2, value });
+    expect(() => sansFromRequestedExtensions(sanExtension([dns('www.example.com'), dns('WWW.Example.COM')]))).toThrow(/twice/);
+    expect(() => sansFromRequestedExtensions(sanExtension([dns('www.example.com'), dns('www.example.com.')]))).toThrow(/twice/);
+    const loopback = ipBytes('00000000000000000000000000000001');
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 7, value: loopback }, { type: 7, value: loopback }]))).toThrow(/IP:::1 twice/);
+  });
+
+  it('refuses a wildcard that is not the whole leftmost label', () => {
+    const extensions = csr('server-bad-wildcard.csr').requestedExtensions;
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(UsageError);
+    expect(() => sansFromRequestedExtensions(extensions)).toThrow(/a\.\*\.example\.com.*wildcard is allowed only as the whole leftmost label/);
+  });
+
+  it('normalises IPv6 and IPv4-mapped addresses from their 16 bytes', () => {
+    expect(
+      sansFromRequestedExtensions(
+        sanExtension([
+          { type: 7, value: ipBytes('20010db8000000000000000000000001') },
+          { type: 7, value: ipBytes('fe800000000000000000000000000000') },
+          { type: 7, value: ipBytes('c0a80001') },
+        ]),
+      ),
+    ).toEqual([
+      { type: 'IP', value: '2001:db8::1' },
+      { type: 'IP', value: 'fe80::' },
+      { type: 'IP', value: '192.168.0.1' },
+    ]);
+  });
+
+  it('refuses an IP SAN of the wrong length, other name types and too many names', () => {
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 7, value: ipBytes('0a000001ffffff00') }]))).toThrow(/has 8 bytes/);
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 6, value: 'https://example.com/' }]))).toThrow(/\bURI\b.*only DNS names and IP addresses/);
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 0, value: '' }]))).toThrow(/\botherName\b/);
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 3, value: '' }]))).toThrow(/type.?3\b/);
+    const many = Array.from({ length: MAX_SANS + 1 }, (_, i) => ({ type: 2, value: `h${i}.example.com` }));
+    expect(() => sansFromRequestedExtensions(sanExtension(many))).toThrow(UsageError);
+    expect(sansFromRequestedExtensions(sanExtension(many.slice(0, MAX_SANS)))).toHaveLength(MAX_SANS);
+  });
+
+  it('refuses a DNS SAN with non-ASCII bytes (IA5String must be punycode)', () => {
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 2, value: Buffer.from('müller.de').toString('binary') }]))).toThrow(UsageError);
+  });
+});
+
+describe('sanStrings', () => {
+  it('lists the issued certificate SANs as DNS:x / IP:y', () => {
+    expect(sanStrings(certificate('server-sans.crt').extensions)).toEqual(['DNS:www.example.com', 'DNS:example.com', 'IP:10.0.0.1', 'IP:::1']);
+  });
+
+  it('is empty for a CA certificate without SANs', () => {
+    expect(sanStrings(certificate('root-ec.crt').extensions)).toEqual([]);
+  });
+});
+
+describe('dnsNameProblem', () => {
+  it.each([
+    'example.com',
+    'www.example.com',
+    '*.example.com',
+    'xn--mnchen-3ya.de',
+    'localhost',
+    'a-b.example.com',
+    'example.com.',
+    `${'a'.repeat(63)}.example.com`,
+    '1host.example.com',
+    '10.0.0.example',
+    [`${'a'.repeat(63)}`, `${'b'.repeat(63)}`, `${'c'.repeat(63)}`, `${'d'.repeat(61)}`].join('.'), // 253 characters
+  ])('accepts %s', (name) => {
+    expect(dnsNameProblem(name)).toBeUndefined();
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['empty', '', /empty/],
+    ['a bare wildcard', '*', /wildcard needs at least two labels/],
+    ['*.com', '*.com', /wildcard needs at least two labels/],
+    ['foo*.example.com', 'foo*.example.com', /wildcard is allowed only as the whole leftmost label/],
+    ['a.*.example.com', 'a.*.example.com', /wildcard is allowed only as the whole leftmost label/],
+    ['*.*.example.com', '*.*.example.com', /wildcard/],
+    ['-a.example.com', '-a.example.com', /label "-a"/],
+    ['a-.example.com', 'a-.example.com', /label "a-"/],
+    ['a 64-character label', `${'a'.repeat(64)}.example.com`, /label "a{64}"/],
+    ['an empty label', 'www..example.com', /label ""/],
+    ['a leading dot', '.example.com', /label ""/],
+    ['an IPv4 address', '1.2.3.4', /IP address/],
+    ['an IPv4 address with a trailing dot', '1.2.3.4.', /IP address/],
+    ['a space', 'www.exa mple.com', /spaces/],
+    ['a tab', 'www.example.com\t', /control/],
+    ['non-ASCII', 'münchen.de', /non-ASCII/],
+    ['an underscore', '_dmarc.example.com', /label "_dmarc"/],
+    ['254 characters', [`${'a'.repeat(63)}`, `${'b'.repeat(63)}`, `${'c'.repeat(63)}`, `${'d'.repeat(62)}`].join('.'), /longer than 253/],
+  ])('refuses %s', (_what, name, reason) => {
+    expect(dnsNameProblem(name)).toMatch(reason);
+  });
+});
+
+describe('parseSanText', () => {
+  it.each<[string, { type: 'DNS' | 'IP'; value: string }]>([
+    ['DNS:www.example.com', { type: 'DNS', value: 'www.example.com' }],
+    ['dns:www.example.com', { type: 'DNS', value: 'www.example.com' }],
+    ['DNS:www.example.com.', { type: 'DNS', value: 'www.example.com' }],
+    ['DNS:*.example.com', { type: 'DNS', value: '*.example.com' }],
+    ['IP:10.0.0.1', { type: 'IP', value: '10.0.0.1' }],
+    ['ip:10.0.0.1', { type: 'IP', value: '10.0.0.1' }],
+    ['IP:0:0:0:0:0:0:0:1', { type: 'IP', value: '::1' }],
+    ['IP:::1', { type: 'IP', value: '::1' }],
+    ['IP:2001:DB8:0:0:0:0:0:1', { type: 'IP', value: '2001:db8::1' }],
+  ])('parses %s', (text, san) => {
+    expect(parseSanText(text)).toEqual(san);
+  });
+
+  it.each([
+    'www.example.com',
+    'email:admin@example.com',
+    'URI:https://example.com/',
+    'DNS:',
+    'DNS:a.*.example.com',
+    'DNS:1.2.3.4',
+    'DNS:www.example.com\nDNS:evil.com',
+    'IP:',
+    'IP:300.0.0.1',
+    'IP:10.0.0',
+    'IP:example.com',
+    'IP:10.0.0.1/24',
+    'IP: 10.0.0.1',
+  ])('refuses %j with a UsageError', (text) => {
+    expect(() => parseSanText(text)).toThrow(UsageError);
+  });
+
+  it('refuses an IPv6 address with a zone id with a UsageError', () => {
+    // A SAN iPAddress is 16 bytes: a zone id (%eth0) has no place in it.
+    expect(() => parseSanText('IP:fe80::1%eth0')).toThrow(UsageError);
+  });
+});
