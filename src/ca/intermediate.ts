@@ -5,14 +5,14 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import { confirmSigning, readPin } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
-import { decodeCertificate, decodeCsr, formatName, pemToDer, type NameAttribute } from '../x509/decode.js';
+import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { withCaLock } from './lock.js';
 import type { IssuedCa } from './root.js';
 import { writeSettings, type Settings } from './settings.js';
 import { signStaged } from './sign.js';
-import { generateCaKey, openToken, removeKeyPair, requireTools, tokenPublicKey } from './token.js';
+import { openToken, requireTools, withNewCaKey } from './token.js';
 import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
 
 /** The subject the CA's configs ask for, in their order. */
@@ -25,6 +25,14 @@ export function expectedSubject(settings: Settings, commonName: string): NameAtt
     { oid: '2.5.4.11', shortName: 'OU', value: subject.organizationalUnit },
     { oid: '2.5.4.3', shortName: 'CN', value: commonName },
   ];
+}
+
+function verifyIntermediateCsr(csr: DecodedCsr, wanted: NameAttribute[], tokenSpki: Buffer): string[] {
+  return new Verification('the intermediate CSR')
+    .check('CSR signature valid', csrSignatureValid(csr))
+    .check(`CSR subject ${formatName(wanted)}`, formatName(csr.subject) === formatName(wanted), `found ${formatName(csr.subject)}`)
+    .check('CSR public key = the token\'s key', csr.spkiDer.equals(tokenSpki))
+    .passed();
 }
 
 /**
@@ -54,34 +62,24 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
     withWorkspace(async (work) => {
       const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
       options.say(`generating the intermediate key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
-      const key = await generateCaKey(token, pin, settings.keyType, options.label);
       const engine = { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin };
       const csrConfigText = await renderTemplate('create_intermediate_csr.ini', {
         digest: settings.digest,
         subject: settings.subject,
         commonName: settings.intermediateCommonName,
       });
-      let signed: Awaited<ReturnType<typeof signStaged>>;
-      let csrPem: string;
-      let checks: string[];
-      try {
-        const tokenSpki = await tokenPublicKey(token, pin, key, work);
+      const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const csrConfig = join(work, 'create_intermediate_csr.ini');
         await writeFileAtomic(csrConfig, csrConfigText);
         const csrPath = join(work, 'intermediate.csr');
         options.say('creating the intermediate CSR on the token (openssl req -new)…');
         await openssl.createCsr(engine, { config: csrConfig, keyUri: key.uri, digest: settings.digest, out: csrPath });
-        csrPem = await readFile(csrPath, 'utf8');
+        const csrPem = await readFile(csrPath, 'utf8');
         const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
-        const wanted = expectedSubject(settings, settings.intermediateCommonName);
-        const csrChecks = new Verification('the intermediate CSR')
-          .check('CSR signature valid', csrSignatureValid(csr))
-          .check(`CSR subject ${formatName(wanted)}`, formatName(csr.subject) === formatName(wanted), `found ${formatName(csr.subject)}`)
-          .check('CSR public key = the token\'s key', csr.spkiDer.equals(tokenSpki))
-          .passed();
+        const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
         await confirmSigning(`About to sign with the root key:\n  subject  ${formatName(csr.subject)}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature`, options);
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
-        signed = await signStaged({
+        const signed = await signStaged({
           run: options.run,
           pin,
           engineConfig: engine.engineConfig,
@@ -95,15 +93,12 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
           csr: csrPath,
         });
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
-        checks = [...csrChecks, ...verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: settings.digest, tokenSpki, pathLength: 0 })];
+        const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: settings.digest, tokenSpki, pathLength: 0 });
         const issuedPath = join(work, 'intermediate.crt');
         await writeFileAtomic(issuedPath, signed.pem);
         await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
-        checks.push('openssl verify -CAfile root.crt: OK');
-      } catch (error) {
-        await removeKeyPair(token, pin, key.idHex);
-        throw error;
-      }
+        return { key, csrPem, signed, checks: [...csrChecks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
+      });
       await commitDatabase(signed.staging, paths.dir);
       const files = {
         csrConfig: join(paths.config, 'create_intermediate_csr.ini'),

@@ -9,7 +9,7 @@ import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { withCaLock } from './lock.js';
 import { writeSettings } from './settings.js';
-import { generateCaKey, openToken, removeKeyPair, requireTools, tokenPublicKey } from './token.js';
+import { openToken, requireTools, withNewCaKey } from './token.js';
 import { withWorkspace, writeEngineConfig } from './workspace.js';
 import { readPin } from '../terminal.js';
 
@@ -39,17 +39,13 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
     withWorkspace(async (work) => {
       const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
       options.say(`generating the root key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
-      const key = await generateCaKey(token, pin, settings.keyType, options.label);
       const configText = await renderTemplate('create_root_cert.ini', {
         dir: paths.dir,
         digest: settings.digest,
         subject: settings.subject,
         commonName: settings.rootCommonName,
       });
-      let pem: string;
-      let checks: string[];
-      try {
-        const tokenSpki = await tokenPublicKey(token, pin, key, work);
+      const { key, pem, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const config = join(work, 'create_root_cert.ini');
         await writeFileAtomic(config, configText);
         const out = join(work, 'root.crt');
@@ -58,17 +54,15 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
           { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin },
           { config, keyUri: key.uri, days: options.days, digest: settings.digest, out },
         );
-        pem = await readFile(out, 'utf8');
-        checks = verifyCaCertificate('the root certificate', decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'root.crt')), {
+        const pem = await readFile(out, 'utf8');
+        const checks = verifyCaCertificate('the root certificate', decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'root.crt')), {
           issuer: undefined,
           digest: settings.digest,
           tokenSpki,
           pathLength: undefined,
         });
-      } catch (error) {
-        await removeKeyPair(token, pin, key.idHex);
-        throw error;
-      }
+        return { key, pem, checks };
+      });
       const configPath = join(paths.config, 'create_root_cert.ini');
       await writeFileAtomic(configPath, configText);
       await writeFileAtomic(paths.rootCert, pem);

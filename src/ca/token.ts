@@ -77,7 +77,7 @@ async function requireFreeLabel(token: Token, pin: string, label: string, idHex:
  * Generates a key pair on the token and returns its private-key URI (token, id= and object=), as
  * p11tool lists it. The id is ours (pkcs11-tool makes none without `--id`), but what the tool prints wins.
  */
-export async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string): Promise<TokenKey> {
+async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string): Promise<TokenKey> {
   const requestedId = randomBytes(20).toString('hex');
   await requireFreeLabel(token, pin, label, requestedId);
   const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
@@ -90,8 +90,27 @@ export async function generateCaKey(token: Token, pin: string, keyType: KeyType,
   }
 }
 
-/** Removes a key pair this run generated but could not use, so a rerun can take the same label. */
-export async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<void> {
+/**
+ * Generates a CA key pair and runs `use` with it and the public key the token holds for it. If `use`
+ * fails, the key pair is removed again, so a failed run leaves nothing half-made on the token and a
+ * rerun can take the same label.
+ */
+export async function withNewCaKey<T>(
+  token: Token,
+  pin: string,
+  key: { keyType: KeyType; label: string; workspace: string },
+  use: (key: TokenKey, tokenSpki: Buffer) => Promise<T>,
+): Promise<T> {
+  const made = await generateCaKey(token, pin, key.keyType, key.label);
+  try {
+    return await use(made, await tokenPublicKey(token, pin, made, key.workspace));
+  } catch (error) {
+    await removeKeyPair(token, pin, made.idHex);
+    throw error;
+  }
+}
+
+async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<void> {
   for (const type of ['privkey', 'pubkey'] as const) {
     await pkcs11Tool.deleteObject(session(token), pin, type, idHex).catch(() => undefined);
   }

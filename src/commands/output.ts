@@ -11,3 +11,18 @@ export const say = (line: string): void => {
 };
 
 export const day = (date: Date): string => date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+
+/** The report of `root` and `intermediate`: what was created, its key on the token, and the next step. */
+export function printCaReport(title: string, ca: { subject: string; keyUri: string; notAfter: Date; files: readonly string[]; checks: readonly string[] }, next: string): void {
+  printReport(
+    title,
+    [
+      ['subject', ca.subject],
+      ['key', ca.keyUri],
+      ['expires', day(ca.notAfter)],
+      ['files', ca.files.join(', ')],
+      ['next', next],
+    ],
+    ca.checks,
+  );
+}
