@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MODULE } from './ca/settings.js';
+import { doctorCommand } from './commands/doctor.js';
 import { intermediateCommand } from './commands/intermediate.js';
 import { initCommand } from './commands/init.js';
 import { say } from './commands/output.js';
@@ -74,6 +75,14 @@ export function buildProgram(): Command {
     .option('--days <days>', 'validity', positiveDays, 375)
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out }));
+
+  program
+    .command('doctor')
+    .description('check the tools, libp11, the module and the token (no login)')
+    .option('--dir <dir>', 'CA directory', '.')
+    .option('--module <path>', 'PKCS#11 module (default: the settings file\'s, else SoftHSM2)')
+    .option('--token <label>', 'token label to look for')
+    .action((flags) => doctorCommand(flags));
 
   return program;
 }

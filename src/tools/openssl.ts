@@ -55,3 +55,14 @@ export async function signWithCa(
 export async function verifyChain(run: Runner, chain: { root: string; untrusted?: string; certificate: string }): Promise<void> {
   await run('openssl', ['verify', '-x509_strict', '-CAfile', chain.root, ...(chain.untrusted ? ['-untrusted', chain.untrusted] : []), chain.certificate]);
 }
+
+/** `openssl version`, e.g. "OpenSSL 3.0.19 27 Jan 2026 (Library: …)". */
+export async function version(run: Runner): Promise<string> {
+  return (await run('openssl', ['version'])).stdout.trim();
+}
+
+/** Whether OpenSSL can load the libp11 `pkcs11` engine with the given OPENSSL_CONF. */
+export async function engineAvailable(run: Runner, engineConfig: string): Promise<boolean> {
+  const { stdout } = await run('openssl', ['engine', '-t', 'pkcs11'], { env: { OPENSSL_CONF: engineConfig } });
+  return /\[ available \]/.test(stdout);
+}

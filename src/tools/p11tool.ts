@@ -30,3 +30,8 @@ export async function exportPublicKey(run: Runner, module: string, keyUrl: strin
   });
   return pemToDer(await readFile(outfile, 'utf8'), 'PUBLIC KEY', `p11tool --export-pubkey ${keyUrl}`);
 }
+
+/** `p11tool --version`'s first line, e.g. "p11tool 3.7.9". */
+export async function version(run: Runner): Promise<string> {
+  return (await run('p11tool', ['--version'])).stdout.split('\n')[0]!.trim();
+}

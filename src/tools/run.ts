@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
 
 /** Environment variables that carry a PIN: never inherited by a child unless a call passes them as a secret. */
@@ -76,6 +75,8 @@ export function pinFailure(output: string): CaError | undefined {
  */
 export const run: Runner = async (tool, args, options = {}) => {
   const secrets = Object.values(options.secrets ?? {});
+  // Loaded on first use: execa is most of the start-up time of commands that never spawn (--help, init).
+  const { execa } = await import('execa');
   const result = await execa(tool, args, {
     env: childEnv(options),
     extendEnv: false,

@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CaError } from '../errors.js';
+import { formatPkcs11Uri, parsePkcs11Uri, uriText, withoutNulPadding } from '../pkcs11/uri.js';
+import * as dpkg from '../tools/dpkg.js';
+import * as openssl from '../tools/openssl.js';
+import * as p11tool from '../tools/p11tool.js';
+import type { Runner } from '../tools/run.js';
+import { decodeCertificate, pemToDer } from '../x509/decode.js';
+import { caPaths } from './layout.js';
+import { DEFAULT_MODULE, readSettings, type Settings } from './settings.js';
+import { requireTools } from './token.js';
+import { withWorkspace, writeEngineConfig } from './workspace.js';
+
+export type Finding = { readonly level: 'ok' | 'warn' | 'fail'; readonly text: string };
+
+async function attempt(findings: Finding[], what: () => Promise<Finding>): Promise<void> {
+  try {
+    findings.push(await what());
+  } catch (error) {
+    findings.push({ level: 'fail', text: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+async function checkCertificate(path: string, name: string): Promise<Finding> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return { level: 'warn', text: `${name}: not created yet (${path})` };
+  const cert = decodeCertificate(pemToDer(text, 'CERTIFICATE', path));
+  const days = Math.floor((cert.notAfter.getTime() - Date.now()) / 86_400_000);
+  return { level: days < 0 ? 'fail' : days < 30 ? 'warn' : 'ok', text: `${name}: expires ${cert.notAfter.toISOString().slice(0, 10)} (${days} days)` };
+}
+
+/**
+ * Checks what the ceremony needs, without logging in: the tools, libp11's version (0.4.12 segfaults on
+ * key-load failures), that OpenSSL loads the engine, that the module loads and the token is present,
+ * and — in a CA directory — its settings and certificates.
+ */
+export async function diagnose(options: { run: Runner; dir: string; module?: string; token?: string }): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const settings: Settings | undefined = await readSettings(resolve(options.dir)).catch(() => undefined);
+  const module = options.module ?? settings?.module ?? DEFAULT_MODULE;
+  const tokenLabel = options.token ?? settings?.token;
+  await attempt(findings, async () => {
+    await requireTools();
+    return { level: 'ok', text: `tools: ${await openssl.version(options.run)}; ${await p11tool.version(options.run)}; pkcs11-tool present` };
+  });
+  await attempt(findings, async () => {
+    const libp11 = await dpkg.installedVersion(options.run, 'libengine-pkcs11-openssl');
+    if (libp11 === undefined) return { level: 'warn', text: 'libp11: version unknown (no dpkg); 0.4.12 crashes on every key-load failure, use 0.4.13 or later' };
+    if (!dpkg.upstreamAtLeast(libp11, '0.4.13')) return { level: 'warn', text: `libp11 ${libp11}: crashes (SIGSEGV) on every key-load failure, a wrong PIN included; install 0.4.13 from bookworm-backports` };
+    return { level: 'ok', text: `libp11 ${libp11}` };
+  });
+  await attempt(findings, () =>
+    withWorkspace(async (work) => {
+      const available = await openssl.engineAvailable(options.run, await writeEngineConfig(work, module));
+      return available ? { level: 'ok', text: 'OpenSSL loads the pkcs11 engine' } : { level: 'fail', text: 'OpenSSL cannot load the pkcs11 engine; install libengine-pkcs11-openssl' };
+    }),
+  );
+  await attempt(findings, async () => {
+    const tokens = await p11tool.listTokens(options.run, module).catch((error: Error) => {
+      throw new CaError(`module ${module} could not be loaded (${error.message}); check --module`);
+    });
+    const labels = tokens.map((token) => uriText(parsePkcs11Uri(token.url), 'token') ?? '?');
+    if (tokenLabel !== undefined && !labels.includes(tokenLabel)) {
+      return { level: 'fail', text: `token '${tokenLabel}' not found on ${module}; tokens present: ${labels.map((l) => `'${l}'`).join(', ') || 'none'}` };
+    }
+    const shown = tokens.map((token) => formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(token.url)))).join(', ');
+    return { level: 'ok', text: `module ${module}: ${tokens.length} token(s)${tokenLabel ? `, '${tokenLabel}' present` : ''} — ${shown || 'none'}` };
+  });
+  if (settings) {
+    const paths = caPaths(resolve(options.dir));
+    findings.push({ level: 'ok', text: `CA in ${paths.dir}: ${settings.keyType}, ${settings.digest}, token '${settings.token}'` });
+    await attempt(findings, () => checkCertificate(paths.rootCert, 'root CA'));
+    await attempt(findings, () => checkCertificate(paths.intermediateCert, 'intermediate CA'));
+  }
+  return findings;
+}
