@@ -2,7 +2,9 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isProfileName, PROFILES, type ProfileName } from './ca/profiles.js';
 import { DEFAULT_MODULE } from './ca/settings.js';
+import { clientCommand } from './commands/client.js';
 import { doctorCommand } from './commands/doctor.js';
 import { intermediateCommand } from './commands/intermediate.js';
 import { initCommand } from './commands/init.js';
@@ -15,6 +17,15 @@ import { run } from './tools/run.js';
 function positiveDays(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 36_500) throw new InvalidArgumentError('must be a whole number of days from 1 to 36500');
   return Number(value);
+}
+
+function profileName(value: string): ProfileName {
+  if (!isProfileName(value)) throw new InvalidArgumentError(`must be one of ${Object.keys(PROFILES).join(', ')}`);
+  return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 interface TokenFlags {
@@ -71,10 +82,18 @@ export function buildProgram(): Command {
     .option('--label <label>', 'label of the key on the token', 'intermediate')
     .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
 
-  withTokenOptions(program.command('server').argument('<csr>', 'the server\'s certificate signing request (PEM)').description('sign a server CSR with the intermediate key'))
-    .option('--days <days>', 'validity', positiveDays, 375)
+  withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'))
+    .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
+    .option('--profile <profile>', 'server, client or server-client', profileName, 'server')
+    .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
-    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out }));
+    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san }));
+
+  withTokenOptions(program.command('client').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a client (mutual TLS) CSR with the intermediate key'))
+    .option('--days <days>', 'validity', positiveDays, 375)
+    .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
+    .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
+    .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san }));
 
   program
     .command('doctor')

@@ -32,6 +32,9 @@ export type TemplateName =
   | 'create_intermediate_csr.ini'
   | 'sign_intermediate_csr.ini'
   | 'sign_server_csrs.ini'
+  | 'profiles/server.ini'
+  | 'profiles/client.ini'
+  | 'profiles/server-client.ini'
   | 'openssl_engine.cnf';
 
 /** Renders templates/NAME.hbs. Templates pass every value through `{{cnf …}}`; a unit test enforces it. */
@@ -46,3 +49,9 @@ export async function renderTemplate(name: TemplateName, context: object): Promi
 }
 
 export const templateDirectory = TEMPLATE_DIR;
+
+/** Renders several templates into one config file, in order (a CA config followed by a profile's extensions). */
+export async function renderTemplates(names: readonly TemplateName[], context: object): Promise<string> {
+  const parts = await Promise.all(names.map((name) => renderTemplate(name, context)));
+  return parts.join('\n');
+}

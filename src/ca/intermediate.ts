@@ -85,7 +85,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
           engineConfig: engine.engineConfig,
           workspace: work,
           caDir: paths.dir,
-          template: 'sign_intermediate_csr.ini',
+          templates: ['sign_intermediate_csr.ini'],
           context: { privateKeyUri: rootKey.uri, certificate: paths.rootCert, digest: settings.digest },
           extensions: 'v3_intermediate_ca',
           days: options.days,

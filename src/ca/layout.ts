@@ -69,6 +69,8 @@ export async function createLayout(dir: string, settings: Settings): Promise<voi
       created.push(join(dir, database, 'index.txt.attr'));
       await writeFile(join(dir, database, 'serial'), `${firstSerial()}\n`, { flag: 'wx' });
       created.push(join(dir, database, 'serial'));
+      await writeFile(join(dir, database, 'crlnumber'), '1000\n', { flag: 'wx' });
+      created.push(join(dir, database, 'crlnumber'));
     }
     await writeSettings(dir, settings);
   } catch (error) {

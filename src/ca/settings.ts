@@ -39,6 +39,20 @@ export interface Settings {
   readonly digest: Digest;
   readonly rootKey?: TokenKey;
   readonly intermediateKey?: TokenKey;
+  /** CRL Distribution Point put into every certificate the intermediate issues (its CRL's URL). */
+  readonly crlUrl?: string;
+  /** Authority Information Access caIssuers put into every certificate the intermediate issues. */
+  readonly caIssuersUrl?: string;
+  /** CRL Distribution Point put into the intermediate's certificate (the root's CRL's URL). */
+  readonly rootCrlUrl?: string;
+  /** Name constraints of the intermediate, decided when it is created. */
+  readonly nameConstraints?: NameConstraints;
+}
+
+export interface NameConstraints {
+  readonly dns: readonly string[];
+  /** CIDR ranges, e.g. 10.0.0.0/8 or fd00::/8. */
+  readonly ip: readonly string[];
 }
 
 /** Refuses a value that cannot reach an OpenSSL config faithfully, naming the option. */
@@ -80,6 +94,9 @@ export function validateSettings(settings: Settings): void {
     if (option === '--token' && Buffer.byteLength(value) > 32) throw new UsageError(`--token "${value}" is longer than 32 bytes, the PKCS#11 label size`);
     requireConfigSafe(option, value);
   }
+  for (const [option, url] of [['--crl-url', settings.crlUrl], ['--ca-issuers-url', settings.caIssuersUrl], ['--root-crl-url', settings.rootCrlUrl]] as const) {
+    if (url !== undefined) requirePublicationUrl(option, url);
+  }
   if (!settings.module.startsWith('/')) throw new UsageError(`--module "${settings.module}" must be an absolute path to a PKCS#11 library (.so)`);
 }
 
@@ -102,4 +119,21 @@ export async function readSettings(dir: string): Promise<Settings> {
 
 export async function writeSettings(dir: string, settings: Settings): Promise<void> {
   await writeFileAtomic(join(dir, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/**
+ * A URL for CRL Distribution Points or Authority Information Access: http(s) or ldap, printable ASCII,
+ * no commas (OpenSSL splits these extension values at commas).
+ */
+export function requirePublicationUrl(option: string, url: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:', 'ldap:'].includes(parsed.protocol) || !/^[\x21-\x7e]+$/.test(url) || url.includes(',')) {
+    throw new UsageError(`${option} "${url}" must be an http(s) or ldap URL without spaces or commas`);
+  }
+  requireConfigSafe(option, url);
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { renderTemplate, type TemplateName } from '../openssl-config.js';
+import { renderTemplates, type TemplateName } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
 import type { Runner } from '../tools/run.js';
 import type { Digest } from '../x509/verify.js';
@@ -27,7 +27,8 @@ export async function signStaged(request: {
   engineConfig: string;
   workspace: string;
   caDir: string;
-  template: TemplateName;
+  /** The config's templates: the CA part, then (for leaves) the profile's extension section. */
+  templates: readonly TemplateName[];
   context: Record<string, unknown>;
   extensions: string;
   days: number;
@@ -35,8 +36,8 @@ export async function signStaged(request: {
   csr: string;
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
-  const config = join(request.workspace, request.template);
-  await writeFileAtomic(config, await renderTemplate(request.template, { ...request.context, dir: staging }));
+  const config = join(request.workspace, 'openssl-ca.ini');
+  await writeFileAtomic(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
     { run: request.run, engineConfig: request.engineConfig, pin: request.pin },
@@ -44,7 +45,7 @@ export async function signStaged(request: {
   );
   return {
     pem: await readFile(out, 'utf8'),
-    configText: await renderTemplate(request.template, { ...request.context, dir: request.caDir }),
+    configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }),
     staging,
   };
 }

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tmp from 'tmp-promise';
 import { CaError } from '../errors.js';
@@ -23,10 +23,12 @@ export async function writeEngineConfig(workspace: string, module: string): Prom
 }
 
 const DATABASE_FILES = ['index.txt', 'index.txt.attr', 'serial'];
+/** CRL numbers start here in a CA directory made before `crlnumber` existed. */
+const FIRST_CRL_NUMBER = '1000\n';
 
 /**
- * Copies an `openssl ca` database (index.txt, index.txt.attr, serial) into the workspace with an empty
- * newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
+ * Copies an `openssl ca` database (index.txt, index.txt.attr, serial, crlnumber) into the workspace with
+ * an empty newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
  */
 export async function stageDatabase(caDir: string, workspace: string): Promise<string> {
   const staging = join(workspace, 'database');
@@ -36,6 +38,7 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
       throw new CaError(`cannot read ${join(caDir, file)} (${error.code}); the CA directory is incomplete — was it created by \`hsm-openssl-ca init\`?`);
     });
   }
+  await copyFile(join(caDir, 'crlnumber'), join(staging, 'crlnumber')).catch(() => writeFile(join(staging, 'crlnumber'), FIRST_CRL_NUMBER));
   return staging;
 }
 
@@ -47,7 +50,9 @@ export async function commitDatabase(staging: string, caDir: string): Promise<vo
   for (const file of await readdir(join(staging, 'newcerts'))) {
     await writeFileAtomic(join(caDir, 'newcerts', file), await readFile(join(staging, 'newcerts', file)));
   }
-  for (const file of ['serial', 'index.txt.attr', 'index.txt']) {
-    await writeFileAtomic(join(caDir, file), await readFile(join(staging, file)));
+  for (const file of ['serial', 'crlnumber', 'index.txt.attr', 'index.txt']) {
+    const staged = await readFile(join(staging, file));
+    const current = await readFile(join(caDir, file)).catch(() => undefined);
+    if (!current?.equals(staged)) await writeFileAtomic(join(caDir, file), staged);
   }
 }

@@ -26,3 +26,19 @@ export function printCaReport(title: string, ca: { subject: string; keyUri: stri
     ca.checks,
   );
 }
+
+/** The report of `server`, `client` and `renew`: the issued certificate, its names, and what was checked. */
+export function printLeafReport(title: string, leaf: { certificate: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date; profile: string; ignoredExtensions: readonly string[]; checks: readonly string[] }): void {
+  printReport(
+    `${title}: ${leaf.certificate}`,
+    [
+      ['serial', leaf.serial],
+      ['profile', leaf.profile],
+      ['subject', leaf.subject],
+      ['SANs', leaf.sans.join(', ') || '(none)'],
+      ['expires', day(leaf.notAfter)],
+      ...(leaf.ignoredExtensions.length > 0 ? [['ignored', `${leaf.ignoredExtensions.join(', ')} (requested by the CSR, not signed)`] as [string, string]] : []),
+    ],
+    leaf.checks,
+  );
+}

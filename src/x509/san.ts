@@ -4,7 +4,7 @@ import type { Extension } from './decode.js';
 
 /** A subjectAltName entry this CA issues. */
 export interface San {
-  readonly type: 'DNS' | 'IP';
+  readonly type: 'DNS' | 'IP' | 'email' | 'URI';
   readonly value: string;
 }
 
@@ -40,20 +40,62 @@ function ipFromBytes(bytes: Buffer): string | undefined {
 
 const GENERAL_NAME_TYPES: Record<number, string> = { 0: 'otherName', 1: 'email', 2: 'DNS', 4: 'dirName', 6: 'URI', 7: 'IP', 8: 'registeredID' };
 
-/** Validates and normalises one SAN given as `DNS:name` or `IP:address`. */
-export function parseSanText(text: string): San {
-  const match = /^(DNS|IP):(.*)$/i.exec(text);
-  if (!match) throw new UsageError(`SAN "${text}" must be DNS:name or IP:address`);
-  const [, type, value] = match;
-  if (type!.toUpperCase() === 'IP') {
-    if (isIPv4(value!)) return { type: 'IP', value: value! };
-    if (value!.includes('%')) throw new UsageError(`SAN "${text}" has an IPv6 zone; a certificate's IP address cannot carry one`);
-    if (isIPv6(value!)) return { type: 'IP', value: new URL(`http://[${value}]/`).hostname.slice(1, -1) };
-    throw new UsageError(`SAN "${text}" is not an IPv4 or IPv6 address`);
+const EMAIL_LOCAL_PART = /^[A-Za-z0-9._%+-]{1,64}$/;
+const URI_SCHEMES = ['https:', 'http:', 'spiffe:', 'urn:', 'ldap:'];
+
+function ip(text: string, value: string): San {
+  if (isIPv4(value)) return { type: 'IP', value };
+  if (value.includes('%')) throw new UsageError(`SAN "${text}" has an IPv6 zone; a certificate's IP address cannot carry one`);
+  if (isIPv6(value)) return { type: 'IP', value: new URL(`http://[${value}]/`).hostname.slice(1, -1) };
+  throw new UsageError(`SAN "${text}" is not an IPv4 or IPv6 address`);
+}
+
+function email(text: string, value: string): San {
+  const at = value.lastIndexOf('@');
+  const domainProblem = at > 0 ? dnsNameProblem(value.slice(at + 1)) : 'it has no @domain';
+  if (!EMAIL_LOCAL_PART.test(value.slice(0, at)) || domainProblem || value.includes('*')) {
+    throw new UsageError(`SAN "${text}" is not a plain e-mail address (letters, digits and . _ % + - before @, a DNS name after it)`);
   }
-  const problem = dnsNameProblem(value!);
+  return { type: 'email', value };
+}
+
+function uri(text: string, value: string): San {
+  let parsed: URL | undefined;
+  try {
+    parsed = /^[\x21-\x7e]+$/.test(value) ? new URL(value) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !URI_SCHEMES.includes(parsed.protocol)) {
+    throw new UsageError(`SAN "${text}" is not an absolute URI without spaces (schemes: ${URI_SCHEMES.map((s) => s.slice(0, -1)).join(', ')})`);
+  }
+  return { type: 'URI', value };
+}
+
+/** Validates and normalises one SAN given as `DNS:name`, `IP:address`, `email:address` or `URI:uri`. */
+export function parseSanText(text: string): San {
+  const match = /^(DNS|IP|email|URI):(.*)$/i.exec(text);
+  if (!match) throw new UsageError(`SAN "${text}" must be DNS:name, IP:address, email:address or URI:uri`);
+  const type = match[1]!.toUpperCase();
+  const value = match[2]!;
+  if (/[\x00-\x1f\x7f]/.test(value)) throw new UsageError(`SAN "${text.replace(/[\x00-\x1f\x7f]/g, '?')}" contains a control character`);
+  if (type === 'IP') return ip(text, value);
+  if (type === 'EMAIL') return email(text, value);
+  if (type === 'URI') return uri(text, value);
+  const problem = dnsNameProblem(value);
   if (problem) throw new UsageError(`SAN DNS name "${value}" refused: ${problem}`);
-  return { type: 'DNS', value: value!.replace(/\.$/, '') };
+  return { type: 'DNS', value: value.replace(/\.$/, '') };
+}
+
+/** Refuses duplicates (case-insensitively) and more than MAX_SANS entries. */
+export function requireDistinctSans(sans: readonly San[], source: string): void {
+  if (sans.length > MAX_SANS) throw new UsageError(`${source} has ${sans.length} subjectAltName entries; at most ${MAX_SANS} are signed`);
+  const seen = new Set<string>();
+  for (const entry of sans) {
+    const key = `${entry.type}:${entry.value.toLowerCase()}`;
+    if (seen.has(key)) throw new UsageError(`${source} has the SAN ${entry.type}:${entry.value} twice; remove the duplicate`);
+    seen.add(key);
+  }
 }
 
 /**
@@ -67,19 +109,15 @@ export function sansFromRequestedExtensions(extensions: readonly Extension[]): S
   const sans = altNames.map((entry): San => {
     const raw = Buffer.from(entry.value ?? '', 'binary');
     if (entry.type === 7) {
-      const ip = ipFromBytes(raw);
-      if (!ip) throw new UsageError(`the CSR's IP SAN has ${raw.length} bytes; an IP address has 4 or 16`);
-      return { type: 'IP', value: ip };
+      const address = ipFromBytes(raw);
+      if (!address) throw new UsageError(`the CSR's IP SAN has ${raw.length} bytes; an IP address has 4 or 16`);
+      return { type: 'IP', value: address };
     }
-    if (entry.type === 2) return parseSanText(`DNS:${raw.toString('latin1')}`);
-    throw new UsageError(`the CSR requests a SAN of type ${GENERAL_NAME_TYPES[entry.type] ?? entry.type}; only DNS names and IP addresses are signed`);
+    const prefix = { 1: 'email', 2: 'DNS', 6: 'URI' }[entry.type];
+    if (prefix) return parseSanText(`${prefix}:${raw.toString('latin1')}`);
+    throw new UsageError(`the CSR requests a SAN of type ${GENERAL_NAME_TYPES[entry.type] ?? entry.type}; only DNS, IP, email and URI names are signed`);
   });
-  const seen = new Set<string>();
-  for (const entry of sans) {
-    const key = `${entry.type}:${entry.value.toLowerCase()}`;
-    if (seen.has(key)) throw new UsageError(`the CSR requests the SAN ${entry.type}:${entry.value} twice; remove the duplicate`);
-    seen.add(key);
-  }
+  requireDistinctSans(sans, 'the CSR');
   return sans;
 }
 

@@ -153,7 +153,7 @@ interface LeafExpectations {
   /** Requested SANs as "DNS:x" / "IP:y", in order. */
   readonly sans: readonly string[];
   readonly keyUsage: readonly string[];
-  readonly extendedKeyUsage: string;
+  readonly extendedKeyUsage: readonly string[];
 }
 
 /** Verifies an issued end-entity certificate against its issuer and the request it was made from. */
@@ -168,7 +168,7 @@ export function verifyLeafCertificate(what: string, cert: DecodedCertificate, ex
     .check('public key = the CSR\'s key', cert.spkiDer.equals(expect.csr.spkiDer))
     .check('basicConstraints CA:FALSE', bc !== undefined && bc['cA'] !== true)
     .check(`keyUsage critical ${expect.keyUsage.join(', ')}`, ku?.critical === true && expect.keyUsage.every((usage) => ku[usage] === true) && !ku['keyCertSign'] && !ku['cRLSign'])
-    .check(`extendedKeyUsage ${expect.extendedKeyUsage}`, eku?.[expect.extendedKeyUsage] === true)
+    .check(`extendedKeyUsage ${expect.extendedKeyUsage.join(', ')}`, expect.extendedKeyUsage.every((usage) => eku?.[usage] === true) && (['serverAuth', 'clientAuth'] as const).every((usage) => expect.extendedKeyUsage.includes(usage) || !eku?.[usage]))
     .check(`subjectAltName ${expect.sans.join(', ') || '(none)'}`, issuedSans.join(',') === expect.sans.join(','), `found ${issuedSans.join(', ') || 'none'}`)
     .check('authorityKeyIdentifier = intermediate\'s subjectKeyIdentifier', keyIdentifiersLink(cert, expect.issuer))
     .check('within the intermediate\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime())

@@ -117,7 +117,7 @@ describe('signing server CSRs that are wrong', () => {
     }, /invalid signature/],
     ['an RSA-1024 key', async (dir) => makeCsr(dir, 'weak', { key: ['-newkey', 'rsa:1024'] }), /weak or unsupported key \(RSA 1024\)/],
     ['a wildcard in the middle', async (dir) => makeCsr(dir, 'wild', { sans: 'DNS:a.*.example.com' }), /wildcard is allowed only as the whole leftmost label/],
-    ['an email SAN', async (dir) => makeCsr(dir, 'mail', { sans: 'email:a@example.com' }), /requests a SAN of type email; only DNS names and IP addresses/],
+    ['a file: URI SAN', async (dir) => makeCsr(dir, 'fileuri', { sans: 'URI:file:///etc/passwd' }), /not an absolute URI without spaces/],
   ];
 
   it.each(badCsrs)('refuses a CSR that is %s, changing nothing', async (_name, make, pattern) => {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { opensslConfigValue, renderTemplate, templateDirectory, type TemplateName } from '../../src/openssl-config.js';
+import { opensslConfigValue, renderTemplate, renderTemplates, templateDirectory, type TemplateName } from '../../src/openssl-config.js';
 import { UsageError } from '../../src/errors.js';
 
 /*
@@ -23,6 +23,9 @@ const TEMPLATE_NAMES: readonly TemplateName[] = [
   'create_intermediate_csr.ini',
   'sign_intermediate_csr.ini',
   'sign_server_csrs.ini',
+  'profiles/server.ini',
+  'profiles/client.ini',
+  'profiles/server-client.ini',
   'openssl_engine.cnf',
 ];
 
@@ -39,22 +42,33 @@ const ROOT_KEY_URI =
 const INTERMEDIATE_KEY_URI =
   'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=5c0ab1c3a8f1e2d4;token=example-ca;id=%3B%7A%90%11%C2%4D%E8%05%6B%2F%AA%31%0E%77%D4%92%58%60%1C%0D;object=intermediate-ca-key;type=private';
 
+/** What src/ca/issue.ts passes for a leaf: the CA part and the profile's extension section share it. */
+const LEAF_CONTEXT = {
+  profile: 'server',
+  extensions: 'server_cert',
+  privateKeyUri: INTERMEDIATE_KEY_URI,
+  certificate: `${CA_DIR}/intermediate/certs/intermediate.crt`,
+  digest: 'sha512',
+  keyUsage: 'digitalSignature',
+  sans: [
+    { type: 'DNS', index: 1, value: 'www.example.com' },
+    { type: 'IP', index: 2, value: '10.0.0.1' },
+    { type: 'email', index: 3, value: 'ops@example.com' },
+  ],
+  crlUrl: 'http://pki.example.com/intermediate.crl',
+  caIssuersUrl: 'http://pki.example.com/intermediate.crt',
+  dir: `${CA_DIR}/intermediate`,
+};
+
 /** The contexts src/ca/root.ts, src/ca/intermediate.ts, src/ca/server.ts (via sign.ts) and workspace.ts pass. */
 const CONTEXTS: Record<TemplateName, object> = {
   'create_root_cert.ini': { dir: CA_DIR, digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Root CA' },
   'create_intermediate_csr.ini': { digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Intermediate CA' },
   'sign_intermediate_csr.ini': { privateKeyUri: ROOT_KEY_URI, certificate: `${CA_DIR}/certs/root.crt`, digest: 'sha512', dir: CA_DIR },
-  'sign_server_csrs.ini': {
-    privateKeyUri: INTERMEDIATE_KEY_URI,
-    certificate: `${CA_DIR}/intermediate/certs/intermediate.crt`,
-    digest: 'sha512',
-    keyUsage: 'digitalSignature',
-    sans: [
-      { type: 'DNS', index: 1, value: 'www.example.com' },
-      { type: 'IP', index: 2, value: '10.0.0.1' },
-    ],
-    dir: `${CA_DIR}/intermediate`,
-  },
+  'sign_server_csrs.ini': LEAF_CONTEXT,
+  'profiles/server.ini': LEAF_CONTEXT,
+  'profiles/client.ini': { ...LEAF_CONTEXT, profile: 'client', extensions: 'client_cert', crlUrl: '', caIssuersUrl: '' },
+  'profiles/server-client.ini': { ...LEAF_CONTEXT, profile: 'server-client', extensions: 'server_client_cert', keyUsage: 'digitalSignature, keyEncipherment' },
   'openssl_engine.cnf': { module: '/usr/lib/softhsm/libsofthsm2.so' },
 };
 
@@ -251,26 +265,44 @@ describe('renderTemplate golden files', () => {
     expect(text).toBe(golden(name, text));
   });
 
-  it('sign_server_csrs.ini without SANs matches its golden file and has no subjectAltName', async () => {
-    const text = await renderTemplate('sign_server_csrs.ini', { ...CONTEXTS['sign_server_csrs.ini'], sans: [] });
+  const LEAF_TEMPLATES: readonly TemplateName[] = ['sign_server_csrs.ini', 'profiles/server.ini'];
+
+  it('a server config without SANs or URLs matches its golden file and has no subjectAltName', async () => {
+    const text = await renderTemplates(LEAF_TEMPLATES, { ...LEAF_CONTEXT, sans: [], crlUrl: '', caIssuersUrl: '' });
     expect(text).toBe(golden('sign_server_csrs.no-sans.ini', text));
     expect(text).not.toMatch(/^subjectAltName\s*=/m);
-    expect(text).not.toContain('[ server_san ]');
+    expect(text).not.toContain('[ leaf_san ]');
+    expect(text).not.toMatch(/^(crlDistributionPoints|authorityInfoAccess)/m);
     expect(text).toMatch(/\[ server_cert \][^[]*extendedKeyUsage = serverAuth\n$/);
   });
 
-  it('sign_server_csrs.ini carries the SANs in a server_san section', async () => {
-    const text = await renderTemplate('sign_server_csrs.ini', CONTEXTS['sign_server_csrs.ini']);
-    expect(text).toContain('\nsubjectAltName = @server_san\n');
-    expect(text).toContain('\n[ server_san ]\nDNS.1 = www.example.com\nIP.2 = 10.0.0.1\n');
+  it('a server config carries the SANs in a leaf_san section, and the CRL and CA-issuer URLs', async () => {
+    const text = await renderTemplates(LEAF_TEMPLATES, LEAF_CONTEXT);
+    expect(text).toContain('\nsubjectAltName = @leaf_san\n');
+    expect(text).toContain('\n[ leaf_san ]\nDNS.1 = www.example.com\nIP.2 = 10.0.0.1\nemail.3 = ops@example.com\n');
     expect(text).toContain('\nkeyUsage = critical, digitalSignature\n');
     expect(text).toContain('\ncopy_extensions   = none\n');
     expect(text).toContain(`\nprivate_key       = ${INTERMEDIATE_KEY_URI}\n`);
     expect(text).toContain('\ndir               = /home/ca/example-ca/intermediate\n');
+    expect(text).toContain('\ncrlDistributionPoints = URI:http://pki.example.com/intermediate.crl\n');
+    expect(text).toContain('\nauthorityInfoAccess = caIssuers;URI:http://pki.example.com/intermediate.crt\n');
   });
 
-  it('sign_server_csrs.ini keeps an RSA key usage list intact', async () => {
-    const text = await renderTemplate('sign_server_csrs.ini', { ...CONTEXTS['sign_server_csrs.ini'], keyUsage: 'digitalSignature, keyEncipherment' });
+  it.each([
+    ['profiles/server.ini', 'server_cert', 'serverAuth'],
+    ['profiles/client.ini', 'client_cert', 'clientAuth'],
+    ['profiles/server-client.ini', 'server_client_cert', 'serverAuth, clientAuth'],
+  ] as Array<[TemplateName, string, string]>)('%s is the [ %s ] section with extendedKeyUsage %s, CA:FALSE', async (template, section, eku) => {
+    const text = await renderTemplate(template, LEAF_CONTEXT);
+    expect(text.startsWith(`[ ${section} ]\n`)).toBe(true);
+    expect(text).toContain(`\nextendedKeyUsage = ${eku}\n`);
+    expect(text).toContain('\nbasicConstraints = critical, CA:FALSE\n');
+    expect(text).toContain('\nauthorityKeyIdentifier = keyid:always\n');
+    expect(text).not.toMatch(/nsCertType|nsComment/);
+  });
+
+  it('a profile keeps an RSA key usage list intact', async () => {
+    const text = await renderTemplate('profiles/server.ini', { ...LEAF_CONTEXT, keyUsage: 'digitalSignature, keyEncipherment' });
     expect(text).toContain('\nkeyUsage = critical, digitalSignature, keyEncipherment\n');
   });
 
@@ -315,7 +347,7 @@ describe('renderTemplate golden files', () => {
   });
 
   it('every golden file is well-formed OpenSSL config: sections, name = value lines and comments only', () => {
-    const files = readdirSync(GOLDEN_DIR).filter((f) => !f.startsWith('.'));
+    const files = (readdirSync(GOLDEN_DIR, { recursive: true }) as string[]).filter((f) => /\.(ini|cnf)$/.test(f));
     expect(files.sort()).toEqual([...TEMPLATE_NAMES, 'sign_server_csrs.no-sans.ini'].sort());
     for (const file of files) {
       const text = readFileSync(new URL(file, GOLDEN_DIR), 'utf8');
@@ -331,9 +363,9 @@ describe('renderTemplate golden files', () => {
 });
 
 describe('templates pass every value through cnf', () => {
-  const templateFiles = readdirSync(templateDirectory).filter((f) => f.endsWith('.hbs'));
+  const templateFiles = (readdirSync(templateDirectory, { recursive: true }) as string[]).filter((f) => f.endsWith('.hbs'));
 
-  it('finds the five templates', () => {
+  it('finds every template', () => {
     expect(templateFiles.sort()).toEqual(TEMPLATE_NAMES.map((n) => `${n}.hbs`).sort());
   });
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { UsageError } from '../../../src/errors.js';
 import type { Extension } from '../../../src/x509/decode.js';
-import { dnsNameProblem, MAX_SANS, parseSanText, sanStrings, sansFromRequestedExtensions } from '../../../src/x509/san.js';
+import { dnsNameProblem, MAX_SANS, parseSanText, sanStrings, sansFromRequestedExtensions, type San } from '../../../src/x509/san.js';
 import { certificate, csr } from './fixtures.js';
 
 /** A subjectAltName extension as node-forge decodes it; values are binary strings. */
@@ -29,10 +29,11 @@ describe('sansFromRequestedExtensions', () => {
     expect(sansFromRequestedExtensions(csr('server-ca-true.csr').requestedExtensions)).toEqual([{ type: 'DNS', value: 'evil.example.com' }]);
   });
 
-  it('refuses an email SAN', () => {
-    const extensions = csr('server-email-san.csr').requestedExtensions;
-    expect(() => sansFromRequestedExtensions(extensions)).toThrow(UsageError);
-    expect(() => sansFromRequestedExtensions(extensions)).toThrow(/\bemail\b.*only DNS names and IP addresses are signed/);
+  it('reads an email SAN next to a DNS SAN', () => {
+    expect(sansFromRequestedExtensions(csr('server-email-san.csr').requestedExtensions)).toEqual([
+      { type: 'DNS', value: 'mail.example.com' },
+      { type: 'email', value: 'admin@example.com' },
+    ]);
   });
 
   it('refuses duplicate SANs', () => {
@@ -73,7 +74,8 @@ describe('sansFromRequestedExtensions', () => {
 
   it('refuses an IP SAN of the wrong length, other name types and too many names', () => {
     expect(() => sansFromRequestedExtensions(sanExtension([{ type: 7, value: ipBytes('0a000001ffffff00') }]))).toThrow(/has 8 bytes/);
-    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 6, value: 'https://example.com/' }]))).toThrow(/\bURI\b.*only DNS names and IP addresses/);
+    expect(sansFromRequestedExtensions(sanExtension([{ type: 6, value: 'https://example.com/' }]))).toEqual([{ type: 'URI', value: 'https://example.com/' }]);
+    expect(() => sansFromRequestedExtensions(sanExtension([{ type: 6, value: 'javascript:alert(1)' }]))).toThrow(/not an absolute URI/);
     expect(() => sansFromRequestedExtensions(sanExtension([{ type: 0, value: '' }]))).toThrow(/\botherName\b/);
     expect(() => sansFromRequestedExtensions(sanExtension([{ type: 3, value: '' }]))).toThrow(/type.?3\b/);
     const many = Array.from({ length: MAX_SANS + 1 }, (_, i) => ({ type: 2, value: `h${i}.example.com` }));
@@ -138,7 +140,7 @@ describe('dnsNameProblem', () => {
 });
 
 describe('parseSanText', () => {
-  it.each<[string, { type: 'DNS' | 'IP'; value: string }]>([
+  it.each<[string, San]>([
     ['DNS:www.example.com', { type: 'DNS', value: 'www.example.com' }],
     ['dns:www.example.com', { type: 'DNS', value: 'www.example.com' }],
     ['DNS:www.example.com.', { type: 'DNS', value: 'www.example.com' }],
@@ -148,14 +150,22 @@ describe('parseSanText', () => {
     ['IP:0:0:0:0:0:0:0:1', { type: 'IP', value: '::1' }],
     ['IP:::1', { type: 'IP', value: '::1' }],
     ['IP:2001:DB8:0:0:0:0:0:1', { type: 'IP', value: '2001:db8::1' }],
+    ['email:admin@example.com', { type: 'email', value: 'admin@example.com' }],
+    ['URI:https://example.com/', { type: 'URI', value: 'https://example.com/' }],
+    ['URI:spiffe://cluster.local/ns/a/sa/b', { type: 'URI', value: 'spiffe://cluster.local/ns/a/sa/b' }],
   ])('parses %s', (text, san) => {
     expect(parseSanText(text)).toEqual(san);
   });
 
   it.each([
     'www.example.com',
-    'email:admin@example.com',
-    'URI:https://example.com/',
+    'email:admin',
+    'email:a b@example.com',
+    'email:admin@*.example.com',
+    'email:admin@example.com\nDNS:evil.com',
+    'URI:example.com',
+    'URI:https://exa mple.com/',
+    'URI:file:///etc/passwd',
     'DNS:',
     'DNS:a.*.example.com',
     'DNS:1.2.3.4',

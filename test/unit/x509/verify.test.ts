@@ -143,7 +143,7 @@ describe('verifyLeafCertificate', () => {
     digest: 'sha512',
     sans: ['DNS:www.example.com', 'DNS:example.com', 'IP:10.0.0.1', 'IP:::1'],
     keyUsage: ['digitalSignature'],
-    extendedKeyUsage: 'serverAuth',
+    extendedKeyUsage: ['serverAuth'],
   } as const;
 
   it('passes the server certificate', () => {

@@ -5,10 +5,12 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { confirmSigning, readPin } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
-import { parseSanText, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
+import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
 import { withCaLock } from './lock.js';
+import { requireWithinNameConstraints } from './name-constraints.js';
+import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { openToken, requireTools } from './token.js';
 import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
@@ -19,10 +21,24 @@ export interface IssuedLeaf {
   readonly subject: string;
   readonly sans: readonly string[];
   readonly notAfter: Date;
+  readonly profile: ProfileName;
   readonly ignoredExtensions: readonly string[];
   readonly checks: readonly string[];
 }
 
+export interface IssueOptions extends TokenCommandOptions {
+  readonly csrPath: string;
+  readonly days: number;
+  readonly out?: string;
+  readonly profile: ProfileName;
+  /** Extra SANs from --san flags, added to the CSR's. */
+  readonly sans: readonly string[];
+  /** Replace the CSR's SANs instead of adding to them (renewal reuses the old certificate's). */
+  readonly replaceSans?: boolean;
+}
+
+/** Server certificates default to at most this: Apple and Chromium reject longer-lived TLS certificates. */
+export const MAX_TLS_DAYS = 398;
 const MAX_CSR_BYTES = 64 * 1024;
 const ALLOWED_CURVES = ['prime256v1', 'secp384r1', 'secp521r1'];
 
@@ -61,15 +77,21 @@ function requireStrongKey(csr: DecodedCsr, path: string): 'ec' | 'rsa' {
   throw new UsageError(`the CSR ${path} has a weak or unsupported key (${describeKey(csr.spkiDer)}); use EC P-256/P-384/P-521 or RSA ≥ 2048`);
 }
 
-/** The SANs to issue: the CSR's, or its CN as a DNS name when it requests none (browsers ignore the CN). */
-function sansFor(csr: DecodedCsr, path: string): San[] {
-  const requested = sansFromRequestedExtensions(csr.requestedExtensions);
-  if (requested.length > 0) return requested;
+/**
+ * The SANs to issue: the CSR's plus the --san flags. With none at all, the CN becomes a DNS SAN when it
+ * is a DNS name (browsers ignore the CN); a server certificate without any SAN is refused.
+ */
+function sansFor(csr: DecodedCsr, options: IssueOptions): San[] {
+  const fromFlags = options.sans.map(parseSanText);
+  const sans = options.replaceSans ? fromFlags : [...sansFromRequestedExtensions(csr.requestedExtensions), ...fromFlags];
+  requireDistinctSans(sans, 'the certificate request with --san');
+  if (sans.length > 0) return sans;
   const cn = csr.subject.find((a) => a.shortName === 'CN')?.value;
   try {
-    return cn ? [parseSanText(`DNS:${cn}`)] : [];
+    return [parseSanText(`DNS:${cn}`)];
   } catch {
-    throw new UsageError(`the CSR ${path} requests no subjectAltName and its CN "${cn}" is not a DNS name; ask for a CSR with SANs`);
+    if (options.profile === 'client') return [];
+    throw new UsageError(`the CSR ${options.csrPath} requests no subjectAltName and its CN "${cn}" is not a DNS name; pass --san DNS:name or ask for a CSR with SANs`);
   }
 }
 
@@ -77,18 +99,34 @@ function defaultOutput(csrPath: string): string {
   return csrPath.replace(/\.(csr|req|pem)$/i, '') + '.crt';
 }
 
+async function readIntermediate(ca: LoadedCa): Promise<DecodedCertificate> {
+  if (!ca.settings.intermediateKey || !(await fileExists(ca.paths.intermediateCert))) {
+    throw new CaError(`no intermediate CA yet in ${ca.paths.dir}; run \`hsm-openssl-ca intermediate --dir ${ca.paths.dir}\` first`);
+  }
+  return decodeCertificate(pemToDer(await readFile(ca.paths.intermediateCert, 'utf8'), 'CERTIFICATE', ca.paths.intermediateCert));
+}
+
+function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
+  const maxDays = Math.floor((issuer.notAfter.getTime() - Date.now()) / 86_400_000);
+  if (days > maxDays) {
+    throw new UsageError(`--days ${days} would outlive the intermediate CA by ${days - maxDays} days (it expires ${issuer.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less, or renew the intermediate first`);
+  }
+  if (profile !== 'client' && days > MAX_TLS_DAYS) {
+    throw new UsageError(`--days ${days} is longer than ${MAX_TLS_DAYS} days, which browsers and Apple platforms reject for TLS server certificates; use --days ${MAX_TLS_DAYS} or less`);
+  }
+}
+
 /**
- * The article's "Sign a Server Certificate", with what the article leaves out: the CSR is checked, its
+ * The article's "Sign a Server Certificate", with what it leaves out: the CSR is checked, its
  * subjectAltName entries are validated and carried over (the article's config drops them, and Chromium
- * and Go reject a server certificate without SANs), and the result is verified against the chain.
+ * and Go reject a server certificate without SANs), the profile decides the extensions, and the result is
+ * verified against the chain before anything is written.
  */
-export async function signServer(options: TokenCommandOptions & { csrPath: string; days: number; out?: string }): Promise<IssuedLeaf> {
+export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const intermediateKey = settings.intermediateKey;
-  if (!intermediateKey || !(await fileExists(paths.intermediateCert))) {
-    throw new CaError(`no intermediate CA yet in ${paths.dir}; run \`hsm-openssl-ca intermediate --dir ${paths.dir}\` first`);
-  }
+  const intermediate = await readIntermediate(ca);
+  const intermediateKey = settings.intermediateKey!;
   const csrPath = resolve(options.csrPath);
   const out = resolve(options.out ?? defaultOutput(csrPath));
   if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
@@ -98,17 +136,18 @@ export async function signServer(options: TokenCommandOptions & { csrPath: strin
   if (!csr.subject.some((a) => a.shortName === 'CN' && a.value.length > 0)) {
     throw new UsageError(`the CSR ${csrPath} has no commonName; the signing policy requires one`);
   }
-  const sans = sansFor(csr, csrPath);
-  const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
-  const intermediate = decodeCertificate(pemToDer(await readFile(paths.intermediateCert, 'utf8'), 'CERTIFICATE', paths.intermediateCert));
-  const maxDays = Math.floor((intermediate.notAfter.getTime() - Date.now()) / 86_400_000);
-  if (options.days > maxDays) {
-    throw new UsageError(`--days ${options.days} would outlive the intermediate CA by ${options.days - maxDays} days (it expires ${intermediate.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
+  if (csr.subject.some((a) => a.shortName === 'CN' && [...a.value].length > 64)) {
+    throw new UsageError(`the CSR ${csrPath} has a commonName longer than 64 characters (the X.509 upper bound); put long names in SANs`);
   }
+  const sans = sansFor(csr, options);
+  if (settings.nameConstraints) requireWithinNameConstraints(sans, settings.nameConstraints);
+  requireValidityWithin(options.days, options.profile, intermediate);
+  const profile = PROFILES[options.profile];
+  const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
   const keyUsage = keyType === 'ec' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
   const sanText = sans.map((s) => `${s.type}:${s.value}`);
   await confirmSigning(
-    `About to sign with the intermediate key:\n  subject  ${formatName(csr.subject)}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  serverAuth; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
+    `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${formatName(csr.subject)}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
     options,
   );
   await requireTools();
@@ -118,36 +157,39 @@ export async function signServer(options: TokenCommandOptions & { csrPath: strin
       const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
       const csrCopy = join(work, 'request.csr');
       await writeFileAtomic(csrCopy, csrPem);
-      options.say(`signing ${formatName(csr.subject)} with the intermediate key on token '${ca.tokenLabel}' (openssl ca)…`);
+      options.say(`signing ${formatName(csr.subject)} (${options.profile}) with the intermediate key on token '${ca.tokenLabel}' (openssl ca)…`);
       const signed = await signStaged({
         run: options.run,
         pin,
         engineConfig: await writeEngineConfig(work, ca.module),
         workspace: work,
         caDir: paths.intermediateDir,
-        template: 'sign_server_csrs.ini',
+        templates: ['sign_server_csrs.ini', profile.template],
         context: {
+          profile: options.profile,
+          extensions: profile.section,
           privateKeyUri: intermediateKey.uri,
           certificate: paths.intermediateCert,
           digest: settings.digest,
           keyUsage: keyUsage.join(', '),
           sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
+          crlUrl: settings.crlUrl ?? '',
+          caIssuersUrl: settings.caIssuersUrl ?? '',
         },
-        extensions: 'server_cert',
+        extensions: profile.section,
         days: options.days,
         digest: settings.digest,
         csr: csrCopy,
       });
-      const cert: DecodedCertificate = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
-      const checks = verifyLeafCertificate('the server certificate', cert, { issuer: intermediate, csr, digest: settings.digest, sans: sanText, keyUsage, extendedKeyUsage: 'serverAuth' }, sanStrings(cert.extensions));
-      const issuedPath = join(work, 'issued.crt');
-      await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: issuedPath });
+      const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
+      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest: settings.digest, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
+      await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       await commitDatabase(signed.staging, paths.intermediateDir);
       await writeFileAtomic(join(paths.csrArchive, `${cert.serialHex}.csr`), csrPem);
       await writeFileAtomic(join(paths.config, 'sign_server_csrs.ini'), signed.configText);
       await writeFileAtomic(out, signed.pem);
-      return { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, ignoredExtensions, checks };
+      return { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
     }),
   );
 }

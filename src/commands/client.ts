@@ -1,0 +1,6 @@
+import { issueLeaf, type IssueOptions } from '../ca/issue.js';
+import { printLeafReport } from './output.js';
+
+export async function clientCommand(options: Omit<IssueOptions, 'profile'>): Promise<void> {
+  printLeafReport('client certificate issued', await issueLeaf({ ...options, profile: 'client' }));
+}
