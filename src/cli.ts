@@ -3,15 +3,19 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isProfileName, PROFILES, type ProfileName } from './ca/profiles.js';
-import { DEFAULT_MODULE } from './ca/settings.js';
+import { parseCidr, parsePermittedDns } from './ca/name-constraints.js';
+import { REVOCATION_REASONS, type RevocationReason } from './ca/revocation.js';
+import { DEFAULT_MODULE, type NameConstraints } from './ca/settings.js';
 import { clientCommand } from './commands/client.js';
+import { crlCommand } from './commands/crl.js';
 import { doctorCommand } from './commands/doctor.js';
 import { intermediateCommand } from './commands/intermediate.js';
 import { initCommand } from './commands/init.js';
 import { say } from './commands/output.js';
+import { revokeCommand } from './commands/revoke.js';
 import { rootCommand } from './commands/root.js';
 import { serverCommand } from './commands/server.js';
-import { CaError } from './errors.js';
+import { CaError, printable } from './errors.js';
 import { run } from './tools/run.js';
 
 function positiveDays(value: string): number {
@@ -24,8 +28,19 @@ function profileName(value: string): ProfileName {
   return value;
 }
 
+function revocationReason(value: string): RevocationReason {
+  const match = REVOCATION_REASONS.find((reason) => reason.toLowerCase() === value.toLowerCase());
+  if (!match) throw new InvalidArgumentError(`must be one of ${REVOCATION_REASONS.join(', ')}`);
+  return match;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function nameConstraints(dns: string[], ip: string[]): NameConstraints | undefined {
+  if (dns.length === 0 && ip.length === 0) return undefined;
+  return { dns: dns.map(parsePermittedDns), ip: ip.map((cidr) => (parseCidr(cidr), cidr)) };
 }
 
 interface TokenFlags {
@@ -70,6 +85,9 @@ export function buildProgram(): Command {
     .option('--intermediate-cn <cn>', 'intermediate CA common name; default "ORG Intermediate CA"')
     .option('--key-type <type>', 'EC:secp256r1, EC:secp384r1, EC:secp521r1, rsa:2048, rsa:3072, rsa:4096', 'EC:secp384r1')
     .option('--digest <digest>', 'sha256, sha384 or sha512', 'sha512')
+    .option('--crl-url <url>', 'CRL Distribution Point put into every certificate the intermediate issues')
+    .option('--ca-issuers-url <url>', 'Authority Information Access (where intermediate.crt is published) for those certificates')
+    .option('--root-crl-url <url>', 'CRL Distribution Point of the root\'s CRL, put into the intermediate\'s certificate')
     .action((flags) => initCommand(flags));
 
   withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'))
@@ -80,7 +98,9 @@ export function buildProgram(): Command {
   withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key'))
     .option('--days <days>', 'validity', positiveDays, 1825)
     .option('--label <label>', 'label of the key on the token', 'intermediate')
-    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
+    .option('--permit-dns <domain>', 'name constraint: only names in this DNS subtree (repeatable)', collect, [])
+    .option('--permit-ip <cidr>', 'name constraint: only addresses in this range, e.g. 10.0.0.0/8 (repeatable)', collect, [])
+    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp) }));
 
   withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'))
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
@@ -94,6 +114,17 @@ export function buildProgram(): Command {
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san }));
+
+  withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'))
+    .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')
+    .option('--root', 'revoke with the root key (the intermediate CA itself)', false)
+    .option('--crl-days <days>', 'validity of the CRL published with the revocation', positiveDays, 30)
+    .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays }));
+
+  withTokenOptions(program.command('crl').description('publish a CRL signed on the token'))
+    .option('--root', 'the root\'s CRL (crl/root.crl.pem) instead of the intermediate\'s', false)
+    .option('--days <days>', 'until nextUpdate', positiveDays, 30)
+    .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days }));
 
   program
     .command('doctor')
@@ -118,11 +149,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof CaError) {
-      process.stderr.write(`hsm-openssl-ca: ${error.message}\n`);
+      process.stderr.write(`hsm-openssl-ca: ${printable(error.message)}\n`);
       if (debug) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`hsm-openssl-ca: internal error: ${(error as Error).message ?? String(error)}${debug ? `\n${(error as Error).stack}` : ' (run with --debug for details)'}\n`);
+    process.stderr.write(`hsm-openssl-ca: internal error: ${printable((error as Error).message ?? String(error))}${debug ? `\n${(error as Error).stack}` : ' (run with --debug for details)'}\n`);
     return 70;
   }
 }

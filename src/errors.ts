@@ -47,3 +47,11 @@ export class ParseError extends CaError {
     super(`could not parse ${what}; the tool printed:\n${text.trimEnd()}`);
   }
 }
+
+/**
+ * Makes text safe for one line of a terminal: control characters (a newline in a CSR's name, a file name,
+ * tool output) are shown as escapes, so no input can split a message or forge a line of its own.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Runner } from '../tools/run.js';
 import { caPaths, type CaPaths } from './layout.js';
-import { readSettings, type Settings } from './settings.js';
+import { readSettings, requireModulePath, requireTokenLabel, type Settings } from './settings.js';
 
 /** What every command that uses the token gets from the command line. */
 export interface TokenCommandOptions {
@@ -25,6 +25,8 @@ export interface LoadedCa {
 
 /** Reads the CA's settings; `--module` / `--token` override what init recorded. */
 export async function loadCa(options: TokenCommandOptions): Promise<LoadedCa> {
+  if (options.module !== undefined) requireModulePath('--module', options.module);
+  if (options.token !== undefined) requireTokenLabel('--token', options.token);
   const dir = resolve(options.dir);
   const settings = await readSettings(dir);
   return { settings, paths: caPaths(dir), module: options.module ?? settings.module, tokenLabel: options.token ?? settings.token };

@@ -1,8 +1,8 @@
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CaError } from '../errors.js';
+import { CaError, UsageError } from '../errors.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
-import { parseDigest, parseKeyType, validateSettings, type Settings } from './settings.js';
+import { parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from './settings.js';
 
 export interface InitOptions {
   readonly dir: string;
@@ -16,6 +16,9 @@ export interface InitOptions {
   readonly intermediateCn?: string;
   readonly keyType: string;
   readonly digest: string;
+  readonly crlUrl?: string;
+  readonly caIssuersUrl?: string;
+  readonly rootCrlUrl?: string;
 }
 
 /** The article's "Prepping to Start": the directory layout and a settings file naming the token and subject. */
@@ -34,10 +37,14 @@ export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; se
     intermediateCommonName: options.intermediateCn ?? `${options.org} Intermediate CA`,
     keyType: parseKeyType(options.keyType),
     digest: parseDigest(options.digest),
+    ...(options.crlUrl !== undefined ? { crlUrl: options.crlUrl } : {}),
+    ...(options.caIssuersUrl !== undefined ? { caIssuersUrl: options.caIssuersUrl } : {}),
+    ...(options.rootCrlUrl !== undefined ? { rootCrlUrl: options.rootCrlUrl } : {}),
   };
   validateSettings(settings);
+  requireConfigSafe('--dir', resolve(options.dir));
   if (settings.rootCommonName === settings.intermediateCommonName) {
-    throw new CaError('--root-cn and --intermediate-cn are the same; the two CAs need different names');
+    throw new UsageError('--root-cn and --intermediate-cn are the same; the two CAs need different names');
   }
   await access(settings.module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${settings.module} does not exist or is not readable; pass --module with your token's library (hsm-openssl-ca --help lists common ones)`);

@@ -10,7 +10,8 @@ import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } fro
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { withCaLock } from './lock.js';
 import type { IssuedCa } from './root.js';
-import { writeSettings, type Settings } from './settings.js';
+import { nameConstraintEntries } from './name-constraints.js';
+import { requireKeyLabel, writeSettings, type NameConstraints, type Settings } from './settings.js';
 import { signStaged } from './sign.js';
 import { openToken, requireTools, withNewCaKey } from './token.js';
 import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
@@ -40,7 +41,8 @@ function verifyIntermediateCsr(csr: DecodedCsr, wanted: NameAttribute[], tokenSp
  * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
  * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
  */
-export async function createIntermediate(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
+export async function createIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<IssuedCa> {
+  requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
   if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
@@ -86,7 +88,13 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
           workspace: work,
           caDir: paths.dir,
           templates: ['sign_intermediate_csr.ini'],
-          context: { privateKeyUri: rootKey.uri, certificate: paths.rootCert, digest: settings.digest },
+          context: {
+            privateKeyUri: rootKey.uri,
+            certificate: paths.rootCert,
+            digest: settings.digest,
+            rootCrlUrl: settings.rootCrlUrl ?? '',
+            nameConstraints: nameConstraintEntries(options.nameConstraints),
+          },
           extensions: 'v3_intermediate_ca',
           days: options.days,
           digest: settings.digest,
@@ -109,7 +117,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       await writeFileAtomic(paths.intermediateCsr, csrPem);
       await writeFileAtomic(paths.intermediateCert, signed.pem);
       await writeFileAtomic(paths.chain, signed.pem + rootPem);
-      await writeSettings(paths.dir, { ...settings, intermediateKey: key });
+      await writeSettings(paths.dir, { ...settings, intermediateKey: key, ...(options.nameConstraints ? { nameConstraints: options.nameConstraints } : {}) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', paths.intermediateCert));
       return {
         certificate: paths.intermediateCert,

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CaError, UsageError } from '../errors.js';
+import { CaError, printable, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { confirmSigning, readPin } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
@@ -43,7 +43,7 @@ const MAX_CSR_BYTES = 64 * 1024;
 const ALLOWED_CURVES = ['prime256v1', 'secp384r1', 'secp521r1'];
 
 /** Reads and checks a CSR from someone else: one PEM block (or DER), well-formed, signed by its own key. */
-export async function readCsr(path: string): Promise<{ csr: DecodedCsr; pem: string }> {
+export async function readCsr(path: string): Promise<{ csr: DecodedCsr; keyType: 'ec' | 'rsa'; pem: string }> {
   const info = await stat(path).catch(() => {
     throw new UsageError(`cannot read the CSR ${path}: no such file`);
   });
@@ -55,12 +55,27 @@ export async function readCsr(path: string): Promise<{ csr: DecodedCsr; pem: str
   try {
     const der = text.includes('-----BEGIN') ? pemToDer(text, 'CERTIFICATE REQUEST', path) : bytes;
     const csr = decodeCsr(der);
+    const keyType = requireStrongKey(csr, path);
     if (!csrSignatureValid(csr)) throw new UsageError(`the CSR ${path} has an invalid signature (or an unsupported algorithm); ask for a new CSR`);
-    return { csr, pem: `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE REQUEST-----\n` };
+    requireCleanRequest(csr, path);
+    return { csr, keyType, pem: `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE REQUEST-----\n` };
   } catch (error) {
     if (error instanceof CaError && !(error instanceof UsageError)) throw new UsageError(`the CSR ${path} is unreadable: ${error.message}`);
     throw error;
   }
+}
+
+/** Refuses a subject with control characters or an over-long CN, and an extension requested twice. */
+function requireCleanRequest(csr: DecodedCsr, path: string): void {
+  const dirty = csr.subject.find((a) => /[\x00-\x1f\x7f]/.test(a.value));
+  if (dirty) throw new UsageError(`the CSR ${path} has a control character in its subject (${dirty.shortName}=${printable(dirty.value)}); ask for a new CSR`);
+  const cn = csr.subject.filter((a) => a.shortName === 'CN');
+  if (cn.length === 0 || cn.some((a) => a.value.trim().length === 0)) throw new UsageError(`the CSR ${path} has no commonName; the signing policy requires one`);
+  if (cn.length > 1) throw new UsageError(`the CSR ${path} has ${cn.length} commonNames; ask for a CSR with one`);
+  if ([...cn[0]!.value].length > 64) throw new UsageError(`the CSR ${path} has a commonName longer than 64 characters (the X.509 upper bound); put long names in SANs`);
+  const ids = csr.requestedExtensions.map((e) => e.id);
+  const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (repeated) throw new UsageError(`the CSR ${path} requests the extension ${csr.requestedExtensions.find((e) => e.id === repeated)?.name ?? repeated} twice; RFC 5280 allows one`);
 }
 
 /** Refuses keys too weak to sign: RSA under 2048 bits and curves other than P-256/P-384/P-521. */
@@ -131,15 +146,12 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const out = resolve(options.out ?? defaultOutput(csrPath));
   if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
   if (await fileExists(out)) throw new UsageError(`${out} already exists; remove it or choose another --out`);
-  const { csr, pem: csrPem } = await readCsr(csrPath);
-  const keyType = requireStrongKey(csr, csrPath);
-  if (!csr.subject.some((a) => a.shortName === 'CN' && a.value.length > 0)) {
-    throw new UsageError(`the CSR ${csrPath} has no commonName; the signing policy requires one`);
-  }
-  if (csr.subject.some((a) => a.shortName === 'CN' && [...a.value].length > 64)) {
-    throw new UsageError(`the CSR ${csrPath} has a commonName longer than 64 characters (the X.509 upper bound); put long names in SANs`);
-  }
+  const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const sans = sansFor(csr, options);
+  const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
+  if (options.profile === 'server' && nonTls) {
+    throw new UsageError(`SAN ${nonTls.type}:${nonTls.value} does not belong in a TLS server certificate (only DNS and IP names do); use --profile server-client or the client command`);
+  }
   if (settings.nameConstraints) requireWithinNameConstraints(sans, settings.nameConstraints);
   requireValidityWithin(options.days, options.profile, intermediate);
   const profile = PROFILES[options.profile];

@@ -1,4 +1,5 @@
-import { open, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../errors.js';
 
@@ -13,23 +14,36 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Creates the lock with its owner's pid already inside: written beside it, then hard-linked into place,
+ * which fails atomically when the lock exists. A waiter therefore never reads a lock without an owner
+ * (an empty lock read as stale let two signings run at once).
+ */
 async function tryAcquire(path: string): Promise<boolean> {
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
   try {
-    const handle = await open(path, 'wx', 0o600);
-    await handle.writeFile(`${process.pid}\n`);
-    await handle.close();
+    await link(temporary, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return false;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
   }
 }
 
-/** Removes a lock whose owner is gone (killed with SIGKILL, power loss); a live owner's lock is kept. */
+/**
+ * Removes a lock whose owner is gone (killed with SIGKILL, power loss); a live owner's lock is kept.
+ * The inode is checked again just before removal, so a lock that another run took over meanwhile stays.
+ */
 async function removeIfStale(path: string): Promise<void> {
+  const before = await stat(path).catch(() => undefined);
+  if (!before) return;
   const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
   if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) return;
-  await unlink(path).catch(() => undefined);
+  const now = await stat(path).catch(() => undefined);
+  if (now?.ino === before.ino) await unlink(path).catch(() => undefined);
 }
 
 /**

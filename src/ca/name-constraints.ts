@@ -54,3 +54,23 @@ export function requireWithinNameConstraints(sans: readonly San[], constraints: 
     }
   }
 }
+
+/** "10.0.0.0/8" → "10.0.0.0/255.0.0.0": OpenSSL's config wants an IP constraint as address/netmask. */
+export function cidrToAddressMask(cidr: string): string {
+  const { address, prefix, family } = parseCidr(cidr);
+  const bits = family === 'ipv4' ? 32 : 128;
+  const mask = Array.from({ length: bits / 8 }, (_, i) => {
+    const ones = Math.max(0, Math.min(8, prefix - i * 8));
+    return (0xff << (8 - ones)) & 0xff;
+  });
+  if (family === 'ipv4') return `${address}/${mask.join('.')}`;
+  const groups = Array.from({ length: 8 }, (_, i) => ((mask[i * 2]! << 8) | mask[i * 2 + 1]!).toString(16));
+  return `${address}/${groups.join(':')}`;
+}
+
+/** The intermediate's name constraints as template entries: `permitted;DNS.1 = …`, `permitted;IP.2 = …`. */
+export function nameConstraintEntries(constraints: NameConstraints | undefined): Array<{ type: string; index: number; value: string }> {
+  if (!constraints) return [];
+  const entries = [...constraints.dns.map((value) => ({ type: 'DNS', value })), ...constraints.ip.map((cidr) => ({ type: 'IP', value: cidrToAddressMask(cidr) }))];
+  return entries.map((entry, i) => ({ ...entry, index: i + 1 }));
+}

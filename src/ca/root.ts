@@ -8,7 +8,7 @@ import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
 import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { withCaLock } from './lock.js';
-import { writeSettings } from './settings.js';
+import { requireKeyLabel, writeSettings } from './settings.js';
 import { openToken, requireTools, withNewCaKey } from './token.js';
 import { withWorkspace, writeEngineConfig } from './workspace.js';
 import { readPin } from '../terminal.js';
@@ -28,6 +28,7 @@ export interface IssuedCa {
  * result verified before anything is written to the CA directory.
  */
 export async function createRoot(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
+  requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
   if (settings.rootKey || (await fileExists(paths.rootCert))) {

@@ -84,20 +84,18 @@ export function validateSettings(settings: Settings): void {
     ['--org-unit', subject.organizationalUnit, 64],
     ['--root-cn', settings.rootCommonName, 64],
     ['--intermediate-cn', settings.intermediateCommonName, 64],
-    ['--token', settings.token, 32],
-    ['--module', settings.module, 4096],
   ];
   for (const [option, value, max] of fields) {
     if (value === undefined) continue;
     if (value.length === 0) throw new UsageError(`${option} is empty`);
     if ([...value].length > max) throw new UsageError(`${option} "${value}" is longer than ${max} characters (the X.509 upper bound)`);
-    if (option === '--token' && Buffer.byteLength(value) > 32) throw new UsageError(`--token "${value}" is longer than 32 bytes, the PKCS#11 label size`);
     requireConfigSafe(option, value);
   }
   for (const [option, url] of [['--crl-url', settings.crlUrl], ['--ca-issuers-url', settings.caIssuersUrl], ['--root-crl-url', settings.rootCrlUrl]] as const) {
     if (url !== undefined) requirePublicationUrl(option, url);
   }
-  if (!settings.module.startsWith('/')) throw new UsageError(`--module "${settings.module}" must be an absolute path to a PKCS#11 library (.so)`);
+  requireTokenLabel('--token', settings.token);
+  requireModulePath('--module', settings.module);
 }
 
 export async function readSettings(dir: string): Promise<Settings> {
@@ -136,4 +134,24 @@ export function requirePublicationUrl(option: string, url: string): void {
     throw new UsageError(`${option} "${url}" must be an http(s) or ldap URL without spaces or commas`);
   }
   requireConfigSafe(option, url);
+}
+
+/** A token label: what fits the 32-byte PKCS#11 label field and can reach a config faithfully. */
+export function requireTokenLabel(option: string, label: string): void {
+  if (label.length === 0) throw new UsageError(`${option} is empty`);
+  requireConfigSafe(option, label);
+  if (Buffer.byteLength(label) > 32) throw new UsageError(`${option} "${label}" is longer than 32 bytes, the PKCS#11 label size`);
+}
+
+/** A module path: absolute, and safe for the engine config's MODULE_PATH line. */
+export function requireModulePath(option: string, path: string): void {
+  requireConfigSafe(option, path);
+  if (!path.startsWith('/')) throw new UsageError(`${option} "${path}" must be an absolute path to a PKCS#11 library (.so)`);
+}
+
+/** A key label on the token: printable, no edge spaces (p11tool trims them), at most 64 characters. */
+export function requireKeyLabel(option: string, label: string): void {
+  if (label.length === 0) throw new UsageError(`${option} is empty`);
+  requireConfigSafe(option, label);
+  if ([...label].length > 64) throw new UsageError(`${option} "${label}" is longer than 64 characters`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { CaError, ToolFailedError, ToolMissingError } from '../errors.js';
+import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
 import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding } from '../pkcs11/uri.js';
 import * as p11tool from '../tools/p11tool.js';
 import * as pkcs11Tool from '../tools/pkcs11-tool.js';
@@ -80,12 +80,14 @@ async function requireFreeLabel(token: Token, pin: string, label: string, idHex:
 async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string): Promise<TokenKey> {
   const requestedId = randomBytes(20).toString('hex');
   await requireFreeLabel(token, pin, label, requestedId);
-  const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
-  const idHex = generated.privateKey.idHex ?? requestedId;
+  let idHex = requestedId;
   try {
+    const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
+    idHex = generated.privateKey.idHex ?? requestedId;
     return { label, idHex, uri: await findPrivateKeyUri(token, pin, idHex, label) };
   } catch (error) {
-    await removeKeyPair(token, pin, idHex);
+    // Also after a keygen whose output could not be parsed: the pair exists under the id we gave it.
+    if (!(error instanceof WrongPinError)) await removeKeyPair(token, pin, idHex);
     throw error;
   }
 }

@@ -1,8 +1,9 @@
 import type { TokenCommandOptions } from '../ca/context.js';
+import type { NameConstraints } from '../ca/settings.js';
 import { createIntermediate } from '../ca/intermediate.js';
 import { printCaReport } from './output.js';
 
-export async function intermediateCommand(options: TokenCommandOptions & { days: number; label: string }): Promise<void> {
+export async function intermediateCommand(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<void> {
   const intermediate = await createIntermediate(options);
   printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
 }

@@ -1,13 +1,15 @@
+import { printable } from '../errors.js';
+
 /** Formatting shared by the command files: what was made, where, and what was verified. */
 export function printReport(title: string, fields: Array<[string, string]>, checks: readonly string[]): void {
   const width = Math.max(...fields.map(([name]) => name.length));
-  const lines = [title, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)];
+  const lines = [printable(title), ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${printable(value)}`)];
   if (checks.length > 0) lines.push('verified:', ...checks.map((check) => `  ok  ${check}`));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 export const say = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${printable(line)}\n`);
 };
 
 export const day = (date: Date): string => date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');

@@ -66,3 +66,21 @@ export async function engineAvailable(run: Runner, engineConfig: string): Promis
   const { stdout } = await run('openssl', ['engine', '-t', 'pkcs11'], { env: { OPENSSL_CONF: engineConfig } });
   return /\[ available \]/.test(stdout);
 }
+
+/** `openssl ca -revoke`: marks a certificate revoked in the database; loads the CA key, so it needs the PIN. */
+export async function revoke(context: EngineContext, request: { config: string; certificate: string; reason: string }): Promise<void> {
+  await context.run(
+    'openssl',
+    ['ca', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-batch', '-revoke', request.certificate, '-crl_reason', request.reason],
+    engineOptions(context),
+  );
+}
+
+/** `openssl ca -gencrl`: a CRL signed on the token, numbered from the database's crlnumber. */
+export async function generateCrl(context: EngineContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
+  await context.run(
+    'openssl',
+    ['ca', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out],
+    engineOptions(context),
+  );
+}

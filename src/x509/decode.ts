@@ -1,5 +1,5 @@
 import forge from 'node-forge';
-import { CaError } from '../errors.js';
+import { CaError, printable } from '../errors.js';
 
 /**
  * Certificate and CSR decoding on `forge.asn1`: node-forge's `pki` layer rejects EC keys
@@ -177,7 +177,7 @@ export function decodeCertificate(der: Buffer): DecodedCertificate {
       tbsDer: slice(der, signed),
       signatureAlgorithmOid: algorithmOid,
       signature,
-      serialHex: der.subarray(serial.contentStart, serial.end).toString('hex').replace(/^00(?=[0-9a-f])/, '').toUpperCase(),
+      serialHex: serialOf(der, serial),
       issuerDer: slice(der, issuer),
       subjectDer: slice(der, subject),
       issuer: decodeName(slice(der, issuer)),
@@ -226,7 +226,7 @@ function asDecodeError(error: unknown, what: string): DecodeError {
 }
 
 /** Extracts the single PEM block of the given label; refuses anything else. */
-export function pemToDer(text: string, label: 'CERTIFICATE' | 'CERTIFICATE REQUEST' | 'PUBLIC KEY', source: string): Buffer {
+export function pemToDer(text: string, label: 'CERTIFICATE' | 'CERTIFICATE REQUEST' | 'PUBLIC KEY' | 'X509 CRL', source: string): Buffer {
   const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g)];
   if (blocks.length === 0) throw new DecodeError(`${source} holds no PEM block; expected one "${label}"`);
   if (blocks.length > 1) throw new DecodeError(`${source} holds ${blocks.length} PEM blocks; expected exactly one "${label}"`);
@@ -240,5 +240,81 @@ export function pemToDer(text: string, label: 'CERTIFICATE' | 'CERTIFICATE REQUE
 
 /** "C=US, O=My Co, CN=Root" for messages. */
 export function formatName(name: readonly NameAttribute[]): string {
-  return name.map((a) => `${a.shortName}=${a.value}`).join(', ');
+  return printable(name.map((a) => `${a.shortName}=${a.value}`).join(', '));
+}
+
+export interface RevokedEntry {
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  /** CRLReason code (1 keyCompromise, 4 superseded, …), when the entry carries one. */
+  readonly reasonCode: number | undefined;
+}
+
+export interface DecodedCrl {
+  readonly der: Buffer;
+  readonly tbsDer: Buffer;
+  readonly signatureAlgorithmOid: string;
+  readonly signature: Buffer;
+  readonly issuerDer: Buffer;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date | undefined;
+  readonly crlNumber: bigint | undefined;
+  readonly authorityKeyId: string | undefined;
+  readonly revoked: readonly RevokedEntry[];
+}
+
+const OID_CRL_NUMBER = '2.5.29.20';
+const OID_CRL_REASON = '2.5.29.21';
+const OID_AUTHORITY_KEY_ID = '2.5.29.35';
+
+function serialOf(der: Buffer, tlv: Tlv): string {
+  return der.subarray(tlv.contentStart, tlv.end).toString('hex').replace(/^00(?=[0-9a-f])/, '').toUpperCase();
+}
+
+/** Each extension of a SEQUENCE OF Extension as [oid, the OCTET STRING's content]. */
+function rawExtensions(der: Buffer, sequence: Tlv): Array<[string, Buffer]> {
+  return children(der, sequence).map((extension) => {
+    const parts = children(der, extension);
+    const value = parts.at(-1)!;
+    return [oidOf(slice(der, parts[0]!)), der.subarray(value.contentStart, value.end)];
+  });
+}
+
+/** Decodes a DER X.509 CRL (RFC 5280 5.1). Throws DecodeError with what is wrong. */
+export function decodeCrl(der: Buffer): DecodedCrl {
+  try {
+    const { signed, algorithmOid, signature } = splitSigned(der, 'the CRL');
+    const fields = children(der, signed);
+    let i = fields[0]?.tag === 0x02 ? 1 : 0;
+    const issuer = fields[i + 1];
+    const thisUpdate = fields[i + 2];
+    if (!issuer || !thisUpdate) throw new DecodeError('the CRL is missing fields');
+    i += 3;
+    const nextUpdate = fields[i] && (fields[i]!.tag === 0x17 || fields[i]!.tag === 0x18) ? fields[i++] : undefined;
+    const revokedList = fields[i]?.tag === 0x30 ? fields[i++] : undefined;
+    const extensionsWrapper = fields[i]?.tag === 0xa0 ? fields[i] : undefined;
+    const extensions = extensionsWrapper ? rawExtensions(der, children(der, extensionsWrapper)[0]!) : [];
+    const number = extensions.find(([oid]) => oid === OID_CRL_NUMBER)?.[1];
+    const aki = extensions.find(([oid]) => oid === OID_AUTHORITY_KEY_ID)?.[1];
+    const akiKeyId = aki ? children(aki, readTlv(aki, 0, aki.length)).find((tlv) => tlv.tag === 0x80) : undefined;
+    return {
+      der,
+      tbsDer: slice(der, signed),
+      signatureAlgorithmOid: algorithmOid,
+      signature,
+      issuerDer: slice(der, issuer),
+      thisUpdate: decodeTime(der, thisUpdate),
+      nextUpdate: nextUpdate ? decodeTime(der, nextUpdate) : undefined,
+      crlNumber: number ? BigInt(`0x${number.subarray(readTlv(number, 0, number.length).contentStart).toString('hex') || '0'}`) : undefined,
+      authorityKeyId: aki && akiKeyId ? aki.subarray(akiKeyId.contentStart, akiKeyId.end).toString('hex') : undefined,
+      revoked: (revokedList ? children(der, revokedList) : []).map((entry) => {
+        const [serial, date, entryExtensions] = children(der, entry);
+        if (!serial || !date) throw new DecodeError('a revoked entry is missing fields');
+        const reason = entryExtensions ? rawExtensions(der, entryExtensions).find(([oid]) => oid === OID_CRL_REASON)?.[1] : undefined;
+        return { serialHex: serialOf(der, serial), revokedAt: decodeTime(der, date), reasonCode: reason ? reason[reason.length - 1] : undefined };
+      }),
+    };
+  } catch (error) {
+    throw asDecodeError(error, 'CRL');
+  }
 }

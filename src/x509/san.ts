@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { UsageError } from '../errors.js';
+import { printable, UsageError } from '../errors.js';
 import type { Extension } from './decode.js';
 
 /** A subjectAltName entry this CA issues. */
@@ -74,11 +74,11 @@ function uri(text: string, value: string): San {
 
 /** Validates and normalises one SAN given as `DNS:name`, `IP:address`, `email:address` or `URI:uri`. */
 export function parseSanText(text: string): San {
+  if (/[\x00-\x1f\x7f]/.test(text)) throw new UsageError(`SAN "${printable(text)}" contains a control character`);
   const match = /^(DNS|IP|email|URI):(.*)$/i.exec(text);
   if (!match) throw new UsageError(`SAN "${text}" must be DNS:name, IP:address, email:address or URI:uri`);
   const type = match[1]!.toUpperCase();
   const value = match[2]!;
-  if (/[\x00-\x1f\x7f]/.test(value)) throw new UsageError(`SAN "${text.replace(/[\x00-\x1f\x7f]/g, '?')}" contains a control character`);
   if (type === 'IP') return ip(text, value);
   if (type === 'EMAIL') return email(text, value);
   if (type === 'URI') return uri(text, value);
@@ -103,7 +103,9 @@ export function requireDistinctSans(sans: readonly San[], source: string): void 
  * are refused with the reason; the caller decides what happens to the CSR's other requested extensions.
  */
 export function sansFromRequestedExtensions(extensions: readonly Extension[]): San[] {
-  const san = extensions.find((e) => e.name === 'subjectAltName');
+  const all = extensions.filter((e) => e.name === 'subjectAltName');
+  if (all.length > 1) throw new UsageError(`the CSR requests ${all.length} subjectAltName extensions; RFC 5280 allows one`);
+  const san = all[0];
   const altNames = (san?.['altNames'] ?? []) as Array<{ type: number; value: string }>;
   if (altNames.length > MAX_SANS) throw new UsageError(`the CSR requests ${altNames.length} subjectAltName entries; at most ${MAX_SANS} are signed`);
   const sans = altNames.map((entry): San => {
@@ -114,7 +116,7 @@ export function sansFromRequestedExtensions(extensions: readonly Extension[]): S
       return { type: 'IP', value: address };
     }
     const prefix = { 1: 'email', 2: 'DNS', 6: 'URI' }[entry.type];
-    if (prefix) return parseSanText(`${prefix}:${raw.toString('latin1')}`);
+    if (prefix) return parseSanText(`${prefix}:${raw.toString('utf8')}`);
     throw new UsageError(`the CSR requests a SAN of type ${GENERAL_NAME_TYPES[entry.type] ?? entry.type}; only DNS, IP, email and URI names are signed`);
   });
   requireDistinctSans(sans, 'the CSR');

@@ -1,7 +1,7 @@
 import forge from 'node-forge';
 import { createPublicKey, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
 import { CaError } from '../errors.js';
-import type { DecodedCertificate, DecodedCsr, Extension } from './decode.js';
+import type { DecodedCertificate, DecodedCrl, DecodedCsr, Extension } from './decode.js';
 
 export type Digest = 'sha256' | 'sha384' | 'sha512';
 export const DIGESTS: readonly Digest[] = ['sha256', 'sha384', 'sha512'];
@@ -172,5 +172,20 @@ export function verifyLeafCertificate(what: string, cert: DecodedCertificate, ex
     .check(`subjectAltName ${expect.sans.join(', ') || '(none)'}`, issuedSans.join(',') === expect.sans.join(','), `found ${issuedSans.join(', ') || 'none'}`)
     .check('authorityKeyIdentifier = intermediate\'s subjectKeyIdentifier', keyIdentifiersLink(cert, expect.issuer))
     .check('within the intermediate\'s validity', cert.notAfter.getTime() <= expect.issuer.notAfter.getTime())
+    .passed();
+}
+
+/** Verifies a CRL against the CA that signed it and the revocations its database holds. */
+export function verifyCrl(what: string, crl: DecodedCrl, expect: { issuer: DecodedCertificate; digest: Digest; revokedSerials: readonly string[]; days: number; previousNumber: bigint | undefined }): string[] {
+  const listed = crl.revoked.map((entry) => entry.serialHex).sort();
+  const expectedNextUpdate = crl.thisUpdate.getTime() + expect.days * 86_400_000;
+  return new Verification(what)
+    .check('issuer = the CA\'s subject', crl.issuerDer.equals(expect.issuer.subjectDer))
+    .check('signature valid under the CA key', signatureValid(crl.tbsDer, crl.signature, crl.signatureAlgorithmOid, expect.issuer.spkiDer))
+    .check(`signature algorithm ${signatureAlgorithmName(crl.signatureAlgorithmOid)}`, signatureAlgorithmMatches(crl.signatureAlgorithmOid, expect.digest, expect.issuer.spkiDer))
+    .check('authorityKeyIdentifier = the CA\'s subjectKeyIdentifier', crl.authorityKeyId !== undefined && crl.authorityKeyId === subjectKeyId(expect.issuer.extensions))
+    .check(`CRL number ${crl.crlNumber ?? '(none)'}`, crl.crlNumber !== undefined && (expect.previousNumber === undefined || crl.crlNumber > expect.previousNumber), `previous ${expect.previousNumber}`)
+    .check(`nextUpdate ${crl.nextUpdate?.toISOString().slice(0, 10) ?? '(none)'}`, crl.nextUpdate !== undefined && Math.abs(crl.nextUpdate.getTime() - expectedNextUpdate) < 3_600_000)
+    .check(`${listed.length} revoked serial(s), as in the database`, listed.join(',') === [...expect.revokedSerials].sort().join(','), `CRL lists ${listed.join(', ') || 'none'}`)
     .passed();
 }

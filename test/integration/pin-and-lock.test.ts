@@ -79,7 +79,7 @@ describe('the CA lock', () => {
   afterAll(() => sandbox.cleanup());
 
   it('serialises parallel signings: every certificate gets its own serial and index line', async () => {
-    const count = 6;
+    const count = 20;
     const csrs = await Promise.all(Array.from({ length: count }, (_, i) => makeCsr(sandbox.root, `p${i}`)));
     const results = await Promise.all(csrs.map((csr) => cli(['server', csr, '--dir', sandbox.caDir], { env: sandbox.env })));
     for (const result of results) expect(result.stderr.split('\n').filter((l) => l.startsWith('hsm-openssl-ca:'))).toEqual([]);

@@ -41,7 +41,7 @@ describe('PIN sources and the terminal', () => {
     const before = await treeHash(sandbox.caDir);
     const csr = await makeCsr(sandbox.root, 'asked', { sans: 'DNS:asked.example.com' });
     const result = await onTerminal(['server', csr, '--dir', sandbox.caDir], 'n\r', sandbox.env);
-    expect(result.stdout).toMatch(/About to sign with the intermediate key:[\s\S]*DNS:asked\.example\.com[\s\S]*Sign the certificate\? \[y\/n\]/);
+    expect(result.stdout).toMatch(/About to sign with the intermediate key \(server certificate\):[\s\S]*DNS:asked\.example\.com[\s\S]*Sign the certificate\? \[y\/n\]/);
     expect(result.stdout).toMatch(/not signed \(answered no\)/);
     expect(await treeHash(sandbox.caDir)).toEqual(before);
     await expect(readFile(join(sandbox.root, 'asked.crt'))).rejects.toThrow(/ENOENT/);

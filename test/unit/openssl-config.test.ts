@@ -64,7 +64,17 @@ const LEAF_CONTEXT = {
 const CONTEXTS: Record<TemplateName, object> = {
   'create_root_cert.ini': { dir: CA_DIR, digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Root CA' },
   'create_intermediate_csr.ini': { digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Intermediate CA' },
-  'sign_intermediate_csr.ini': { privateKeyUri: ROOT_KEY_URI, certificate: `${CA_DIR}/certs/root.crt`, digest: 'sha512', dir: CA_DIR },
+  'sign_intermediate_csr.ini': {
+    privateKeyUri: ROOT_KEY_URI,
+    certificate: `${CA_DIR}/certs/root.crt`,
+    digest: 'sha512',
+    dir: CA_DIR,
+    rootCrlUrl: 'http://pki.example.com/root.crl',
+    nameConstraints: [
+      { type: 'DNS', index: 1, value: 'example.com' },
+      { type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
+    ],
+  },
   'sign_server_csrs.ini': LEAF_CONTEXT,
   'profiles/server.ini': LEAF_CONTEXT,
   'profiles/client.ini': { ...LEAF_CONTEXT, profile: 'client', extensions: 'client_cert', crlUrl: '', caIssuersUrl: '' },
@@ -337,6 +347,13 @@ describe('renderTemplate golden files', () => {
     expect(text).toContain('\ncopy_extensions   = none\n');
     expect(text).toContain(`\nprivate_key       = ${ROOT_KEY_URI}\n`);
     expect(text).toContain('\ncertificate       = /home/ca/example-ca/certs/root.crt\n');
+    expect(text).toContain('\ncrlDistributionPoints = URI:http://pki.example.com/root.crl\n');
+    expect(text).toContain('\nnameConstraints = critical, @name_constraints\n\n[ name_constraints ]\npermitted;DNS.1 = example.com\npermitted;IP.2 = 10.0.0.0/255.0.0.0\n');
+  });
+
+  it('sign_intermediate_csr.ini without URLs or constraints has neither', async () => {
+    const text = await renderTemplate('sign_intermediate_csr.ini', { ...CONTEXTS['sign_intermediate_csr.ini'], rootCrlUrl: '', nameConstraints: [] });
+    expect(text).not.toMatch(/^(crlDistributionPoints|nameConstraints)/m);
   });
 
   it('openssl_engine.cnf points the pkcs11 engine at the module', async () => {
@@ -353,7 +370,7 @@ describe('renderTemplate golden files', () => {
       const text = readFileSync(new URL(file, GOLDEN_DIR), 'utf8');
       expect(text.endsWith('\n')).toBe(true);
       for (const line of text.split('\n').slice(0, -1)) {
-        const ok = line === '' || line.startsWith('#') || /^\[ [A-Za-z0-9_]+ \]$/.test(line) || /^[A-Za-z0-9_.]+\s*= ?\S/.test(line);
+        const ok = line === '' || line.startsWith('#') || /^\[ [A-Za-z0-9_]+ \]$/.test(line) || /^[A-Za-z0-9_.;]+\s*= ?\S/.test(line);
         if (!ok) throw new Error(`${file}: unexpected line ${JSON.stringify(line)}`);
         expect(line).not.toMatch(/\s$/);
         expect(line).not.toMatch(/undefined|\{\{|\}\}/);

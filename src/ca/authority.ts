@@ -1,0 +1,41 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError } from '../errors.js';
+import type { TemplateName } from '../openssl-config.js';
+import { decodeCertificate, pemToDer, type DecodedCertificate } from '../x509/decode.js';
+import type { LoadedCa } from './context.js';
+import type { TokenKey } from './settings.js';
+
+/** One of the two CAs as `openssl ca` sees it: its database, key, certificate, config and CRL. */
+export interface Authority {
+  readonly name: 'root' | 'intermediate';
+  /** The directory holding index.txt, serial, crlnumber and newcerts/. */
+  readonly databaseDir: string;
+  readonly certificatePath: string;
+  readonly certificate: DecodedCertificate;
+  readonly key: TokenKey;
+  readonly crlPath: string;
+  /** The config that signs with this CA, and the context its template takes. */
+  readonly configName: TemplateName;
+  readonly configContext: Record<string, unknown>;
+}
+
+/** The root (for `--root`) or the intermediate, once it exists. */
+export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): Promise<Authority> {
+  const { settings, paths } = ca;
+  const key = which === 'root' ? settings.rootKey : settings.intermediateKey;
+  const certificatePath = which === 'root' ? paths.rootCert : paths.intermediateCert;
+  const pem = key ? await readFile(certificatePath, 'utf8').catch(() => undefined) : undefined;
+  if (!key || pem === undefined) throw new CaError(`no ${which} CA yet in ${paths.dir}; run \`hsm-openssl-ca ${which} --dir ${paths.dir}\` first`);
+  const common = { privateKeyUri: key.uri, certificate: certificatePath, digest: settings.digest };
+  return {
+    name: which,
+    databaseDir: which === 'root' ? paths.dir : paths.intermediateDir,
+    certificatePath,
+    certificate: decodeCertificate(pemToDer(pem, 'CERTIFICATE', certificatePath)),
+    key,
+    crlPath: which === 'root' ? join(paths.dir, 'crl', 'root.crl.pem') : join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
+    configName: which === 'root' ? 'sign_intermediate_csr.ini' : 'sign_server_csrs.ini',
+    configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [] } : { ...common, profile: 'server', extensions: 'server_cert', sans: [] },
+  };
+}

@@ -1,0 +1,16 @@
+import type { TokenCommandOptions } from '../ca/context.js';
+import { publishCrl } from '../ca/revocation.js';
+import { day, printReport } from './output.js';
+
+export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number }): Promise<void> {
+  const crl = await publishCrl(options);
+  printReport(
+    `CRL published: ${crl.path}`,
+    [
+      ['CRL number', String(crl.number)],
+      ['next update', day(crl.nextUpdate)],
+      ['revoked', `${crl.revokedCount} certificate(s)`],
+    ],
+    crl.checks,
+  );
+}

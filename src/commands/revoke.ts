@@ -1,0 +1,18 @@
+import type { TokenCommandOptions } from '../ca/context.js';
+import { revokeCertificate, type RevocationReason } from '../ca/revocation.js';
+import { day, printReport } from './output.js';
+
+export async function revokeCommand(options: TokenCommandOptions & { target?: string; reason: RevocationReason; root: boolean; crlDays: number }): Promise<void> {
+  const revoked = await revokeCertificate(options);
+  printReport(
+    `revoked serial ${revoked.serial}: ${revoked.subject}`,
+    [
+      ['reason', revoked.reason],
+      ['CRL', revoked.crl.path],
+      ['CRL number', String(revoked.crl.number)],
+      ['next update', day(revoked.crl.nextUpdate)],
+      ['revoked', `${revoked.crl.revokedCount} certificate(s) on the CRL`],
+    ],
+    revoked.crl.checks,
+  );
+}

@@ -1,0 +1,43 @@
+import { ParseError } from '../../errors.js';
+
+/** One line of an `openssl ca` database (index.txt). */
+export interface IndexEntry {
+  readonly status: 'valid' | 'revoked' | 'expired';
+  readonly expires: Date;
+  readonly revokedAt: Date | undefined;
+  /** The CRL reason openssl recorded, e.g. "keyCompromise"; undefined for "unspecified" or none. */
+  readonly reason: string | undefined;
+  /** Upper-case hex, as in newcerts/SERIAL.pem. */
+  readonly serial: string;
+  /** OpenSSL's one-line form, e.g. "/C=US/O=Acme/CN=www.example.com". */
+  readonly subject: string;
+}
+
+const STATUS: Record<string, IndexEntry['status']> = { V: 'valid', R: 'revoked', E: 'expired' };
+
+/** YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ (GeneralizedTime). */
+export function parseAsn1Time(text: string): Date | undefined {
+  const match = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  if (!match) return undefined;
+  const year = match[1]!.length === 4 ? Number(match[1]) : (Number(match[1]) >= 50 ? 1900 : 2000) + Number(match[1]);
+  return new Date(Date.UTC(year, Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])));
+}
+
+/** Parses index.txt; a line of another shape is a ParseError that shows the file. */
+export function parseIndex(text: string): IndexEntry[] {
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const fields = line.split('\t');
+      const [flag, expiry, revocation, serial, , subject] = fields;
+      const status = STATUS[flag ?? ''];
+      const expires = parseAsn1Time(expiry ?? '');
+      const [revokedText, reason] = (revocation ?? '').split(',');
+      const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;
+      if (fields.length !== 6 || !status || !expires || !/^[0-9A-F]+$/.test(serial ?? '') || (status === 'revoked' && !revokedAt)) {
+        throw new ParseError(`the CA database index.txt (unexpected line "${line}")`, text);
+      }
+      return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial: serial!, subject: subject ?? '' };
+    });
+}

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { cli, exec, makeCsr, makeSandbox, mustExec, x509Text, type Sandbox } from './helpers.js';
+
+/** A TLS handshake on loopback; resolves with the client's verdict (or the error code that stopped it). */
+async function handshake(server: { key: string; cert: string; requestCert?: boolean; ca?: string }, client: { ca: string; servername?: string; host: string; key?: string; cert?: string; crl?: string[] }): Promise<{ ok: boolean; error?: string; serverSawClient?: boolean }> {
+  const listener = tls.createServer({ key: server.key, cert: server.cert, requestCert: server.requestCert ?? false, rejectUnauthorized: server.requestCert ?? false, ca: server.ca }, (socket) => {
+    socket.end('hello');
+  });
+  let serverSawClient: boolean | undefined;
+  listener.on('secureConnection', (socket) => {
+    serverSawClient = socket.authorized;
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as { port: number }).port;
+  try {
+    return await new Promise((resolve) => {
+      const socket = tls.connect({ host: client.host, port, servername: client.servername, ca: client.ca, key: client.key, cert: client.cert, crl: client.crl, timeout: 10_000 }, () => {
+        socket.once('data', () => {
+          socket.end();
+          resolve({ ok: true, serverSawClient });
+        });
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message, serverSawClient }));
+      // With TLS 1.3 a server rejects a client certificate after the client's handshake is done: the connection just closes.
+      socket.on('close', () => resolve({ ok: false, error: 'closed without data', serverSawClient }));
+      socket.on('timeout', () => {
+        socket.destroy();
+        resolve({ ok: false, error: 'timeout', serverSawClient });
+      });
+    });
+  } finally {
+    listener.close();
+  }
+}
+
+describe('a CA operated for real: profiles, name constraints, revocation, CRLs and real TLS clients', () => {
+  let sandbox: Sandbox;
+  let dir: string;
+  let root: string;
+  let intermediate: string;
+  const files = (name: string) => ({ csr: join(sandbox.root, `${name}.csr`), key: join(sandbox.root, `${name}.key`), crt: join(sandbox.root, `${name}.crt`) });
+
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    dir = sandbox.caDir;
+    for (const args of [
+      ['init', '--dir', dir, '--token', sandbox.tokenLabel, '--org', 'Life Co', '--key-type', 'EC:secp256r1', '--crl-url', 'http://pki.life.test/intermediate.crl', '--ca-issuers-url', 'http://pki.life.test/intermediate.crt', '--root-crl-url', 'http://pki.life.test/root.crl'],
+      ['root', '--dir', dir],
+      ['intermediate', '--dir', dir, '--permit-dns', 'life.test', '--permit-ip', '127.0.0.0/8', '--permit-ip', '::1/128'],
+    ]) {
+      const result = await cli(args, { env: sandbox.env });
+      if (result.code !== 0) throw new Error(result.stderr);
+    }
+    root = join(dir, 'certs/root.crt');
+    intermediate = join(dir, 'intermediate/certs/intermediate.crt');
+  });
+  afterAll(() => sandbox.cleanup());
+
+  const verify = (crt: string, extra: string[] = []) => exec('openssl', ['verify', ...extra, '-CAfile', root, '-untrusted', intermediate, crt]);
+
+  it('the intermediate carries critical name constraints and the root CRL\'s URL', async () => {
+    const text = await x509Text(intermediate);
+    expect(text).toMatch(/Name Constraints: critical\s+Permitted:\s+DNS:life.test\s+IP:127.0.0.0\/255.0.0.0\s+IP:0:0:0:0:0:0:0:1\/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF/);
+    expect(text).toMatch(/URI:http:\/\/pki.life.test\/root.crl/);
+  });
+
+  it('a server certificate has its SANs (CSR + --san), CRL and CA-issuer URLs, and passes openssl and GnuTLS', async () => {
+    const csr = await makeCsr(sandbox.root, 'web', { subject: '/CN=web.life.test', sans: 'DNS:web.life.test' });
+    const result = await cli(['server', csr, '--dir', dir, '--san', 'IP:127.0.0.1', '--san', 'DNS:www.life.test'], { env: sandbox.env });
+    expect(result.code).toBe(0);
+    const text = await x509Text(files('web').crt);
+    expect(text).toMatch(/DNS:web.life.test, IP Address:127.0.0.1, DNS:www.life.test/);
+    expect(text).toMatch(/CRL Distribution Points:\s+Full Name:\s+URI:http:\/\/pki.life.test\/intermediate.crl/);
+    expect(text).toMatch(/CA Issuers - URI:http:\/\/pki.life.test\/intermediate.crt/);
+    expect(text).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication\n/);
+    expect((await verify(files('web').crt)).stdout).toMatch(/OK/);
+    const chain = join(sandbox.root, 'web-chain.pem');
+    await mustExec('sh', ['-c', `cat '${files('web').crt}' '${intermediate}' > '${chain}'`]);
+    const gnutls = await exec('certtool', ['--verify', '--load-ca-certificate', root, '--infile', chain]);
+    expect(gnutls.stdout).toMatch(/Chain verification output: Verified/);
+  });
+
+  it('Node\'s TLS client accepts the server certificate by DNS name and by IP address, trusting only root.crt', async () => {
+    const server = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + (await readFile(intermediate, 'utf8')) };
+    const ca = await readFile(root, 'utf8');
+    await expect(handshake(server, { ca, host: '127.0.0.1', servername: 'www.life.test' })).resolves.toMatchObject({ ok: true });
+    await expect(handshake(server, { ca, host: '127.0.0.1' })).resolves.toMatchObject({ ok: true });
+    await expect(handshake(server, { ca, host: '127.0.0.1', servername: 'other.life.test' })).resolves.toMatchObject({ ok: false, error: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  });
+
+  it('refuses a SAN outside the name constraints before the token is touched', async () => {
+    const csr = await makeCsr(sandbox.root, 'outside', { sans: 'DNS:outside.example.com' });
+    const env = { ...sandbox.env };
+    delete env['HSM_CA_PIN'];
+    const result = await cli(['server', csr, '--dir', dir], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/DNS:outside.example.com is outside the intermediate's name constraints \(permitted: life.test\)/);
+  });
+
+  it('server --profile server-client has both usages; server certificates are capped at 398 days', async () => {
+    const csr = await makeCsr(sandbox.root, 'both', { subject: '/CN=both.life.test' });
+    expect((await cli(['server', csr, '--dir', dir, '--days', '399'], { env: sandbox.env })).stderr).toMatch(/longer than 398 days/);
+    expect((await cli(['server', csr, '--dir', dir, '--profile', 'server-client'], { env: sandbox.env })).code).toBe(0);
+    expect(await x509Text(files('both').crt)).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
+  });
+
+  it('a client certificate works in mutual TLS, with an e-mail SAN and no DNS name needed', async () => {
+    const csr = await makeCsr(sandbox.root, 'alice', { subject: '/CN=alice', sans: 'email:alice@life.test' });
+    const result = await cli(['client', csr, '--dir', dir, '--days', '500'], { env: sandbox.env });
+    expect(result.code).toBe(0);
+    const text = await x509Text(files('alice').crt);
+    expect(text).toMatch(/Extended Key Usage:\s+TLS Web Client Authentication\n/);
+    expect(text).toMatch(/email:alice@life.test/);
+    const ca = await readFile(root, 'utf8');
+    const interPem = await readFile(intermediate, 'utf8');
+    const server = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + interPem, requestCert: true, ca };
+    const client = { key: await readFile(files('alice').key, 'utf8'), cert: (await readFile(files('alice').crt, 'utf8')) + interPem };
+    await expect(handshake(server, { ca, host: '127.0.0.1', ...client })).resolves.toMatchObject({ ok: true, serverSawClient: true });
+    // A server certificate is not a client certificate: the server refuses it for mutual TLS.
+    const wrong = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + interPem };
+    await expect(handshake(server, { ca, host: '127.0.0.1', ...wrong })).resolves.toMatchObject({ ok: false });
+  });
+
+  it('revoke publishes a CRL that makes openssl, GnuTLS and Node reject the certificate', async () => {
+    const serial = (await mustExec('openssl', ['x509', '-noout', '-serial', '-in', files('web').crt])).trim().replace('serial=', '');
+    const result = await cli(['revoke', serial, '--dir', dir, '--reason', 'keyCompromise'], { env: sandbox.env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.stdout).toMatch(/CRL number +4096/);
+    expect(await readFile(join(dir, 'intermediate/index.txt'), 'utf8')).toMatch(new RegExp(`^R\\t\\d+Z\\t\\d+Z,keyCompromise\\t${serial}\\t`, 'm'));
+    const crl = join(dir, 'intermediate/crl/intermediate.crl.pem');
+    expect(await mustExec('openssl', ['crl', '-noout', '-text', '-in', crl])).toMatch(new RegExp(`Serial Number: ${serial}[\\s\\S]*Key Compromise`));
+    const checked = await verify(files('web').crt, ['-crl_check', '-CRLfile', crl]);
+    expect(checked.code).not.toBe(0);
+    expect(checked.stdout + checked.stderr).toMatch(/certificate revoked/);
+    expect((await verify(files('both').crt, ['-crl_check', '-CRLfile', crl])).stdout).toMatch(/OK/);
+    const gnutls = await exec('certtool', ['--verify', '--load-ca-certificate', root, '--load-crl', crl, '--infile', join(sandbox.root, 'web-chain.pem')]);
+    expect(gnutls.stdout).toMatch(/Chain verification output: Not verified\. The certificate is NOT trusted\. The certificate chain is revoked\./);
+
+    expect((await cli(['crl', '--root', '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    const rootCrl = await readFile(join(dir, 'crl/root.crl.pem'), 'utf8');
+    const ca = await readFile(root, 'utf8');
+    const server = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + (await readFile(intermediate, 'utf8')) };
+    await expect(handshake(server, { ca, host: '127.0.0.1', crl: [await readFile(crl, 'utf8'), rootCrl] })).resolves.toMatchObject({ ok: false, error: 'CERT_REVOKED' });
+    const bothServer = { key: await readFile(files('both').key, 'utf8'), cert: (await readFile(files('both').crt, 'utf8')) + (await readFile(intermediate, 'utf8')) };
+    await expect(handshake(bothServer, { ca, host: '127.0.0.1', servername: 'both.life.test', crl: [await readFile(crl, 'utf8'), rootCrl] })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('revoking twice says so, and a later crl gets a higher number', async () => {
+    const again = await cli(['revoke', files('web').crt, '--dir', dir], { env: sandbox.env });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already revoked .*keyCompromise/);
+    const crl = await cli(['crl', '--dir', dir, '--days', '7'], { env: sandbox.env });
+    expect(crl.stdout).toMatch(/CRL number +4097/);
+  });
+
+  it('revoke --root revokes the intermediate itself on the root CRL', async () => {
+    const result = await cli(['revoke', '--root', '--dir', dir, '--reason', 'superseded'], { env: sandbox.env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    const rootCrl = join(dir, 'crl/root.crl.pem');
+    const checked = await exec('openssl', ['verify', '-crl_check', '-CAfile', root, '-CRLfile', rootCrl, intermediate]);
+    expect(checked.stdout + checked.stderr).toMatch(/certificate revoked/);
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from '@jest/globals';
+import { cidrToAddressMask, nameConstraintEntries, parseCidr, parsePermittedDns, requireWithinNameConstraints } from '../../../src/ca/name-constraints.js';
+import { UsageError } from '../../../src/errors.js';
+import type { San } from '../../../src/x509/san.js';
+
+describe('name constraints', () => {
+  const constraints = { dns: ['example.com'], ip: ['10.0.0.0/8', 'fd00::/8'] };
+
+  it.each([
+    ['10.0.0.0/8', '10.0.0.0/255.0.0.0'],
+    ['192.168.1.0/24', '192.168.1.0/255.255.255.0'],
+    ['172.16.0.0/12', '172.16.0.0/255.240.0.0'],
+    ['fd00::/8', 'fd00::/ff00:0:0:0:0:0:0:0'],
+    ['2001:db8::/32', '2001:db8::/ffff:ffff:0:0:0:0:0:0'],
+  ])('writes %s as address/netmask %s for OpenSSL', (cidr, expected) => {
+    expect(cidrToAddressMask(cidr)).toBe(expected);
+  });
+
+  it.each(['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'example.com/8', '10.0.0.0/-1'])('refuses the CIDR %s', (cidr) => {
+    expect(() => parseCidr(cidr)).toThrow(UsageError);
+  });
+
+  it('normalises a permitted domain and refuses wildcards', () => {
+    expect(parsePermittedDns('.Example.COM')).toBe('example.com');
+    expect(() => parsePermittedDns('*.example.com')).toThrow(/wildcards/);
+    expect(() => parsePermittedDns('exa mple.com')).toThrow(UsageError);
+  });
+
+  it('accepts names inside the subtrees, wildcards included', () => {
+    expect(() =>
+      requireWithinNameConstraints(
+        [
+          { type: 'DNS', value: 'example.com' },
+          { type: 'DNS', value: 'a.b.Example.com' },
+          { type: 'DNS', value: '*.example.com' },
+          { type: 'IP', value: '10.255.0.1' },
+          { type: 'IP', value: 'fd12::1' },
+          { type: 'email', value: 'a@elsewhere.org' },
+        ],
+        constraints,
+      ),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [{ type: 'DNS', value: 'badexample.com' }, /DNS:badexample.com is outside/],
+    [{ type: 'DNS', value: 'example.com.evil.org' }, /outside/],
+    [{ type: 'IP', value: '11.0.0.1' }, /IP:11.0.0.1 is outside .*10\.0\.0\.0\/8/],
+    [{ type: 'IP', value: '2001:db8::1' }, /outside/],
+  ] as Array<[San, RegExp]>)('refuses %j', (san, message) => {
+    expect(() => requireWithinNameConstraints([san], constraints)).toThrow(message);
+  });
+
+  it('lists the template entries in order, DNS first', () => {
+    expect(nameConstraintEntries(constraints)).toEqual([
+      { type: 'DNS', index: 1, value: 'example.com' },
+      { type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
+      { type: 'IP', index: 3, value: 'fd00::/ff00:0:0:0:0:0:0:0' },
+    ]);
+    expect(nameConstraintEntries(undefined)).toEqual([]);
+  });
+});

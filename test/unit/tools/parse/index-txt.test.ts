@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import { ParseError } from '../../../../src/errors.js';
+import { parseAsn1Time, parseIndex } from '../../../../src/tools/parse/index-txt.js';
+
+// Lines as `openssl ca` 3.0 writes them: status, expiry, revocation[,reason], serial, file, subject.
+const INDEX = [
+  'V\t271207144453Z\t\t382731BD18A0A82C8CCC15B186D274AC\tunknown\t/O=Example/CN=www.example.com',
+  'R\t271207150721Z\t261127150724Z,keyCompromise\t52E4B519D2D55659ED9BECB6D9B6B266\tunknown\t/CN=a.example.com',
+  'R\t271207150721Z\t261127150724Z\t0A\tunknown\t/CN=b.example.com',
+  'E\t20501231235959Z\t\t0B\tunknown\t/CN=c.example.com',
+].join('\n');
+
+describe('parseIndex', () => {
+  it('reads valid, revoked (with and without a reason) and expired entries', () => {
+    const entries = parseIndex(`${INDEX}\n`);
+    expect(entries.map((e) => [e.status, e.serial, e.reason, e.subject])).toEqual([
+      ['valid', '382731BD18A0A82C8CCC15B186D274AC', undefined, '/O=Example/CN=www.example.com'],
+      ['revoked', '52E4B519D2D55659ED9BECB6D9B6B266', 'keyCompromise', '/CN=a.example.com'],
+      ['revoked', '0A', undefined, '/CN=b.example.com'],
+      ['expired', '0B', undefined, '/CN=c.example.com'],
+    ]);
+    expect(entries[0]!.expires.toISOString()).toBe('2027-12-07T14:44:53.000Z');
+    expect(entries[1]!.revokedAt?.toISOString()).toBe('2026-11-27T15:07:24.000Z');
+    expect(entries[3]!.expires.toISOString()).toBe('2050-12-31T23:59:59.000Z');
+  });
+
+  it('is empty for a new CA', () => {
+    expect(parseIndex('')).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown status', 'X\t271207144453Z\t\t0A\tunknown\t/CN=x'],
+    ['a revoked line without a date', 'R\t271207144453Z\t\t0A\tunknown\t/CN=x'],
+    ['a lower-case serial', 'V\t271207144453Z\t\t0a\tunknown\t/CN=x'],
+    ['missing fields', 'V\t271207144453Z\t0A'],
+  ])('refuses %s, showing the line', (_name, line) => {
+    expect(() => parseIndex(line)).toThrow(ParseError);
+    expect(() => parseIndex(line)).toThrow(line.split('\t')[0]!);
+  });
+});
+
+describe('parseAsn1Time', () => {
+  it('reads UTCTime around the 1950/2049 pivot and GeneralizedTime', () => {
+    expect(parseAsn1Time('491231235959Z')?.getUTCFullYear()).toBe(2049);
+    expect(parseAsn1Time('500101000000Z')?.getUTCFullYear()).toBe(1950);
+    expect(parseAsn1Time('20610101000000Z')?.getUTCFullYear()).toBe(2061);
+    expect(parseAsn1Time('2610101000000')).toBeUndefined();
+  });
+});
