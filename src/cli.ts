@@ -6,8 +6,14 @@ import { isProfileName, PROFILES, type ProfileName } from './ca/profiles.js';
 import { parseCidr, parsePermittedDns } from './ca/name-constraints.js';
 import { REVOCATION_REASONS, type RevocationReason } from './ca/revocation.js';
 import { DEFAULT_MODULE, type NameConstraints } from './ca/settings.js';
+import { auditVerifyCommand } from './commands/audit.js';
+import { checkCommand } from './commands/check.js';
 import { clientCommand } from './commands/client.js';
 import { crlCommand } from './commands/crl.js';
+import { listCommand } from './commands/list.js';
+import { renewCommand } from './commands/renew.js';
+import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
 import { doctorCommand } from './commands/doctor.js';
 import { intermediateCommand } from './commands/intermediate.js';
 import { initCommand } from './commands/init.js';
@@ -17,6 +23,16 @@ import { rootCommand } from './commands/root.js';
 import { serverCommand } from './commands/server.js';
 import { CaError, printable } from './errors.js';
 import { run } from './tools/run.js';
+
+function wholeDays(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 36_500) throw new InvalidArgumentError('must be a whole number of days from 0 to 36500');
+  return Number(value);
+}
+
+function positiveSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  return Number(value);
+}
 
 function positiveDays(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 36_500) throw new InvalidArgumentError('must be a whole number of days from 1 to 36500');
@@ -48,7 +64,11 @@ interface TokenFlags {
   module?: string;
   token?: string;
   pinFile?: string;
+  rootModule?: string;
+  rootToken?: string;
+  rootPinFile?: string;
   yes?: boolean;
+  lockTimeout?: number;
 }
 
 function withTokenOptions(command: Command): Command {
@@ -57,11 +77,27 @@ function withTokenOptions(command: Command): Command {
     .option('--module <path>', 'PKCS#11 module (overrides the settings file)')
     .option('--token <label>', 'token label (overrides the settings file)')
     .option('--pin-file <path>', 'read the PIN from this file (else HSM_CA_PIN, else a hidden prompt)')
-    .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)');
+    .option('--root-module <path>', 'PKCS#11 module of an offline root\'s own token (overrides the settings file)')
+    .option('--root-token <label>', 'label of an offline root\'s own token (overrides the settings file)')
+    .option('--root-pin-file <path>', 'PIN file for the root\'s own token (else HSM_CA_ROOT_PIN, else a prompt)')
+    .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)')
+    .option('--lock-timeout <seconds>', 'how long to wait for another run to release the CA directory', positiveSeconds, 120);
 }
 
 function tokenOptions(flags: TokenFlags) {
-  return { dir: flags.dir, module: flags.module, token: flags.token, pinFile: flags.pinFile, yes: flags.yes ?? false, run, say };
+  return {
+    dir: flags.dir,
+    module: flags.module,
+    token: flags.token,
+    pinFile: flags.pinFile,
+    rootModule: flags.rootModule,
+    rootToken: flags.rootToken,
+    rootPinFile: flags.rootPinFile,
+    yes: flags.yes ?? false,
+    lockTimeoutMs: (flags.lockTimeout ?? 120) * 1000,
+    run,
+    say,
+  };
 }
 
 export function buildProgram(): Command {
@@ -78,6 +114,8 @@ export function buildProgram(): Command {
     .requiredOption('--token <label>', 'token label')
     .option('--dir <dir>', 'CA directory', '.')
     .option('--module <path>', 'PKCS#11 module', DEFAULT_MODULE)
+    .option('--root-module <path>', 'PKCS#11 module of the root\'s own token (default: --module)')
+    .option('--root-token <label>', 'label of the root\'s own token, for an offline root (default: --token)')
     .option('--country <CC>', 'two-letter country code (C)')
     .option('--state <state>', 'state or province (ST)')
     .option('--org-unit <ou>', 'organisational unit (OU); default "ORG Certificate Authority"')
@@ -126,6 +164,49 @@ export function buildProgram(): Command {
     .option('--days <days>', 'until nextUpdate', positiveDays, 30)
     .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days }));
 
+  withTokenOptions(program.command('renew').argument('<target>', 'certificate file or serial number').description('re-sign a certificate\'s kept CSR with fresh validity, same profile and SANs'))
+    .option('--days <days>', 'validity', positiveDays, 375)
+    .option('--revoke-old', 'revoke the old certificate as superseded and publish a CRL', false)
+    .addOption(new Option('--out <file>', 'where to write the new certificate (default: NAME-renewed-YYYYMMDD.crt)'))
+    .action((target: string, flags) => renewCommand({ ...tokenOptions(flags), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld }));
+
+  program
+    .command('list')
+    .description('certificates the intermediate issued (serial, status, not-after, profile, subject, SANs)')
+    .option('--dir <dir>', 'CA directory', '.')
+    .option('--expiring <days>', 'only valid certificates that expire within DAYS', wholeDays)
+    .option('--revoked', 'only revoked certificates', false)
+    .option('--json', 'machine-readable output', false)
+    .action((flags) => listCommand(flags));
+
+  program
+    .command('show')
+    .argument('<target>', 'certificate file or serial number')
+    .description('a readable summary of one issued certificate')
+    .option('--dir <dir>', 'CA directory', '.')
+    .action((target: string, flags) => showCommand({ dir: flags.dir, target }));
+
+  program
+    .command('status')
+    .description('both CAs: subject, key, expiry, counts, CRL; exit 1 when something expires soon')
+    .option('--dir <dir>', 'CA directory', '.')
+    .option('--warn-days <days>', 'exit 1 when a CA certificate or CRL expires within DAYS', wholeDays, 30)
+    .action((flags) => statusCommand(flags));
+
+  program
+    .command('audit')
+    .description('the audit log')
+    .command('verify')
+    .description('check DIR/audit.log\'s hash chain: an edited, removed or reordered line fails')
+    .option('--dir <dir>', 'CA directory', '.')
+    .action((flags) => auditVerifyCommand(flags));
+
+  program
+    .command('check')
+    .description('check the CA directory\'s consistency (index.txt, serial, newcerts, CRLs, certificates, settings)')
+    .option('--dir <dir>', 'CA directory', '.')
+    .action((flags) => checkCommand(flags));
+
   program
     .command('doctor')
     .description('check the tools, libp11, the module and the token (no login)')
@@ -160,5 +241,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // Exiting (rather than dying) on these runs the exit hooks that remove temporary files and the CA lock.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
   process.exitCode = await main(process.argv);
 }

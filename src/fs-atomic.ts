@@ -7,6 +7,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temporary, 'wx', mode);
   try {
+    await handle.chmod(mode); // the mode asked for, whatever the umask (workspaces run under 077)
     await handle.writeFile(data);
     await handle.sync();
   } finally {

@@ -36,21 +36,23 @@ async function readHidden(question: string): Promise<string> {
 }
 
 /**
- * The token PIN, from HSM_CA_PIN, a --pin-file, or a hidden prompt on a terminal — in that order.
- * A file's single trailing newline is dropped (`\r\n` too): libp11 0.4.12 would otherwise send it as part of
- * the PIN and burn one of the token's three tries.
+ * A token's PIN, from its environment variable (HSM_CA_PIN, or HSM_CA_ROOT_PIN for a root on a token of
+ * its own), a PIN file, or a hidden prompt on a terminal — in that order. A file's single trailing newline
+ * is dropped (`\r\n` too): libp11 0.4.12 would otherwise send it as part of the PIN and burn one of the
+ * token's three tries.
  */
-export async function readPin(options: { pinFile?: string; tokenLabel: string }): Promise<string> {
-  const fromEnv = process.env['HSM_CA_PIN'];
+export async function readPin(source: { pinEnv: string; pinFile: string | undefined; tokenLabel: string; role: string }): Promise<string> {
+  const fromEnv = process.env[source.pinEnv];
+  const fileOption = source.pinEnv === 'HSM_CA_PIN' ? '--pin-file' : '--root-pin-file';
   let pin: string | undefined;
   if (fromEnv !== undefined && fromEnv !== '') pin = fromEnv;
-  else if (options.pinFile) {
-    const text = await readFile(options.pinFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`cannot read --pin-file ${options.pinFile} (${error.code ?? error.message})`);
+  else if (source.pinFile) {
+    const text = await readFile(source.pinFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot read ${fileOption} ${source.pinFile} (${error.code ?? error.message})`);
     });
     pin = text.replace(/\r?\n$/, '');
-  } else if (interactive()) pin = await readHidden(`PIN for token '${options.tokenLabel}': `);
-  else throw new UsageError(`no PIN for token '${options.tokenLabel}': set HSM_CA_PIN, pass --pin-file PATH, or run on a terminal to be asked`);
+  } else if (interactive()) pin = await readHidden(`PIN for token '${source.tokenLabel}' (${source.role} key): `);
+  else throw new UsageError(`no PIN for token '${source.tokenLabel}' (${source.role} key): set ${source.pinEnv}, pass ${fileOption} PATH, or run on a terminal to be asked`);
   if (pin.length === 0) throw new UsageError('the PIN is empty; nothing was sent to the token');
   if (/[\r\n\0]/.test(pin)) throw new UsageError('the PIN contains a line break or NUL; nothing was sent to the token');
   return pin;

@@ -52,7 +52,7 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
   });
   await attempt(findings, () =>
     withWorkspace(async (work) => {
-      const available = await openssl.engineAvailable(options.run, await writeEngineConfig(work, module));
+      const available = await openssl.engineAvailable(options.run, await writeEngineConfig(work, module, 'check'));
       return available ? { level: 'ok', text: 'OpenSSL loads the pkcs11 engine' } : { level: 'fail', text: 'OpenSSL cannot load the pkcs11 engine; install libengine-pkcs11-openssl' };
     }),
   );

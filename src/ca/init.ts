@@ -1,6 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CaError, UsageError } from '../errors.js';
+import { appendAudit } from './audit.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
 import { parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from './settings.js';
 
@@ -8,6 +9,8 @@ export interface InitOptions {
   readonly dir: string;
   readonly module: string;
   readonly token: string;
+  readonly rootModule?: string;
+  readonly rootToken?: string;
   readonly org: string;
   readonly country?: string;
   readonly state?: string;
@@ -27,6 +30,8 @@ export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; se
     version: 1,
     module: options.module,
     token: options.token,
+    ...(options.rootModule !== undefined && options.rootModule !== options.module ? { rootModule: options.rootModule } : {}),
+    ...(options.rootToken !== undefined && options.rootToken !== options.token ? { rootToken: options.rootToken } : {}),
     subject: {
       ...(options.country !== undefined ? { country: options.country } : {}),
       ...(options.state !== undefined ? { state: options.state } : {}),
@@ -46,10 +51,13 @@ export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; se
   if (settings.rootCommonName === settings.intermediateCommonName) {
     throw new UsageError('--root-cn and --intermediate-cn are the same; the two CAs need different names');
   }
-  await access(settings.module, constants.R_OK).catch(() => {
-    throw new CaError(`PKCS#11 module ${settings.module} does not exist or is not readable; pass --module with your token's library (hsm-openssl-ca --help lists common ones)`);
-  });
+  for (const module of [settings.module, settings.rootModule ?? settings.module]) {
+    await access(module, constants.R_OK).catch(() => {
+      throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; pass --module (or --root-module) with your token's library (see the README's table of modules)`);
+    });
+  }
   const paths = caPaths(resolve(options.dir));
   await createLayout(paths.dir, settings);
+  await appendAudit(paths.dir, { action: 'init', command: 'init', subject: `O=${settings.subject.organization}`, detail: `token '${settings.token}', ${settings.keyType}, ${settings.digest}` });
   return { paths, settings };
 }

@@ -3,18 +3,18 @@ import { join } from 'node:path';
 import { CaError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
-import { confirmSigning, readPin } from '../terminal.js';
+import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
-import { withCaLock } from './lock.js';
+import { fileExists, loadCa, sameToken, type TokenCommandOptions } from './context.js';
+import { certificateAudit, withCaChange } from './change.js';
 import type { IssuedCa } from './root.js';
 import { nameConstraintEntries } from './name-constraints.js';
 import { requireKeyLabel, writeSettings, type NameConstraints, type Settings } from './settings.js';
 import { signStaged } from './sign.js';
-import { openToken, requireTools, withNewCaKey } from './token.js';
-import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
+import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
+import { commitDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
 
 /** The subject the CA's configs ask for, in their order. */
 export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {
@@ -59,12 +59,15 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
     throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
   }
   await requireTools();
-  const token = await openToken(options.run, ca.module, ca.tokenLabel);
-  return withCaLock(paths.dir, () =>
+  const token = await openToken(options.run, ca.intermediateToken);
+  if (!sameToken(ca.rootToken, ca.intermediateToken)) await openToken(options.run, ca.rootToken);
+  return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
-      options.say(`generating the intermediate key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
-      const engine = { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin };
+      const pin = await pinFor(ca.intermediateToken, options.say);
+      const rootPin = sameToken(ca.rootToken, ca.intermediateToken) ? pin : await pinFor(ca.rootToken, options.say);
+      options.say(`generating the intermediate key (${settings.keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
+      const engine = { run: options.run, engineConfig: await writeEngineConfig(work, ca.intermediateToken.module, 'intermediate'), pin };
+      const rootEngineConfig = await writeEngineConfig(work, ca.rootToken.module, 'root');
       const csrConfigText = await renderTemplate('create_intermediate_csr.ini', {
         digest: settings.digest,
         subject: settings.subject,
@@ -72,7 +75,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       });
       const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const csrConfig = join(work, 'create_intermediate_csr.ini');
-        await writeFileAtomic(csrConfig, csrConfigText);
+        await writeWorkspaceFile(csrConfig, csrConfigText);
         const csrPath = join(work, 'intermediate.csr');
         options.say('creating the intermediate CSR on the token (openssl req -new)…');
         await openssl.createCsr(engine, { config: csrConfig, keyUri: key.uri, digest: settings.digest, out: csrPath });
@@ -83,8 +86,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
         const signed = await signStaged({
           run: options.run,
-          pin,
-          engineConfig: engine.engineConfig,
+          pin: rootPin,
+          engineConfig: rootEngineConfig,
           workspace: work,
           caDir: paths.dir,
           templates: ['sign_intermediate_csr.ini'],
@@ -103,7 +106,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
         const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: settings.digest, tokenSpki, pathLength: 0 });
         const issuedPath = join(work, 'intermediate.crt');
-        await writeFileAtomic(issuedPath, signed.pem);
+        await writeWorkspaceFile(issuedPath, signed.pem);
         await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
         return { key, csrPem, signed, checks: [...csrChecks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
       });
@@ -119,7 +122,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       await writeFileAtomic(paths.chain, signed.pem + rootPem);
       await writeSettings(paths.dir, { ...settings, intermediateKey: key, ...(options.nameConstraints ? { nameConstraints: options.nameConstraints } : {}) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', paths.intermediateCert));
-      return {
+      const result = {
         certificate: paths.intermediateCert,
         keyUri: key.uri,
         subject: formatName(cert.subject),
@@ -127,6 +130,14 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         checks: [`key ${describeKey(cert.spkiDer)}`, ...checks],
         files: [paths.intermediateCert, paths.chain, paths.intermediateCsr, files.csrConfig, files.signConfig],
       };
+      return {
+        result,
+        audit: [
+          { action: 'key-generated' as const, command: 'intermediate', keyUri: key.uri, detail: `${settings.keyType} on token '${ca.intermediateToken.tokenLabel}'` },
+          { action: 'certificate-issued' as const, command: 'intermediate', ...certificateAudit(cert, result.subject), detail: 'intermediate CA' },
+        ],
+      };
     }),
+    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
   );
 }

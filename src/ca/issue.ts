@@ -2,18 +2,18 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CaError, printable, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { confirmSigning, readPin } from '../terminal.js';
+import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
-import { withCaLock } from './lock.js';
+import { certificateAudit, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
-import { openToken, requireTools } from './token.js';
-import { commitDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
+import { openToken, pinFor, requireTools } from './token.js';
+import { commitDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
@@ -35,6 +35,8 @@ export interface IssueOptions extends TokenCommandOptions {
   readonly sans: readonly string[];
   /** Replace the CSR's SANs instead of adding to them (renewal reuses the old certificate's). */
   readonly replaceSans?: boolean;
+  /** The command for the audit log, when not the profile's own (renew). */
+  readonly command?: string;
 }
 
 /** Server certificates default to at most this: Apple and Chromium reject longer-lived TLS certificates. */
@@ -163,17 +165,17 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
     options,
   );
   await requireTools();
-  await openToken(options.run, ca.module, ca.tokenLabel);
-  return withCaLock(paths.dir, () =>
+  await openToken(options.run, ca.intermediateToken);
+  return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
+      const pin = await pinFor(ca.intermediateToken, options.say);
       const csrCopy = join(work, 'request.csr');
-      await writeFileAtomic(csrCopy, csrPem);
-      options.say(`signing ${formatName(csr.subject)} (${options.profile}) with the intermediate key on token '${ca.tokenLabel}' (openssl ca)…`);
+      await writeWorkspaceFile(csrCopy, csrPem);
+      options.say(`signing ${formatName(csr.subject)} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signed = await signStaged({
         run: options.run,
         pin,
-        engineConfig: await writeEngineConfig(work, ca.module),
+        engineConfig: await writeEngineConfig(work, ca.intermediateToken.module),
         workspace: work,
         caDir: paths.intermediateDir,
         templates: ['sign_server_csrs.ini', profile.template],
@@ -201,7 +203,9 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await writeFileAtomic(join(paths.csrArchive, `${cert.serialHex}.csr`), csrPem);
       await writeFileAtomic(join(paths.config, 'sign_server_csrs.ini'), signed.configText);
       await writeFileAtomic(out, signed.pem);
-      return { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
+      const result = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
+      return { result, audit: [{ action: 'certificate-issued' as const, command: options.command ?? options.profile, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }] };
     }),
+    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
   );
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../errors.js';
@@ -64,9 +65,19 @@ export async function withCaLock<T>(dir: string, work: () => Promise<T>, options
     told = true;
     await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
   }
+  // On SIGINT/SIGTERM cli.ts exits the process, which skips `finally`: release the lock on exit too.
+  const releaseOnExit = (): void => {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already released
+    }
+  };
+  process.once('exit', releaseOnExit);
   try {
     return await work();
   } finally {
+    process.off('exit', releaseOnExit);
     await unlink(path).catch(() => undefined);
   }
 }

@@ -1,18 +1,18 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
-import { readPin } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
-import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
-import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../x509/decode.js';
-import { signatureValid, verifyCrl } from '../x509/verify.js';
+import { decodeCrl, formatName, pemToDer, type DecodedCrl } from '../x509/decode.js';
+import { verifyCrl } from '../x509/verify.js';
 import { authority, type Authority } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
-import { withCaLock } from './lock.js';
-import { openToken, requireTools } from './token.js';
-import { commitDatabase, stageDatabase, withWorkspace, writeEngineConfig } from './workspace.js';
+import { findIssued, readIndex } from './issued.js';
+import type { AuditEvent } from './audit.js';
+import { certificateAudit, withCaChange, type Change } from './change.js';
+import { openToken, pinFor, requireTools } from './token.js';
+import { commitDatabase, stageDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
@@ -24,36 +24,6 @@ export interface PublishedCrl {
   readonly nextUpdate: Date;
   readonly revokedCount: number;
   readonly checks: readonly string[];
-}
-
-const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
-
-/** Reads an index.txt; the entries say which serials exist and which are revoked. */
-export async function readIndex(databaseDir: string): Promise<IndexEntry[]> {
-  return parseIndex(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
-}
-
-/** Finds the certificate a `revoke` names, by file or serial, and checks this CA issued it and it is still valid. */
-async function findIssued(auth: Authority, target: string): Promise<{ entry: IndexEntry; path: string; cert: DecodedCertificate }> {
-  const isFile = await stat(target).then((info) => info.isFile(), () => false);
-  let cert: DecodedCertificate;
-  if (isFile) {
-    cert = decodeCertificate(pemToDer(await readFile(target, 'utf8'), 'CERTIFICATE', target));
-  } else {
-    const hex = target.replace(/^0x/i, '').replace(/:/g, '');
-    if (!/^[0-9a-fA-F]{1,40}$/.test(hex)) throw new UsageError(`"${target}" is neither a certificate file nor a serial number (hex); pass one of them`);
-    const entry = (await readIndex(auth.databaseDir)).find((e) => serialValue(e.serial) === serialValue(hex));
-    if (!entry) throw new CaError(`serial ${hex.toUpperCase()} was not issued by the ${auth.name} CA (not in its index.txt); check it with \`hsm-openssl-ca list\``);
-    const path = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
-    cert = decodeCertificate(pemToDer(await readFile(path, 'utf8'), 'CERTIFICATE', path));
-  }
-  if (!cert.issuerDer.equals(auth.certificate.subjectDer) || !signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, auth.certificate.spkiDer)) {
-    throw new CaError(`${target} was not issued by the ${auth.name} CA${auth.name === 'intermediate' ? ' (to revoke the intermediate itself, use --root)' : ''}`);
-  }
-  const entry = (await readIndex(auth.databaseDir)).find((e) => serialValue(e.serial) === serialValue(cert.serialHex));
-  if (!entry) throw new CaError(`serial ${cert.serialHex} is not in the ${auth.name} CA's index.txt; the database and the certificate disagree — run \`hsm-openssl-ca check\``);
-  if (entry.status === 'revoked') throw new CaError(`serial ${entry.serial} is already revoked (${entry.revokedAt?.toISOString().slice(0, 10)}${entry.reason ? `, ${entry.reason}` : ''}); nothing to do`);
-  return { entry, path: join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`), cert };
 }
 
 function requireCrlDays(days: number, auth: Authority): void {
@@ -74,18 +44,20 @@ interface StagedAuthority {
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
-async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, work: (staged: StagedAuthority) => Promise<T>): Promise<T> {
+async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, work: (staged: StagedAuthority) => Promise<Change<T>>): Promise<T> {
+  const role = auth.name === 'root' ? ca.rootToken : ca.intermediateToken;
   await requireTools();
-  await openToken(options.run, ca.module, ca.tokenLabel);
-  return withCaLock(ca.paths.dir, () =>
+  await openToken(options.run, role);
+  return withCaChange(ca.paths.dir, () =>
     withWorkspace(async (dir) => {
-      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
+      const pin = await pinFor(role, options.say);
       const staging = await stageDatabase(auth.databaseDir, dir);
       const config = join(dir, auth.configName);
-      await writeFileAtomic(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-      const engine = { run: options.run, engineConfig: await writeEngineConfig(dir, ca.module), pin };
+      await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
+      const engine = { run: options.run, engineConfig: await writeEngineConfig(dir, role.module, role.role), pin };
       return work({ engine, staging, config, work: dir });
     }),
+    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
   );
 }
 
@@ -100,6 +72,10 @@ async function stageCrl(staged: StagedAuthority, auth: Authority, ca: LoadedCa, 
   return { pem, crl, checks };
 }
 
+function crlAudit(command: string, auth: Authority, crl: DecodedCrl): AuditEvent {
+  return { action: 'crl-published', command, detail: `${auth.name} CRL number ${crl.crlNumber}, ${crl.revoked.length} revoked, next update ${crl.nextUpdate?.toISOString()}` };
+}
+
 function published(auth: Authority, crl: DecodedCrl, checks: string[]): PublishedCrl {
   return { path: auth.crlPath, number: crl.crlNumber!, nextUpdate: crl.nextUpdate!, revokedCount: crl.revoked.length, checks };
 }
@@ -110,11 +86,11 @@ export async function publishCrl(options: TokenCommandOptions & { root: boolean;
   const auth = await authority(ca, options.root ? 'root' : 'intermediate');
   requireCrlDays(options.days, auth);
   return withStagedAuthority(options, ca, auth, async (staged) => {
-    options.say(`signing the ${auth.name} CRL on token '${ca.tokenLabel}' (openssl ca -gencrl)…`);
+    options.say(`signing the ${auth.name} CRL (openssl ca -gencrl)…`);
     const { pem, crl, checks } = await stageCrl(staged, auth, ca, options.days);
     await commitDatabase(staged.staging, auth.databaseDir);
     await writeFileAtomic(auth.crlPath, pem);
-    return published(auth, crl, checks);
+    return { result: published(auth, crl, checks), audit: [crlAudit(options.root ? 'crl --root' : 'crl', auth, crl)] };
   });
 }
 
@@ -136,15 +112,20 @@ export async function revokeCertificate(options: TokenCommandOptions & { target?
   const target = options.target ?? (options.root ? ca.paths.intermediateCert : undefined);
   if (!target) throw new UsageError('name the certificate to revoke: a certificate file or its serial number');
   const found = await findIssued(auth, target);
+  if (found.entry.status === 'revoked') throw new CaError(`serial ${found.entry.serial} is already revoked (${found.entry.revokedAt?.toISOString().slice(0, 10)}${found.entry.reason ? `, ${found.entry.reason}` : ''}); nothing to do`);
   requireCrlDays(options.crlDays, auth);
   return withStagedAuthority(options, ca, auth, async (staged) => {
-    options.say(`revoking serial ${found.entry.serial} (${formatName(found.cert.subject)}) with the ${auth.name} key on token '${ca.tokenLabel}'…`);
+    options.say(`revoking serial ${found.entry.serial} (${formatName(found.cert.subject)}) with the ${auth.name} key…`);
     await openssl.revoke(staged.engine, { config: staged.config, certificate: found.path, reason: options.reason });
     const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
     if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
     const { pem, crl, checks } = await stageCrl(staged, auth, ca, options.crlDays);
     await commitDatabase(staged.staging, auth.databaseDir);
     await writeFileAtomic(auth.crlPath, pem);
-    return { serial: found.entry.serial, subject: formatName(found.cert.subject), reason: options.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${options.reason}) in index.txt`, ...checks]) };
+    const command = options.root ? 'revoke --root' : 'revoke';
+    return {
+      result: { serial: found.entry.serial, subject: formatName(found.cert.subject), reason: options.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${options.reason}) in index.txt`, ...checks]) },
+      audit: [{ action: 'revoked', command, ...certificateAudit(found.cert, formatName(found.cert.subject)), detail: options.reason }, crlAudit(command, auth, crl)],
+    };
   });
 }

@@ -7,11 +7,10 @@ import * as openssl from '../tools/openssl.js';
 import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
 import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
-import { withCaLock } from './lock.js';
+import { certificateAudit, withCaChange } from './change.js';
 import { requireKeyLabel, writeSettings } from './settings.js';
-import { openToken, requireTools, withNewCaKey } from './token.js';
-import { withWorkspace, writeEngineConfig } from './workspace.js';
-import { readPin } from '../terminal.js';
+import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
+import { withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedCa {
   readonly certificate: string;
@@ -35,11 +34,11 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
     throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
   }
   await requireTools();
-  const token = await openToken(options.run, ca.module, ca.tokenLabel);
-  return withCaLock(paths.dir, () =>
+  const token = await openToken(options.run, ca.rootToken);
+  return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      const pin = await readPin({ pinFile: options.pinFile, tokenLabel: ca.tokenLabel });
-      options.say(`generating the root key (${settings.keyType}, label '${options.label}') on token '${ca.tokenLabel}'…`);
+      const pin = await pinFor(ca.rootToken, options.say);
+      options.say(`generating the root key (${settings.keyType}, label '${options.label}') on token '${ca.rootToken.tokenLabel}'…`);
       const configText = await renderTemplate('create_root_cert.ini', {
         dir: paths.dir,
         digest: settings.digest,
@@ -48,11 +47,11 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       });
       const { key, pem, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const config = join(work, 'create_root_cert.ini');
-        await writeFileAtomic(config, configText);
+        await writeWorkspaceFile(config, configText);
         const out = join(work, 'root.crt');
         options.say('self-signing the root certificate on the token (openssl req -x509)…');
         await openssl.createSelfSigned(
-          { run: options.run, engineConfig: await writeEngineConfig(work, ca.module), pin },
+          { run: options.run, engineConfig: await writeEngineConfig(work, ca.rootToken.module, 'root'), pin },
           { config, keyUri: key.uri, days: options.days, digest: settings.digest, out },
         );
         const pem = await readFile(out, 'utf8');
@@ -69,7 +68,7 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       await writeFileAtomic(paths.rootCert, pem);
       await writeSettings(paths.dir, { ...settings, rootKey: key });
       const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', paths.rootCert));
-      return {
+      const result = {
         certificate: paths.rootCert,
         keyUri: key.uri,
         subject: formatName(cert.subject),
@@ -77,6 +76,14 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
         checks: [`key ${describeKey(cert.spkiDer)}`, ...checks],
         files: [paths.rootCert, configPath],
       };
+      return {
+        result,
+        audit: [
+          { action: 'key-generated' as const, command: 'root', keyUri: key.uri, detail: `${settings.keyType} on token '${ca.rootToken.tokenLabel}'` },
+          { action: 'certificate-issued' as const, command: 'root', ...certificateAudit(cert, result.subject), detail: 'root CA' },
+        ],
+      };
     }),
+    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
   );
 }

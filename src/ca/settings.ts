@@ -32,6 +32,9 @@ export interface Settings {
   readonly version: 1;
   readonly module: string;
   readonly token: string;
+  /** An offline root's own token (defaults: module and token above). */
+  readonly rootModule?: string;
+  readonly rootToken?: string;
   readonly subject: Subject;
   readonly rootCommonName: string;
   readonly intermediateCommonName: string;
@@ -96,6 +99,8 @@ export function validateSettings(settings: Settings): void {
   }
   requireTokenLabel('--token', settings.token);
   requireModulePath('--module', settings.module);
+  if (settings.rootToken !== undefined) requireTokenLabel('--root-token', settings.rootToken);
+  if (settings.rootModule !== undefined) requireModulePath('--root-module', settings.rootModule);
 }
 
 export async function readSettings(dir: string): Promise<Settings> {

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplates, type TemplateName } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
 import type { Runner } from '../tools/run.js';
 import type { Digest } from '../x509/verify.js';
-import { stageDatabase } from './workspace.js';
+import { stageDatabase, writeWorkspaceFile } from './workspace.js';
 
 export interface StagedSigning {
   /** The issued certificate, PEM. */
@@ -37,7 +36,7 @@ export async function signStaged(request: {
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
   const config = join(request.workspace, 'openssl-ca.ini');
-  await writeFileAtomic(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
+  await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
     { run: request.run, engineConfig: request.engineConfig, pin: request.pin },

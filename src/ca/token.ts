@@ -6,7 +6,9 @@ import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, with
 import * as p11tool from '../tools/p11tool.js';
 import * as pkcs11Tool from '../tools/pkcs11-tool.js';
 import type { Runner } from '../tools/run.js';
+import type { TokenRole } from './context.js';
 import type { KeyType, TokenKey } from './settings.js';
+import { readPin } from '../terminal.js';
 
 const REQUIRED_TOOLS: Array<[string, string]> = [
   ['openssl', 'openssl'],
@@ -38,7 +40,8 @@ export interface Token {
 const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; Nitrokey/SmartCard-HSM: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: /usr/lib/x86_64-linux-gnu/libykcs11.so)';
 
 /** Loads the module and finds the token by label, or says which tokens are there. No login. */
-export async function openToken(run: Runner, module: string, label: string): Promise<Token> {
+export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption'>): Promise<Token> {
+  const { module, tokenLabel: label, tokenOption: option } = role;
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
   });
@@ -49,7 +52,7 @@ export async function openToken(run: Runner, module: string, label: string): Pro
   const match = tokens.find((token) => uriText(parsePkcs11Uri(token.url), 'token') === label);
   if (!match) {
     const present = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token')}'`).join(', ') || 'none';
-    throw new CaError(`token '${label}' not found on ${module}; tokens present: ${present}; check --token, or plug the token in`);
+    throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
   return { run, module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
 }
@@ -134,3 +137,9 @@ export async function tokenPublicKey(token: Token, pin: string, key: TokenKey, w
   return p11tool.exportPublicKey(token.run, token.module, formatPkcs11Uri(publicUri), pin, join(workspace, `${key.label.replace(/[^\w.-]/g, '_')}.pub.pem`));
 }
 
+
+/** Says which token a step needs — an offline root must be plugged in — then reads that token's PIN. */
+export async function pinFor(role: TokenRole, say: (line: string) => void): Promise<string> {
+  say(`this step needs token '${role.tokenLabel}' (${role.role} key) on ${role.module}`);
+  return readPin({ pinEnv: role.pinEnv, pinFile: role.pinFile, tokenLabel: role.tokenLabel, role: role.role });
+}

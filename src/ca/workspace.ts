@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tmp from 'tmp-promise';
 import { CaError } from '../errors.js';
@@ -12,13 +12,24 @@ tmp.setGracefulCleanup();
  * Everything a run produces is made here first; the CA directory is only written once all checks passed.
  */
 export async function withWorkspace<T>(work: (dir: string) => Promise<T>): Promise<T> {
-  return tmp.withDir(({ path }) => work(path), { unsafeCleanup: true, mode: 0o700, prefix: 'hsm-openssl-ca-' });
+  // Under umask 077, whatever openssl writes here (staged database, CSR, certificate) is 0600 in a 0700 dir.
+  const umask = process.umask(0o077);
+  try {
+    return await tmp.withDir(({ path }) => work(path), { unsafeCleanup: true, mode: 0o700, prefix: 'hsm-openssl-ca-' });
+  } finally {
+    process.umask(umask);
+  }
+}
+
+/** Writes a file inside a workspace: private to this user (0600), like everything else there. */
+export async function writeWorkspaceFile(path: string, data: string | Buffer): Promise<void> {
+  await writeFileAtomic(path, data, 0o600);
 }
 
 /** Renders the OPENSSL_CONF that loads the libp11 engine with `module`, into the workspace. */
-export async function writeEngineConfig(workspace: string, module: string): Promise<string> {
-  const path = join(workspace, 'openssl_engine.cnf');
-  await writeFileAtomic(path, await renderTemplate('openssl_engine.cnf', { module }), 0o600);
+export async function writeEngineConfig(workspace: string, module: string, role: 'root' | 'intermediate' | 'check' = 'intermediate'): Promise<string> {
+  const path = join(workspace, `openssl_engine.${role}.cnf`);
+  await writeWorkspaceFile(path, await renderTemplate('openssl_engine.cnf', { module }));
   return path;
 }
 
@@ -37,6 +48,11 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
     await copyFile(join(caDir, file), join(staging, file)).catch((error: NodeJS.ErrnoException) => {
       throw new CaError(`cannot read ${join(caDir, file)} (${error.code}); the CA directory is incomplete — was it created by \`hsm-openssl-ca init\`?`);
     });
+    await chmod(join(staging, file), 0o600);
+  }
+  const index = await readFile(join(staging, 'index.txt'), 'utf8');
+  if (index.length > 0 && !index.endsWith('\n')) {
+    throw new CaError(`${join(caDir, 'index.txt')} does not end with a line break, and openssl ca would drop its last record; nothing was changed — run \`hsm-openssl-ca check\``);
   }
   await copyFile(join(caDir, 'crlnumber'), join(staging, 'crlnumber')).catch(() => writeFile(join(staging, 'crlnumber'), FIRST_CRL_NUMBER));
   return staging;

@@ -8,6 +8,7 @@ export async function initCommand(options: InitOptions): Promise<void> {
     [
       ['module', settings.module],
       ['token', settings.token],
+      ...(settings.rootToken || settings.rootModule ? [['root token', `${settings.rootToken ?? settings.token} on ${settings.rootModule ?? settings.module} (offline root)`] as [string, string]] : []),
       ['key type', settings.keyType],
       ['digest', settings.digest],
       ['root CN', settings.rootCommonName],

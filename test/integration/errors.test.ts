@@ -48,14 +48,14 @@ describe('before a root exists', () => {
 
   it('lists the tokens present when the label is wrong', async () => {
     const result = await cli(['root', '--dir', sandbox.caDir, '--token', 'Nope'], { env: sandbox.env });
-    expectOneLineError(result, /token 'Nope' not found .*tokens present: 'CA Token'; check --token/);
+    expectOneLineError(result, /token 'Nope' \(root key\) not found .*tokens present: 'CA Token'; plug the token in, or check --token/);
     await unchanged();
   });
 
   it('asks for a PIN source instead of prompting without a terminal', async () => {
     const env = { ...sandbox.env };
     delete env['HSM_CA_PIN'];
-    expectOneLineError(await cli(['root', '--dir', sandbox.caDir], { env }), /no PIN for token 'CA Token': set HSM_CA_PIN, pass --pin-file PATH/);
+    expectOneLineError(await cli(['root', '--dir', sandbox.caDir], { env }), /no PIN for token 'CA Token' \(root key\): set HSM_CA_PIN, pass --pin-file PATH/);
     await unchanged();
   });
 

@@ -24,7 +24,7 @@ describe('PIN sources and the terminal', () => {
 
   it('asks for the PIN on a terminal without echoing it', async () => {
     const result = await onTerminal(['root', '--dir', sandbox.caDir], `${sandbox.pin}\r`, noPinEnv);
-    expect(result.stdout).toMatch(/PIN for token 'CA Token':/);
+    expect(result.stdout).toMatch(/PIN for token 'CA Token' \(root key\):/);
     expect(result.stdout).toMatch(/root CA created/);
     expect(result.stdout).not.toContain(sandbox.pin);
   });

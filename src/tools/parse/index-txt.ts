@@ -27,8 +27,9 @@ export function parseAsn1Time(text: string): Date | undefined {
 export function parseIndex(text: string): IndexEntry[] {
   return text
     .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => {
+    .map((line, index) => ({ line, index }))
+    .filter(({ line }) => line.length > 0)
+    .map(({ line, index }) => {
       const fields = line.split('\t');
       const [flag, expiry, revocation, serial, , subject] = fields;
       const status = STATUS[flag ?? ''];
@@ -36,7 +37,7 @@ export function parseIndex(text: string): IndexEntry[] {
       const [revokedText, reason] = (revocation ?? '').split(',');
       const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;
       if (fields.length !== 6 || !status || !expires || !/^[0-9A-F]+$/.test(serial ?? '') || (status === 'revoked' && !revokedAt)) {
-        throw new ParseError(`the CA database index.txt (unexpected line "${line}")`, text);
+        throw new ParseError(`the CA database index.txt (line ${index + 1})`, line);
       }
       return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial: serial!, subject: subject ?? '' };
     });

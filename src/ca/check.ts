@@ -1,0 +1,564 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import forge from 'node-forge';
+import { printable } from '../errors.js';
+import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
+import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../x509/decode.js';
+import { signatureValid } from '../x509/verify.js';
+import { caPaths } from './layout.js';
+import { readSettings, SETTINGS_FILE, type Settings } from './settings.js';
+
+/**
+ * One line of `hsm-openssl-ca check`.
+ * - `ok`: the area was checked and is consistent.
+ * - `repairable`: the CA's records are intact and the text names one safe step that fixes it (remove a named
+ *   leftover file, publish a new CRL, rewrite a derived file); nothing issued is lost.
+ * - `broken`: records disagree or are lost, or the next signing / CRL would fail or reuse a serial; the text
+ *   says what to restore, but a person has to decide.
+ */
+export interface CheckFinding {
+  readonly level: 'ok' | 'repairable' | 'broken';
+  readonly text: string;
+}
+
+const LOCK_FILE = '.hsm-openssl-ca.lock';
+/** `writeFileAtomic`'s temporary: `.NAME.<12 hex>.tmp` beside NAME. */
+const ATOMIC_TEMP = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
+/** The lock's own temporary (`withCaLock` writes the pid beside the lock, then hard-links it into place). */
+const LOCK_TEMP = /^\.hsm-openssl-ca\.lock\.(\d+)\.[0-9a-f]{8}$/;
+
+class Report {
+  readonly findings: CheckFinding[] = [];
+  ok(text: string): void {
+    this.findings.push({ level: 'ok', text });
+  }
+  repairable(text: string): void {
+    this.findings.push({ level: 'repairable', text });
+  }
+  broken(text: string): void {
+    this.findings.push({ level: 'broken', text });
+  }
+  /** Runs one area's checks; an unexpected failure (EACCES, EISDIR, …) becomes a finding instead of ending the report. */
+  async area(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.broken(`${what}: could not be checked (${printable(error instanceof Error ? error.message : String(error))}); fix the file's permissions or restore it from your backup`);
+    }
+  }
+}
+
+/** One of the two `openssl ca` databases and the CA that owns it. */
+interface CaUnderCheck {
+  readonly name: 'root' | 'intermediate';
+  readonly databaseDir: string;
+  readonly certificatePath: string;
+  readonly crlPath: string;
+  /** The command that publishes this CA's CRL, with --dir. */
+  readonly crlCommand: string;
+  certificate: DecodedCertificate | undefined;
+}
+
+/** A file's text, undefined when it does not exist; other errors propagate. */
+async function readOptional(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const errorText = (error: unknown): string => printable(error instanceof Error ? error.message : String(error));
+const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
+/** Hex as openssl writes it in `serial` and `crlnumber`: upper case, whole bytes. */
+const opensslHex = (value: bigint): string => {
+  const hex = value.toString(16).toUpperCase();
+  return hex.length % 2 === 0 ? hex : `0${hex}`;
+};
+const day = (date: Date): string => date.toISOString().slice(0, 10);
+const shorten = (text: string, max = 120): string => printable(text.length > max ? `${text.slice(0, max)}…` : text);
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Reads DIR and reports on both CAs: settings, CA certificates and chain, each `openssl ca` database (index.txt,
+ * serial, crlnumber, index.txt.attr, newcerts/), each CRL, and leftovers of interrupted runs. Never writes.
+ */
+export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
+  const report = new Report();
+  const paths = caPaths(resolve(dir));
+  const settings = await checkSettings(report, paths.dir);
+  const cas: [CaUnderCheck, CaUnderCheck] = [
+    {
+      name: 'root',
+      databaseDir: paths.rootDatabase,
+      certificatePath: paths.rootCert,
+      crlPath: join(paths.dir, 'crl', 'root.crl.pem'),
+      crlCommand: `hsm-openssl-ca crl --root --dir ${paths.dir}`,
+      certificate: undefined,
+    },
+    {
+      name: 'intermediate',
+      databaseDir: paths.intermediateDir,
+      certificatePath: paths.intermediateCert,
+      crlPath: join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
+      crlCommand: `hsm-openssl-ca crl --dir ${paths.dir}`,
+      certificate: undefined,
+    },
+  ];
+  await report.area('the CA certificates', () => checkCaCertificates(report, cas, settings, paths.chain, paths.dir));
+  for (const ca of cas) {
+    let entries: IndexEntry[] | undefined;
+    await report.area(`the ${ca.name} CA's database in ${ca.databaseDir}`, async () => {
+      entries = await checkDatabase(report, ca);
+    });
+    await report.area(`the ${ca.name} CRL ${ca.crlPath}`, () => checkCrl(report, ca, entries));
+  }
+  await report.area(`leftover files in ${paths.dir}`, () => checkLeftovers(report, paths.dir));
+  return report.findings;
+}
+
+async function checkSettings(report: Report, dir: string): Promise<Settings | undefined> {
+  const path = join(dir, SETTINGS_FILE);
+  try {
+    if ((await readOptional(path)) === undefined) {
+      report.broken(`${path} is missing: this is not a CA directory made by \`hsm-openssl-ca init\`, or its settings were lost — restore the file from your backup (it records module, token, subject and the CA keys' URIs)`);
+      return undefined;
+    }
+    const settings = await readSettings(dir);
+    report.ok(`settings ${path}: ${settings.keyType}, ${settings.digest}, token '${printable(settings.token)}'`);
+    return settings;
+  } catch (error) {
+    // readSettings names the file and says to restore it from the backup.
+    report.broken(errorText(error));
+    return undefined;
+  }
+}
+
+/** Reads and decodes a PEM certificate; undefined (and a finding) when it is missing or does not decode. */
+async function readCertificate(report: Report, path: string, notYet: string | undefined): Promise<{ cert: DecodedCertificate; bytes: Buffer } | undefined> {
+  const bytes = await readOptional(path);
+  if (bytes === undefined) {
+    if (notYet !== undefined) report.ok(notYet);
+    else report.broken(`${path} is missing; restore it from your backup — nothing can be signed or verified without it`);
+    return undefined;
+  }
+  try {
+    return { cert: decodeCertificate(pemToDer(bytes.toString('utf8'), 'CERTIFICATE', path)), bytes };
+  } catch (error) {
+    report.broken(`${path} does not decode (${errorText(error)}); restore it from your backup`);
+    return undefined;
+  }
+}
+
+async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCheck], settings: Settings | undefined, chainPath: string, dir: string): Promise<void> {
+  const [root, intermediate] = cas;
+  const rootNotYet = settings && !settings.rootKey ? `root CA: not created yet (${root.certificatePath}); \`hsm-openssl-ca root --dir ${dir}\` creates it` : undefined;
+  const rootRead = await readCertificate(report, root.certificatePath, rootNotYet);
+  if (rootRead) {
+    const cert = rootRead.cert;
+    if (!cert.issuerDer.equals(cert.subjectDer) || !signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, cert.spkiDer)) {
+      report.broken(`${root.certificatePath} is not a valid self-signed root certificate (${formatName(cert.subject)}); restore it from your backup`);
+    } else {
+      root.certificate = cert;
+      report.ok(`root CA ${root.certificatePath}: ${formatName(cert.subject)}, expires ${day(cert.notAfter)}`);
+    }
+    if (settings && !settings.rootKey) {
+      report.broken(`${root.certificatePath} exists but ${join(dir, SETTINGS_FILE)} records no rootKey: \`hsm-openssl-ca root\` was interrupted after writing the certificate — add rootKey (label, id and URI of the key on the token; \`p11tool --list-privkeys\` shows them) to the settings, or restore both files from your backup`);
+    }
+  }
+
+  const intermediateNotYet = settings && !settings.intermediateKey ? `intermediate CA: not created yet (${intermediate.certificatePath}); \`hsm-openssl-ca intermediate --dir ${dir}\` creates it` : undefined;
+  const intermediateRead = await readCertificate(report, intermediate.certificatePath, intermediateNotYet);
+  if (intermediateRead) {
+    const cert = intermediateRead.cert;
+    const issuedByRoot = root.certificate && cert.issuerDer.equals(root.certificate.subjectDer) && signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, root.certificate.spkiDer);
+    if (root.certificate && !issuedByRoot) {
+      report.broken(`${intermediate.certificatePath} (${formatName(cert.subject)}) was not issued by the root in ${root.certificatePath}; restore the pair from your backup`);
+    } else {
+      intermediate.certificate = cert;
+      report.ok(`intermediate CA ${intermediate.certificatePath}: ${formatName(cert.subject)}, expires ${day(cert.notAfter)}${issuedByRoot ? ', signed by the root' : ''}`);
+    }
+    if (settings && !settings.intermediateKey) {
+      report.broken(`${intermediate.certificatePath} exists but ${join(dir, SETTINGS_FILE)} records no intermediateKey: \`hsm-openssl-ca intermediate\` was interrupted after writing the certificate — add intermediateKey (label, id and URI of the key on the token) to the settings, or restore from your backup`);
+    }
+  }
+
+  const chain = await readOptional(chainPath);
+  if (!intermediateRead || !rootRead) {
+    if (chain !== undefined && !intermediateRead) report.repairable(`${chainPath} exists without ${intermediate.certificatePath}; restore the intermediate certificate (the chain cannot replace it)`);
+    return;
+  }
+  const expected = Buffer.concat([intermediateRead.bytes, rootRead.bytes]);
+  const rebuild = `rebuild it with \`cat ${intermediate.certificatePath} ${root.certificatePath} > ${chainPath}\``;
+  if (chain === undefined) report.repairable(`${chainPath} is missing (the intermediate command writes it last); ${rebuild}`);
+  else if (!chain.equals(expected)) report.repairable(`${chainPath} is not intermediate.crt followed by root.crt byte for byte; ${rebuild}`);
+  else report.ok(`chain ${chainPath} = intermediate.crt + root.crt`);
+}
+
+/** One hex number, as `openssl ca` reads it (a2i_ASN1_INTEGER: whole bytes, so an even number of digits). */
+function parseHexFile(text: string): bigint | undefined {
+  const match = /^([0-9A-Fa-f]+)\r?\n?$/.exec(text);
+  return match && match[1]!.length % 2 === 0 ? serialValue(match[1]!) : undefined;
+}
+
+interface NumberedEntry {
+  readonly line: number;
+  readonly entry: IndexEntry;
+}
+
+/** Checks one `openssl ca` database; returns its parsed entries (the good lines) for the CRL check. */
+async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexEntry[] | undefined> {
+  const indexPath = join(ca.databaseDir, 'index.txt');
+  const indexBytes = await readOptional(indexPath);
+  let numbered: NumberedEntry[] | undefined;
+  if (indexBytes === undefined) {
+    report.broken(`${indexPath} is missing: the ${ca.name} CA's record of what it issued is gone and \`openssl ca\` cannot run; restore it from your backup`);
+  } else {
+    numbered = checkIndexText(report, indexPath, indexBytes.toString('utf8'));
+  }
+  const entries = numbered?.map((n) => n.entry);
+
+  await checkAttr(report, ca);
+  await checkSerial(report, ca, entries);
+  if (numbered) await checkNewcerts(report, ca, indexPath, numbered);
+  return entries;
+}
+
+/** Parses index.txt line by line so one bad line is named instead of hiding the rest. */
+function checkIndexText(report: Report, indexPath: string, text: string): NumberedEntry[] {
+  const numbered: NumberedEntry[] = [];
+  let bad = 0;
+  text.split('\n').forEach((line, i) => {
+    if (line.length === 0) return;
+    try {
+      const [entry] = parseIndex(line);
+      numbered.push({ line: i + 1, entry: entry! });
+    } catch {
+      bad += 1;
+      report.broken(`${indexPath} line ${i + 1} is not a complete openssl ca database line ("${shorten(line)}"); \`openssl ca\` cannot use the database — restore index.txt from your backup, or rewrite the line from the matching newcerts/SERIAL.pem`);
+    }
+  });
+  if (text.length > 0 && !text.endsWith('\n')) {
+    // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
+    report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${text.split('\n').length} is complete, append a newline; otherwise restore index.txt from your backup`);
+  }
+  const bySerial = new Map<bigint, number[]>();
+  for (const { line, entry } of numbered) bySerial.set(serialValue(entry.serial), [...(bySerial.get(serialValue(entry.serial)) ?? []), line]);
+  let duplicated = 0;
+  for (const [serial, lines] of bySerial) {
+    if (lines.length < 2) continue;
+    duplicated += 1;
+    report.broken(`${indexPath} lists serial ${opensslHex(serial)} ${lines.length} times (lines ${lines.join(', ')}); \`openssl ca\` refuses a database with a repeated serial ("Error creating serial number index") — keep the line that matches newcerts/${opensslHex(serial)}.pem and remove the others, or restore index.txt from your backup`);
+  }
+  if (bad === 0 && duplicated === 0) {
+    const count = (status: IndexEntry['status']) => numbered.filter((n) => n.entry.status === status).length;
+    report.ok(`${indexPath}: ${numbered.length} ${numbered.length === 1 ? 'entry' : 'entries'} (${count('valid')} valid, ${count('revoked')} revoked, ${count('expired')} expired), no repeated serial`);
+  }
+  return numbered;
+}
+
+async function checkAttr(report: Report, ca: CaUnderCheck): Promise<void> {
+  const path = join(ca.databaseDir, 'index.txt.attr');
+  const attr = await readOptional(path);
+  if (attr === undefined) {
+    report.broken(`${path} is missing; signing stops until it exists — recreate it with the single line "unique_subject = no"`);
+  } else if (!/^[ \t]*unique_subject[ \t]*=[ \t]*no[ \t]*$/m.test(attr.toString('utf8'))) {
+    report.repairable(`${path} does not say "unique_subject = no"; renewing a certificate with an existing subject would be refused — replace its content with the line "unique_subject = no"`);
+  } else {
+    report.ok(`${path}: unique_subject = no`);
+  }
+}
+
+async function checkSerial(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {
+  const path = join(ca.databaseDir, 'serial');
+  const highest = entries?.reduce<bigint | undefined>((max, e) => (max === undefined || serialValue(e.serial) > max ? serialValue(e.serial) : max), undefined);
+  const suggestion = highest !== undefined ? `write ${opensslHex(highest + 1n)} (one more than the highest issued serial) into it` : 'write one hex number with an even number of digits into it';
+  const text = await readOptional(path);
+  if (text === undefined) {
+    report.broken(`${path} is missing; \`openssl ca\` cannot sign — ${suggestion}`);
+    return;
+  }
+  const next = parseHexFile(text.toString('utf8'));
+  if (next === undefined) {
+    report.broken(`${path} does not hold one hex number with an even number of digits ("${shorten(text.toString('utf8').trim(), 60)}"); \`openssl ca\` cannot read it — ${suggestion}`);
+  } else if (highest !== undefined && next <= highest) {
+    report.broken(`${path} says the next serial is ${opensslHex(next)}, but serial ${opensslHex(highest)} was already issued: serials would be reused (openssl ca increments this file) — ${suggestion}`);
+  } else {
+    report.ok(`${path}: next serial ${opensslHex(next)}${highest !== undefined ? `, above every issued serial` : ''}`);
+  }
+}
+
+async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string, numbered: NumberedEntry[]): Promise<void> {
+  const newcerts = join(ca.databaseDir, 'newcerts');
+  let names: string[];
+  try {
+    names = await readdir(newcerts);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    report.broken(`${newcerts}/ is missing${numbered.length ? ` with the ${numbered.length} certificates index.txt records` : ''}; recreate the directory and restore its files from your backup`);
+    return;
+  }
+  const files = new Map<bigint, string>();
+  for (const name of names) {
+    const match = /^([0-9A-Fa-f]+)\.pem$/.exec(name);
+    if (match) files.set(serialValue(match[1]!), name);
+  }
+
+  let problems = 0;
+  for (const { line, entry } of numbered) {
+    const name = files.get(serialValue(entry.serial)) ?? `${entry.serial}.pem`;
+    const path = join(newcerts, name);
+    const described = `serial ${entry.serial} (${shorten(entry.subject, 80)}, ${indexPath} line ${line})`;
+    const problem = await entryProblem(path, entry, ca);
+    if (problem) {
+      problems += 1;
+      report.broken(`${path}: ${problem} — ${described}; restore the file from your backup (or from the copy handed to its subscriber)`);
+    }
+  }
+  if (problems === 0 && numbered.length > 0) report.ok(`${newcerts}/: every index.txt entry has its certificate, and serial, subject and expiry agree`);
+
+  const indexed = new Set(numbered.map((n) => serialValue(n.entry.serial)));
+  const revokedOnCrl = await crlRevokedSerials(ca.crlPath);
+  let orphans = 0;
+  for (const [serial, name] of files) {
+    if (indexed.has(serial)) continue;
+    orphans += 1;
+    const path = join(newcerts, name);
+    if (revokedOnCrl.has(serial)) {
+      report.broken(`${path} has no line in ${indexPath}, yet ${ca.crlPath} lists it as revoked: it was issued and index.txt lost its line — restore index.txt from your backup (keep ${path}, it is that certificate)`);
+      continue;
+    }
+    // commitDatabase writes newcerts/ first and index.txt last, and the signed file is handed out only after that.
+    report.repairable(`${path} has no line in ${indexPath}: a signing was interrupted after the certificate was written and before the database was updated, so it was never handed out. The next signing is unaffected; remove ${path}`);
+  }
+  if (orphans === 0) report.ok(`${newcerts}/: no certificate without an index.txt line`);
+}
+
+/** The serials a CA's CRL lists, best effort: an unreadable CRL is reported by checkCrl, here it lists nothing. */
+async function crlRevokedSerials(crlPath: string): Promise<Set<bigint>> {
+  try {
+    const bytes = await readOptional(crlPath);
+    if (bytes === undefined) return new Set();
+    return new Set(decodeCrl(pemToDer(bytes.toString('utf8'), 'X509 CRL', crlPath)).revoked.map((r) => serialValue(r.serialHex)));
+  } catch {
+    return new Set();
+  }
+}
+
+/** What is wrong with one index entry's newcerts file, or undefined. */
+async function entryProblem(path: string, entry: IndexEntry, ca: CaUnderCheck): Promise<string | undefined> {
+  const bytes = await readOptional(path);
+  if (bytes === undefined) return 'missing: index.txt records a certificate that is gone';
+  let cert: DecodedCertificate;
+  try {
+    cert = decodeCertificate(pemToDer(bytes.toString('utf8'), 'CERTIFICATE', path));
+  } catch (error) {
+    return `does not decode (${errorText(error)})`;
+  }
+  if (serialValue(cert.serialHex) !== serialValue(entry.serial)) return `holds serial ${cert.serialHex}, not the serial index.txt records`;
+  if (Math.floor(cert.notAfter.getTime() / 1000) !== Math.floor(entry.expires.getTime() / 1000)) {
+    return `expires ${cert.notAfter.toISOString()} but index.txt says ${entry.expires.toISOString()}`;
+  }
+  if (!subjectMatchesIndex(cert.subjectDer, entry.subject)) return `has subject ${formatName(cert.subject)}, which is not index.txt's "${shorten(entry.subject, 80)}"`;
+  if (ca.certificate && !cert.issuerDer.equals(ca.certificate.subjectDer)) return `was issued by ${formatName(cert.issuer)}, not by the ${ca.name} CA`;
+  return undefined;
+}
+
+/**
+ * OpenSSL's short names for the attributes `openssl ca` writes into index.txt (OBJ_nid2sn). An attribute
+ * outside this table matches any name, so an OID OpenSSL knows and we do not is no false alarm.
+ */
+const OPENSSL_SHORT_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.4': 'SN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'street',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.12': 'title',
+  '2.5.4.15': 'businessCategory',
+  '2.5.4.17': 'postalCode',
+  '2.5.4.42': 'GN',
+  '2.5.4.43': 'initials',
+  '2.5.4.46': 'dnQualifier',
+  '2.5.4.65': 'pseudonym',
+  '2.5.4.97': 'organizationIdentifier',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '0.9.2342.19200300.100.1.25': 'DC',
+};
+
+const UTF8_STRING = 12;
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const hexEscape = (bytes: Uint8Array): string => [...bytes].map((b) => `\\\\x${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+
+/** One byte or character of a value, as the pattern for its rendering(s) in index.txt. */
+function valueCharPattern(char: string, bytes: Uint8Array, utf8: boolean): string {
+  const code = bytes[0]!;
+  if (bytes.length === 1 && code >= 0x20 && code <= 0x7e) {
+    return char === '/' || char === '+' ? `\\\\?${escapeRegExp(char)}` : escapeRegExp(char);
+  }
+  // Control characters, DEL and bytes above '~' are written as \xHH; newer releases in a UTF-8 locale keep UTF-8 as is.
+  return utf8 && code >= 0x80 ? `(?:${hexEscape(bytes)}|${escapeRegExp(char)})` : hexEscape(bytes);
+}
+
+/**
+ * Whether index.txt's subject field is this certificate's subject. Compared exactly, not loosely: the
+ * certificate's subject is rendered the way `openssl ca` writes it (X509_NAME_oneline — "/C=US/O=X/CN=Y", each
+ * attribute in DER order, '/' and '+' in a value escaped as "\/" and "\+", bytes outside printable ASCII as
+ * "\xHH", verified against openssl 3.0), and the renderings other OpenSSL releases produce are accepted too:
+ * unescaped '/' and '+' (1.1.1), '+' between the members of a multi-valued RDN and raw UTF-8 in UTF8String
+ * values (newer releases). Attributes outside OPENSSL_SHORT_NAMES match any attribute name.
+ */
+export function subjectMatchesIndex(subjectDer: Buffer, indexSubject: string): boolean {
+  let pattern = '';
+  try {
+    const name = forge.asn1.fromDer(forge.util.createBuffer(subjectDer.toString('binary')));
+    for (const rdn of name.value as forge.asn1.Asn1[]) {
+      (rdn.value as forge.asn1.Asn1[]).forEach((pair, member) => {
+        const [oidNode, valueNode] = pair.value as forge.asn1.Asn1[];
+        const oid = forge.asn1.derToOid(forge.util.createBuffer(oidNode!.value as string));
+        const raw = Buffer.from(valueNode!.value as string, 'binary');
+        const utf8 = valueNode!.type === UTF8_STRING && Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
+        const shortName = OPENSSL_SHORT_NAMES[oid];
+        pattern += member === 0 ? '/' : '[/+]';
+        pattern += shortName ? escapeRegExp(shortName) : '[A-Za-z0-9.-]+';
+        pattern += '=';
+        if (utf8) for (const char of raw.toString('utf8')) pattern += valueCharPattern(char, Buffer.from(char, 'utf8'), true);
+        else for (const byte of raw) pattern += valueCharPattern(String.fromCharCode(byte), Uint8Array.of(byte), false);
+      });
+    }
+  } catch {
+    return false;
+  }
+  return new RegExp(`^${pattern}$`, 'u').test(indexSubject);
+}
+
+async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {
+  const revokedInIndex = new Map((entries ?? []).filter((e) => e.status === 'revoked').map((e) => [serialValue(e.serial), e]));
+  const crlnumberPath = join(ca.databaseDir, 'crlnumber');
+  const crlnumberText = await readOptional(crlnumberPath);
+  const crlnumber = crlnumberText === undefined ? undefined : parseHexFile(crlnumberText.toString('utf8'));
+  if (crlnumberText !== undefined && crlnumber === undefined) {
+    report.broken(`${crlnumberPath} does not hold one hex number with an even number of digits ("${shorten(crlnumberText.toString('utf8').trim(), 60)}"); \`openssl ca -gencrl\` cannot read it — write the published CRL's number plus one into it (1000 if no CRL was published)`);
+  }
+
+  const bytes = await readOptional(ca.crlPath);
+  if (bytes === undefined) {
+    if (revokedInIndex.size > 0) {
+      report.repairable(`${ca.crlPath} is missing but ${join(ca.databaseDir, 'index.txt')} has ${revokedInIndex.size} revoked certificate(s): publish a new CRL with \`${ca.crlCommand}\``);
+    } else if (ca.certificate) {
+      report.ok(`${ca.name} CRL: none published yet (${ca.crlPath}); nothing is revoked`);
+    }
+    if (crlnumberText !== undefined && crlnumber !== undefined) report.ok(`${crlnumberPath}: next CRL number ${opensslHex(crlnumber)}`);
+    return;
+  }
+
+  let crl: DecodedCrl;
+  try {
+    crl = decodeCrl(pemToDer(bytes.toString('utf8'), 'X509 CRL', ca.crlPath));
+  } catch (error) {
+    report.repairable(`${ca.crlPath} does not decode (${errorText(error)}); publish a new CRL with \`${ca.crlCommand}\``);
+    return;
+  }
+  let healthy = true;
+  if (ca.certificate && (!crl.issuerDer.equals(ca.certificate.subjectDer) || !signatureValid(crl.tbsDer, crl.signature, crl.signatureAlgorithmOid, ca.certificate.spkiDer))) {
+    healthy = false;
+    report.repairable(`${ca.crlPath} is not signed by the ${ca.name} CA in ${ca.certificatePath}; publish a new CRL with \`${ca.crlCommand}\``);
+  }
+
+  if (crlnumberText === undefined) {
+    if (crl.crlNumber !== undefined && crl.crlNumber >= 0x1000n) {
+      healthy = false;
+      report.broken(`${crlnumberPath} is missing, so the next CRL would be numbered 1000, not above the published CRL's ${opensslHex(crl.crlNumber)}; write ${opensslHex(crl.crlNumber + 1n)} into it`);
+    }
+  } else if (crlnumber !== undefined && crl.crlNumber !== undefined && crlnumber <= crl.crlNumber) {
+    healthy = false;
+    report.broken(`${crlnumberPath} says the next CRL number is ${opensslHex(crlnumber)}, but ${ca.crlPath} already has number ${opensslHex(crl.crlNumber)}: the next CRL would not supersede it — write ${opensslHex(crl.crlNumber + 1n)} into ${crlnumberPath}`);
+  }
+
+  if (entries) {
+    const listed = new Set(crl.revoked.map((r) => serialValue(r.serialHex)));
+    const missing = [...revokedInIndex.keys()].filter((serial) => !listed.has(serial));
+    if (missing.length > 0) {
+      healthy = false;
+      report.repairable(`${ca.crlPath} does not list revoked serial(s) ${missing.map(opensslHex).join(', ')} that ${join(ca.databaseDir, 'index.txt')} marks revoked (a revocation was recorded but its CRL not written): publish a new CRL with \`${ca.crlCommand}\``);
+    }
+    const known = new Map(entries.map((e) => [serialValue(e.serial), e]));
+    for (const revoked of crl.revoked) {
+      const serial = serialValue(revoked.serialHex);
+      if (revokedInIndex.has(serial)) continue;
+      healthy = false;
+      const entry = known.get(serial);
+      report.broken(
+        entry
+          ? `${ca.crlPath} lists serial ${entry.serial} as revoked but ${join(ca.databaseDir, 'index.txt')} has it ${entry.status}: the database lost a revocation and the next CRL would drop it — restore index.txt from your backup, or revoke it again with \`hsm-openssl-ca revoke ${entry.serial}${ca.name === 'root' ? ' --root' : ''} --dir ${resolve(ca.databaseDir, ca.name === 'root' ? '.' : '..')}\``
+          : `${ca.crlPath} lists serial ${revoked.serialHex}, which ${join(ca.databaseDir, 'index.txt')} does not know: the database lost a line — restore index.txt from your backup`,
+      );
+    }
+  }
+
+  if (crl.nextUpdate === undefined) {
+    healthy = false;
+    report.repairable(`${ca.crlPath} has no nextUpdate; publish a new CRL with \`${ca.crlCommand}\``);
+  } else if (crl.nextUpdate.getTime() <= Date.now()) {
+    healthy = false;
+    report.repairable(`${ca.crlPath}: CRL expired on ${crl.nextUpdate.toISOString()} (nextUpdate), so relying parties reject it; run \`${ca.crlCommand}\``);
+  }
+  if (healthy) {
+    report.ok(`${ca.name} CRL ${ca.crlPath}: number ${crl.crlNumber === undefined ? "(none)" : String(crl.crlNumber)}, lists the ${crl.revoked.length} revoked serial(s) of index.txt, next update ${crl.nextUpdate ? day(crl.nextUpdate) : '(none)'}`);
+  }
+}
+
+async function checkLeftovers(report: Report, dir: string): Promise<void> {
+  let found = 0;
+  let lockHeld = false;
+  const lockPath = join(dir, LOCK_FILE);
+  const lock = await readOptional(lockPath);
+  if (lock !== undefined) {
+    const pid = Number.parseInt(lock.toString('utf8'), 10);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+      lockHeld = true;
+      report.ok(`${lockPath}: a run (pid ${pid}) holds the lock right now; what follows may be its work in progress — check again when it has finished`);
+    } else {
+      found += 1;
+      report.repairable(`${lockPath} is a stale lock: its owner ${Number.isInteger(pid) && pid > 0 ? `(pid ${pid}) is no longer running` : 'is not recorded in it'}; the next command removes it by itself, or remove ${lockPath}`);
+    }
+  }
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) {
+        await walk(path);
+        continue;
+      }
+      if (!entry.isFile()) continue;
+      const atomic = ATOMIC_TEMP.exec(entry.name);
+      if (atomic) {
+        found += 1;
+        const target = join(current, atomic[1]!);
+        report.repairable(`${path} is a leftover temporary file of an interrupted write of ${target}; writes are atomic (renamed into place only when complete), so ${target} was not touched — remove ${path}${lockHeld ? ' once the running command has finished' : ''}`);
+        continue;
+      }
+      const lockTemp = current === dir ? LOCK_TEMP.exec(entry.name) : null;
+      if (lockTemp && !processAlive(Number(lockTemp[1]))) {
+        found += 1;
+        report.repairable(`${path} is a leftover of taking the lock by a run (pid ${lockTemp[1]}) that is no longer running; remove ${path}`);
+      }
+    }
+  };
+  await walk(dir);
+  if (found === 0) report.ok(`${dir}: no leftover temporary files and no stale lock`);
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate } from '../x509/decode.js';
+import { sanStrings } from '../x509/san.js';
+import { describeKey, extension, signatureAlgorithmName } from '../x509/verify.js';
+import { authority, type Authority } from './authority.js';
+import type { LoadedCa } from './context.js';
+import { fileExists } from './context.js';
+import { readIndex } from './issued.js';
+import { profileFromExtendedKeyUsage } from './profiles.js';
+
+export interface IssuedCertificate {
+  readonly serial: string;
+  readonly status: 'valid' | 'revoked' | 'expired';
+  readonly subject: string;
+  readonly sans: readonly string[];
+  readonly notAfter: Date;
+  readonly revokedAt?: Date;
+  readonly reason?: string;
+  readonly profile?: string;
+  readonly file: string;
+}
+
+/** The profile a leaf was issued with, from its extended key usage; "CA" for a CA certificate. */
+export function profileOf(cert: DecodedCertificate): string | undefined {
+  if (extension(cert.extensions, 'basicConstraints')?.['cA'] === true) return 'CA';
+  const eku = extension(cert.extensions, 'extKeyUsage') as { serverAuth?: boolean; clientAuth?: boolean } | undefined;
+  return eku ? profileFromExtendedKeyUsage(eku) : undefined;
+}
+
+/**
+ * Everything a CA issued, from its index.txt and the certificates in newcerts/. A valid entry past its
+ * notAfter is reported as expired even before `openssl ca -updatedb` marks it.
+ */
+export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
+  const entries = await readIndex(auth.databaseDir);
+  return Promise.all(
+    entries.map(async (entry) => {
+      const file = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
+      const cert = decodeCertificate(pemToDer(await readFile(file, 'utf8'), 'CERTIFICATE', file));
+      const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
+      return {
+        serial: entry.serial,
+        status,
+        subject: formatName(cert.subject),
+        sans: sanStrings(cert.extensions),
+        notAfter: cert.notAfter,
+        ...(entry.revokedAt ? { revokedAt: entry.revokedAt } : {}),
+        ...(entry.reason ? { reason: entry.reason } : {}),
+        ...(profileOf(cert) ? { profile: profileOf(cert) } : {}),
+        file,
+      };
+    }),
+  );
+}
+
+/** A readable summary of one certificate: what an operator checks, not `openssl x509 -text`. */
+export function describeCertificate(cert: DecodedCertificate): Array<[string, string]> {
+  const ku: Record<string, unknown> = extension(cert.extensions, 'keyUsage') ?? {};
+  const eku: Record<string, unknown> = extension(cert.extensions, 'extKeyUsage') ?? {};
+  const bc = extension(cert.extensions, 'basicConstraints');
+  const usages = ['digitalSignature', 'keyEncipherment', 'keyCertSign', 'cRLSign'].filter((u) => ku[u] === true);
+  const extended = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection'].filter((u) => eku[u] === true);
+  return [
+    ['serial', cert.serialHex],
+    ['subject', formatName(cert.subject)],
+    ['issuer', formatName(cert.issuer)],
+    ['valid', `${cert.notBefore.toISOString().slice(0, 10)} to ${cert.notAfter.toISOString().slice(0, 10)}`],
+    ['key', describeKey(cert.spkiDer)],
+    ['signature', signatureAlgorithmName(cert.signatureAlgorithmOid)],
+    ['CA', bc?.['cA'] === true ? `yes${bc['pathLenConstraint'] !== undefined ? `, pathlen ${String(bc['pathLenConstraint'])}` : ''}` : 'no'],
+    ['SANs', sanStrings(cert.extensions).join(', ') || '(none)'],
+    ['key usage', usages.join(', ') || '(none)'],
+    ['ext. usage', extended.join(', ') || '(none)'],
+    ['SHA-256', createHash('sha256').update(cert.der).digest('hex').replace(/(..)(?!$)/g, '$1:').toUpperCase()],
+  ];
+}
+
+export interface CaStatus {
+  readonly name: 'root' | 'intermediate';
+  readonly subject: string;
+  readonly keyUri: string;
+  readonly notAfter: Date;
+  readonly issued: number;
+  readonly revoked: number;
+  readonly crlNextUpdate: Date | undefined;
+}
+
+/** Both CAs at a glance, for `status`. */
+export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
+  const out: CaStatus[] = [];
+  for (const name of ['root', 'intermediate'] as const) {
+    if (!(name === 'root' ? ca.settings.rootKey : ca.settings.intermediateKey)) continue;
+    const auth = await authority(ca, name);
+    const issued = await issuedBy(auth);
+    const crlPem = (await fileExists(auth.crlPath)) ? await readFile(auth.crlPath, 'utf8') : undefined;
+    out.push({
+      name,
+      subject: formatName(auth.certificate.subject),
+      keyUri: auth.key.uri,
+      notAfter: auth.certificate.notAfter,
+      issued: issued.length,
+      revoked: issued.filter((c) => c.status === 'revoked').length,
+      crlNextUpdate: crlPem ? decodeCrl(pemToDer(crlPem, 'X509 CRL', auth.crlPath)).nextUpdate : undefined,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,21 @@
+import { authority } from '../ca/authority.js';
+import { loadCa } from '../ca/context.js';
+import { issuedBy } from '../ca/inventory.js';
+
+/** `list`: what the intermediate issued, filtered; `--json` for scripts. */
+export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean }): Promise<void> {
+  const ca = await loadCa({ dir: options.dir });
+  const horizon = Date.now() + (options.expiring ?? 0) * 86_400_000;
+  const certificates = (await issuedBy(await authority(ca, 'intermediate'))).filter(
+    (c) => (!options.revoked || c.status === 'revoked') && (options.expiring === undefined || (c.status === 'valid' && c.notAfter.getTime() <= horizon)),
+  );
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(certificates, null, 2)}\n`);
+    return;
+  }
+  const rows = certificates.map((c) => [c.serial, c.status, c.notAfter.toISOString().slice(0, 10), c.profile ?? '-', c.subject, c.sans.join(' ')]);
+  const header = ['SERIAL', 'STATUS', 'NOT AFTER', 'PROFILE', 'SUBJECT', 'SANS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const format = (row: string[]): string => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+  process.stdout.write([format(header), ...rows.map(format)].join('\n') + '\n');
+}

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
+
+describe('an offline root on a token of its own', () => {
+  let sandbox: Sandbox;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    sandbox = await makeSandbox({ tokenLabel: 'Online', pin: '314159' });
+    env = { ...sandbox.env, HSM_CA_ROOT_PIN: '271828', SO_PIN: '87654321' };
+    await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--slot-index', '1', '--init-token', '--label', 'Offline Root', '--so-pin', 'env:SO_PIN'], { env });
+    await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', 'Offline Root', '--init-pin', '--login', '--login-type', 'so', '--so-pin', 'env:SO_PIN', '--new-pin', 'env:HSM_CA_ROOT_PIN'], { env });
+  });
+  afterAll(() => sandbox.cleanup());
+
+  const keysOn = async (label: string, pinEnv: string): Promise<string[]> =>
+    ((await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', `env:${pinEnv}`, '--list-objects', '--type', 'privkey'], { env })).match(/label: +(\S+)/g) ?? []).map((l) => l.split(/ +/)[1]!);
+
+  it('keeps the root key on the root token and the intermediate key on the online token, each with its own PIN', async () => {
+    for (const args of [
+      ['init', '--dir', sandbox.caDir, '--token', 'Online', '--root-token', 'Offline Root', '--org', 'Split Co', '--key-type', 'EC:secp256r1'],
+      ['root', '--dir', sandbox.caDir],
+      ['intermediate', '--dir', sandbox.caDir],
+    ]) {
+      const result = await cli(args, { env });
+      expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    }
+    expect(await keysOn('Offline Root', 'HSM_CA_ROOT_PIN')).toEqual(['root']);
+    expect(await keysOn('Online', 'HSM_CA_PIN')).toEqual(['intermediate']);
+  });
+
+  it('says which token a step needs before asking for its PIN', async () => {
+    const noRootPin = { ...env };
+    delete noRootPin['HSM_CA_ROOT_PIN'];
+    const result = await cli(['crl', '--root', '--dir', sandbox.caDir], { env: noRootPin });
+    expect(result.stderr).toMatch(/this step needs token 'Offline Root' \(root key\)[\s\S]*no PIN for token 'Offline Root' \(root key\): set HSM_CA_ROOT_PIN, pass --root-pin-file PATH/);
+  });
+
+  it('signs, revokes and publishes the intermediate CRL with the root token unplugged, and names it when it is needed', async () => {
+    await mustExec('softhsm2-util', ['--delete-token', '--token', 'Offline Root'], { env });
+    const csr = await makeCsr(sandbox.root, 'offline');
+    expect((await cli(['server', csr, '--dir', sandbox.caDir], { env })).code).toBe(0);
+    expect((await cli(['revoke', join(sandbox.root, 'offline.crt'), '--dir', sandbox.caDir], { env })).code).toBe(0);
+    expect((await cli(['crl', '--dir', sandbox.caDir], { env })).code).toBe(0);
+    const root = await cli(['crl', '--root', '--dir', sandbox.caDir], { env });
+    expect(root.code).toBe(1);
+    expect(root.stderr).toMatch(/token 'Offline Root' \(root key\) not found .*tokens present: 'Online'; plug the token in, or check --root-token/);
+  });
+});
+
+describe('inventory, renewal and the audit log', () => {
+  let sandbox: Sandbox;
+  let dir: string;
+  const serialOf = async (crt: string) => (await mustExec('openssl', ['x509', '-noout', '-serial', '-in', crt])).trim().replace('serial=', '');
+
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    dir = sandbox.caDir;
+    for (const args of [
+      ['init', '--dir', dir, '--token', sandbox.tokenLabel, '--org', 'Ops Co', '--key-type', 'EC:secp256r1'],
+      ['root', '--dir', dir],
+      ['intermediate', '--dir', dir],
+    ]) {
+      const result = await cli(args, { env: sandbox.env });
+      if (result.code !== 0) throw new Error(result.stderr);
+    }
+    for (const [name, days] of [['soon', '10'], ['later', '300']] as const) {
+      const csr = await makeCsr(sandbox.root, name, { sans: `DNS:${name}.ops.test` });
+      const result = await cli(['server', csr, '--dir', dir, '--days', days], { env: sandbox.env });
+      if (result.code !== 0) throw new Error(result.stderr);
+    }
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('list shows serial, status, expiry, profile, subject and SANs, and filters', async () => {
+    const all = await cli(['list', '--dir', dir]);
+    expect(all.stdout).toMatch(/^SERIAL +STATUS +NOT AFTER +PROFILE +SUBJECT +SANS$/m);
+    expect(all.stdout).toMatch(/ valid +\d{4}-\d\d-\d\d +server +CN=soon.example.com +DNS:soon.ops.test$/m);
+    const expiring = JSON.parse((await cli(['list', '--dir', dir, '--expiring', '30', '--json'])).stdout) as Array<{ subject: string }>;
+    expect(expiring.map((c) => c.subject)).toEqual(['CN=soon.example.com']);
+  });
+
+  it('show summarises one certificate by file or serial', async () => {
+    const serial = await serialOf(join(sandbox.root, 'later.crt'));
+    for (const target of [join(sandbox.root, 'later.crt'), serial]) {
+      const shown = await cli(['show', target, '--dir', dir]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(new RegExp(`serial +${serial}`));
+      expect(shown.stdout).toMatch(/status +valid/);
+      expect(shown.stdout).toMatch(/SANs +DNS:later.ops.test/);
+      expect(shown.stdout).toMatch(/ext\. usage +serverAuth/);
+    }
+  });
+
+  it('renew re-signs the kept CSR with the same SANs and --revoke-old supersedes the old one', async () => {
+    const old = join(sandbox.root, 'soon.crt');
+    const oldSerial = await serialOf(old);
+    const renewed = join(sandbox.root, 'soon-new.crt');
+    const result = await cli(['renew', old, '--dir', dir, '--days', '90', '--revoke-old', '--out', renewed], { env: sandbox.env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(await mustExec('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', renewed])).toMatch(/DNS:soon.ops.test/);
+    expect(await mustExec('openssl', ['x509', '-noout', '-pubkey', '-in', renewed])).toBe(await mustExec('openssl', ['x509', '-noout', '-pubkey', '-in', old]));
+    const revoked = JSON.parse((await cli(['list', '--dir', dir, '--revoked', '--json'])).stdout) as Array<{ serial: string; reason: string }>;
+    expect(revoked).toEqual([expect.objectContaining({ serial: oldSerial, reason: 'superseded' })]);
+  });
+
+  it('status reports both CAs and exits 1 when a CRL is due within --warn-days', async () => {
+    const fine = await cli(['status', '--dir', dir, '--warn-days', '7']);
+    expect(fine.code).toBe(0);
+    expect(fine.stdout).toMatch(/^root CA: .*Ops Co Root CA$/m);
+    expect(fine.stdout).toMatch(/issued +3 \(1 revoked\)/);
+    const due = await cli(['status', '--dir', dir, '--warn-days', '31']);
+    expect(due.code).toBe(1);
+    expect(due.stderr).toMatch(/intermediate CRL's nextUpdate is .* within --warn-days 31/);
+  });
+
+  it('the audit log records every change in a hash chain that audit verify checks', async () => {
+    const log = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(log.map((r) => r['action'])).toEqual(['init', 'key-generated', 'certificate-issued', 'key-generated', 'certificate-issued', 'certificate-issued', 'certificate-issued', 'certificate-issued', 'revoked', 'crl-published']);
+    expect(log[5]).toMatchObject({ command: 'server', subject: 'CN=soon.example.com', sans: ['DNS:soon.ops.test'] });
+    expect(log[5]!['certificateSha256']).toMatch(/^[0-9a-f]{64}$/);
+    expect(log.every((r) => typeof r['time'] === 'string' && typeof r['user'] === 'string' && typeof r['prev'] === 'string')).toBe(true);
+    expect(JSON.stringify(log)).not.toContain(sandbox.pin);
+    const verified = await cli(['audit', 'verify', '--dir', dir]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/records +10/);
+  });
+
+  it('an edited audit line fails audit verify, and no further change is made until it is restored', async () => {
+    const path = join(dir, 'audit.log');
+    const original = await readFile(path, 'utf8');
+    await writeFile(path, original.replace('CN=soon.example.com', 'CN=innocent.example.com'));
+    const verified = await cli(['audit', 'verify', '--dir', dir]);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(/line \d+: /);
+    const before = await treeHash(dir);
+    const csr = await makeCsr(sandbox.root, 'blocked');
+    const refused = await cli(['server', csr, '--dir', dir], { env: sandbox.env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/audit.log is damaged .*nothing was changed/);
+    expect(await treeHash(dir)).toEqual(before);
+    await writeFile(path, original);
+    expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+  });
+
+  it('a second run waits for the lock and gives up clearly after --lock-timeout', async () => {
+    const lock = join(dir, '.hsm-openssl-ca.lock');
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await writeFile(lock, `${holder.pid}\n`);
+    try {
+      const csr = await makeCsr(sandbox.root, 'waiting');
+      const result = await cli(['server', csr, '--dir', dir, '--lock-timeout', '2'], { env: sandbox.env });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/waiting for another hsm-openssl-ca run[\s\S]*is locked by another hsm-openssl-ca run/);
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+      // The owner is gone now: its lock is stale and the next run takes it over.
+      expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    } finally {
+      holder.kill();
+    }
+  });
+});

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ceremony, cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
+
+/** Reads every process's command line now; what it finds containing `needle`. */
+async function cmdlinesContaining(needle: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => '');
+    if (cmdline.includes(needle)) found.push(cmdline.replace(/\0/g, ' '));
+  }
+  return found;
+}
+
+describe('the PIN in /proc during a real ceremony', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await makeSandbox({ pin: '80261735' });
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('is in no process\'s /proc/PID/cmdline while init, root, intermediate and server run', async () => {
+    const seen: string[] = [];
+    let scans = 0;
+    let running = true;
+    const scanner = (async () => {
+      while (running) {
+        seen.push(...(await cmdlinesContaining(sandbox.pin)));
+        scans += 1;
+      }
+    })();
+    try {
+      await ceremony(sandbox, ['--key-type', 'EC:secp256r1']);
+      const csr = await makeCsr(sandbox.root, 'proc');
+      expect((await cli(['server', csr, '--dir', sandbox.caDir], { env: sandbox.env })).code).toBe(0);
+    } finally {
+      running = false;
+      await scanner;
+    }
+    expect(scans).toBeGreaterThan(20);
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('token trouble', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await makeSandbox({ pin: '4711' });
+    await ceremony(sandbox, ['--key-type', 'EC:secp256r1']);
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('a second key labelled like the intermediate does not change which key signs (URIs carry id= and object=)', async () => {
+    await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', sandbox.tokenLabel, '--login', '--pin', 'env:HSM_CA_PIN', '--keypairgen', '--key-type', 'EC:secp256r1', '--label', 'intermediate', '--id', '00'], { env: sandbox.env });
+    const csr = await makeCsr(sandbox.root, 'twin');
+    const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(result.stdout).toMatch(/ok {2}signature valid under the intermediate key/);
+    expect(result.code).toBe(0);
+  });
+
+  it('redacts the PIN from a tool\'s error even where it is part of a path', async () => {
+    // The PIN 4711 is part of a path that openssl quotes in its error: the message shows *** instead.
+    const bin = join(sandbox.root, 'echo-bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'openssl'), '#!/bin/bash\nif [ "$1" = ca ]; then echo "unable to load /srv/ca-4711/index.txt" >&2; exit 1; fi\nexec /usr/bin/openssl "$@"\n');
+    await chmod(join(bin, 'openssl'), 0o755);
+    const csr = await makeCsr(sandbox.root, 'redact');
+    const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: { ...sandbox.env, PATH: `${bin}:${process.env['PATH']}` } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/unable to load \/srv\/ca-\*\*\*\/index.txt/);
+    expect(result.stdout + result.stderr).not.toContain(sandbox.pin);
+  });
+
+  it('a token that disappears mid-run gives one clear error and leaves nothing half-written', async () => {
+    const bin = join(sandbox.root, 'vanish-bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'openssl'), `#!/bin/bash\nif [ "$1" = ca ]; then softhsm2-util --delete-token --token '${sandbox.tokenLabel}' >/dev/null; fi\nexec /usr/bin/openssl "$@"\n`);
+    await chmod(join(bin, 'openssl'), 0o755);
+    const before = await treeHash(sandbox.caDir);
+    const csr = await makeCsr(sandbox.root, 'vanish');
+    const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: { ...sandbox.env, PATH: `${bin}:${process.env['PATH']}` } });
+    expect(result.code).toBe(1);
+    const errors = result.stderr.trim().split('\n').filter((line) => line.startsWith('hsm-openssl-ca:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/openssl failed \(exit 1\): .*(private key|key)/i);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+    await expect(readFile(join(sandbox.root, 'vanish.crt'))).rejects.toThrow(/ENOENT/);
+  });
+
+});
