@@ -6,6 +6,7 @@ import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
 import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../x509/decode.js';
 import { signatureValid } from '../x509/verify.js';
 import { caPaths } from './layout.js';
+import { processAlive } from './lock.js';
 import { readSettings, SETTINGS_FILE, type Settings } from './settings.js';
 
 /**
@@ -78,15 +79,6 @@ const opensslHex = (value: bigint): string => {
 };
 const day = (date: Date): string => date.toISOString().slice(0, 10);
 const shorten = (text: string, max = 120): string => printable(text.length > max ? `${text.slice(0, max)}…` : text);
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Reads DIR and reports on both CAs: settings, CA certificates and chain, each `openssl ca` database (index.txt,

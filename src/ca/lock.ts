@@ -6,7 +6,8 @@ import { CaError } from '../errors.js';
 
 const LOCK_FILE = '.hsm-openssl-ca.lock';
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ceremony, cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Result, type Sandbox } from './helpers.js';
-
-/** One error line from the CLI, last on stderr, and a failing exit code. */
-function expectOneLineError(result: Result, pattern: RegExp): void {
-  expect(result.code).not.toBe(0);
-  const errorLines = result.stderr.trim().split('\n').filter((line) => line.startsWith('hsm-openssl-ca:'));
-  expect(errorLines).toHaveLength(1);
-  expect(result.stderr.trim().split('\n').at(-1)).toBe(errorLines[0]);
-  expect(errorLines[0]).toMatch(pattern);
-}
+import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, type Sandbox, SOFTHSM_MODULE, SPY_MODULE, treeHash } from './helpers.js';
 
 async function loginsIn(spyLog: string): Promise<{ total: number; incorrect: number }> {
   const text = await readFile(spyLog, 'utf8').catch(() => '');

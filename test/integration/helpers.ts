@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from '@jest/globals';
 
 /** Integration tests run the built CLI (`npm test` builds first), exactly as a user would. */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -121,3 +122,13 @@ export async function allFileText(dir: string): Promise<string> {
 export function x509Text(path: string): Promise<string> {
   return mustExec('openssl', ['x509', '-noout', '-text', '-in', path]);
 }
+
+/** One error line from the CLI, last on stderr, and a failing exit code. */
+export function expectOneLineError(result: Result, pattern: RegExp): void {
+  expect(result.code).not.toBe(0);
+  const errorLines = result.stderr.trim().split('\n').filter((line) => line.startsWith('hsm-openssl-ca:'));
+  expect(errorLines).toHaveLength(1);
+  expect(result.stderr.trim().split('\n').at(-1)).toBe(errorLines[0]);
+  expect(errorLines[0]).toMatch(pattern);
+}
+

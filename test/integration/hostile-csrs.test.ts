@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ceremony, cli, makeCsr, makeSandbox, mustExec, treeHash, x509Text, type Result, type Sandbox } from './helpers.js';
+import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, type Sandbox, treeHash, x509Text } from './helpers.js';
 
 /**
  * A corpus of hostile or broken CSRs: every one must be refused with one specific line, a non-zero exit,
@@ -10,15 +10,6 @@ import { ceremony, cli, makeCsr, makeSandbox, mustExec, treeHash, x509Text, type
  * design (DER input, requested CA:TRUE / keyCertSign, which are ignored and reported); those are positive
  * controls at the end.
  */
-
-/** One error line from the CLI, last on stderr, and a failing exit code. */
-function expectOneLineError(result: Result, pattern: RegExp): void {
-  expect(result.code).not.toBe(0);
-  const errorLines = result.stderr.trim().split('\n').filter((line) => line.startsWith('hsm-openssl-ca:'));
-  expect(errorLines).toHaveLength(1);
-  expect(result.stderr.trim().split('\n').at(-1)).toBe(errorLines[0]);
-  expect(errorLines[0]).toMatch(pattern);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // A tiny DER writer and reader, enough to build and splice PKCS#10 requests by hand.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { cli, exec, makeCsr, makeSandbox, mustExec, x509Text, type Sandbox } from './helpers.js';
@@ -119,6 +119,14 @@ describe('a CA operated for real: profiles, name constraints, revocation, CRLs a
     const server = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + interPem, requestCert: true, ca };
     const client = { key: await readFile(files('alice').key, 'utf8'), cert: (await readFile(files('alice').crt, 'utf8')) + interPem };
     await expect(handshake(server, { ca, host: '127.0.0.1', ...client })).resolves.toMatchObject({ ok: true, serverSawClient: true });
+    // A server-client certificate works as a client too; GnuTLS accepts both chains.
+    const both = { key: await readFile(files('both').key, 'utf8'), cert: (await readFile(files('both').crt, 'utf8')) + interPem };
+    await expect(handshake(server, { ca, host: '127.0.0.1', ...both })).resolves.toMatchObject({ ok: true, serverSawClient: true });
+    for (const name of ['alice', 'both']) {
+      const chain = join(sandbox.root, `${name}-chain.pem`);
+      await writeFile(chain, (await readFile(files(name).crt, 'utf8')) + interPem);
+      expect((await exec('certtool', ['--verify', '--load-ca-certificate', root, '--infile', chain])).stdout).toMatch(/Chain verification output: Verified/);
+    }
     // A server certificate is not a client certificate: the server refuses it for mutual TLS.
     const wrong = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + interPem };
     await expect(handshake(server, { ca, host: '127.0.0.1', ...wrong })).resolves.toMatchObject({ ok: false });

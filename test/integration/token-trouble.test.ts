@@ -72,6 +72,28 @@ describe('token trouble', () => {
     expect(result.stdout + result.stderr).not.toContain(sandbox.pin);
   });
 
+  it('a locked PIN stops the run with how to unblock it, and nothing else is tried', async () => {
+    // SoftHSM2 never locks a PIN, so a pkcs11-tool stand-in answers the way OpenSC does for a blocked SmartCard-HSM.
+    const bin = join(sandbox.root, 'locked-bin');
+    const log = join(sandbox.root, 'locked.log');
+    await mkdir(bin);
+    await writeFile(join(bin, 'pkcs11-tool'), `#!/bin/bash\necho "pkcs11-tool $*" >> '${log}'\necho "error: PKCS11 function C_Login failed: rv = CKR_PIN_LOCKED (0xa4)" >&2\necho Aborting. >&2\nexit 1\n`);
+    for (const tool of ['openssl', 'p11tool']) {
+      await writeFile(join(bin, tool), `#!/bin/bash\necho "${tool} $*" >> '${log}'\nexec /usr/bin/${tool} "$@"\n`);
+    }
+    await Promise.all(['pkcs11-tool', 'openssl', 'p11tool'].map((tool) => chmod(join(bin, tool), 0o755)));
+    const fresh = join(sandbox.root, 'fresh');
+    expect((await cli(['init', '--dir', fresh, '--token', sandbox.tokenLabel, '--org', 'Locked'], { env: sandbox.env })).code).toBe(0);
+    const before = await treeHash(fresh);
+    const locked = await cli(['root', '--dir', fresh], { env: { ...sandbox.env, PATH: `${bin}:${process.env['PATH']}` } });
+    expect(await treeHash(fresh)).toEqual(before);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr.trim().split('\n').at(-1)).toMatch(/^hsm-openssl-ca: the token PIN is locked .*unblock it with the SO PIN/);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(calls.filter((call) => call.startsWith('pkcs11-tool'))).toHaveLength(1);
+    expect(calls.filter((call) => call.startsWith('openssl'))).toEqual([]);
+  });
+
   it('a token that disappears mid-run gives one clear error and leaves nothing half-written', async () => {
     const bin = join(sandbox.root, 'vanish-bin');
     await mkdir(bin);
