@@ -67,6 +67,18 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
     const shown = tokens.map((token) => formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(token.url)))).join(', ');
     return { level: 'ok', text: `module ${module}: ${tokens.length} token(s)${tokenLabel ? `, '${tokenLabel}' present` : ''} — ${shown || 'none'}` };
   });
+  const rootModule = settings?.rootModule;
+  const rootToken = settings?.rootToken;
+  if (rootModule !== undefined || rootToken !== undefined) {
+    await attempt(findings, async () => {
+      const module = rootModule ?? settings!.module;
+      const labels = (await p11tool.listTokens(options.run, module)).map((token) => uriText(parsePkcs11Uri(token.url), 'token'));
+      const label = rootToken ?? settings!.token;
+      return labels.includes(label)
+        ? { level: 'ok', text: `offline root token '${label}' present on ${module}` }
+        : { level: 'warn', text: `offline root token '${label}' not plugged in (${module}); only root, intermediate, crl --root and revoke --root need it` };
+    });
+  }
   if (settings) {
     const paths = caPaths(resolve(options.dir));
     findings.push({ level: 'ok', text: `CA in ${paths.dir}: ${settings.keyType}, ${settings.digest}, token '${settings.token}'` });

@@ -731,3 +731,68 @@ describe('NUL', () => {
     expect(String(error)).toMatch(/null bytes/);
   });
 });
+
+describe('SANs, URLs and name constraints reach the configs escaped', () => {
+  let sandbox: Sandbox;
+  const crlUrl = 'http://pki.example.test/$HOME/${ENV::HSM_CA_PIN}/crl#frag';
+  const issuersUrl = "http://pki.example.test/it's/\"quoted\"/ca.crt";
+  const uriSan = 'https://svc.example.test/a$b/${dir}#c';
+
+  beforeAll(async () => {
+    sandbox = await makeSandbox({ pin: '90817263' });
+    for (const args of [
+      ['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'Url Co', '--key-type', 'EC:secp256r1', '--crl-url', crlUrl, '--ca-issuers-url', issuersUrl],
+      ['root', '--dir', sandbox.caDir],
+      ['intermediate', '--dir', sandbox.caDir, '--permit-dns', 'example.test'],
+    ]) {
+      const result = await cli(args, { env: sandbox.env });
+      if (result.code !== 0) throw new Error(result.stderr);
+    }
+  }, 120_000);
+  afterAll(() => sandbox.cleanup());
+
+  it('a URI SAN and the CRL / CA-issuer URLs come out byte for byte, nothing expanded', async () => {
+    const csr = await makeCsr(sandbox.root, 'svc', { subject: '/CN=svc.example.test' });
+    const result = await cli(['server', csr, '--dir', sandbox.caDir, '--profile', 'server-client', '--san', 'DNS:svc.example.test', '--san', `URI:${uriSan}`], { env: sandbox.env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    const text = await mustExec('openssl', ['x509', '-noout', '-text', '-in', join(sandbox.root, 'svc.crt')]);
+    expect(text).toContain(`URI:${uriSan}`);
+    expect(text).toContain(`URI:${crlUrl}`);
+    expect(text).toContain(`CA Issuers - URI:${issuersUrl}`);
+    expect(text).not.toContain(sandbox.pin);
+    expect(text).not.toContain(process.env['HOME'] ?? '/root');
+  });
+
+  it.each([
+    ['--san', 'DNS:a.example.test\nbasicConstraints=critical,CA:TRUE', /--san|control character/],
+    ['--san', 'URI:https://x.example.test/a b', /not an absolute URI without spaces/],
+    ['--san', 'DNS:a.example.test,DNS:evil.test', /label|refused/],
+  ])('%s %j is refused before anything is signed', async (option, value, message) => {
+    const before = await treeHash(sandbox.caDir);
+    const csr = await makeCsr(sandbox.root, `bad${Math.random().toString(16).slice(2, 8)}`, { subject: '/CN=x.example.test' });
+    const result = await cli(['server', csr, '--dir', sandbox.caDir, option, value], { env: sandbox.env });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+  });
+
+  it.each([
+    ['--crl-url', 'http://a.test/x\nbasicConstraints=CA:TRUE'],
+    ['--crl-url', 'http://a.test/a,URI:http://evil.test'],
+    ['--ca-issuers-url', 'file:///etc/passwd'],
+    ['--root-crl-url', 'http://a.test/ space'],
+  ])('init %s %j is refused: exit 2, nothing created', async (option, value) => {
+    const dir = join(sandbox.root, `refused-${Math.random().toString(16).slice(2, 8)}`);
+    const result = await cli(['init', '--dir', dir, '--token', sandbox.tokenLabel, '--org', 'X', option, value], { env: sandbox.env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(option);
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a --permit-dns value that is not a DNS name is refused', async () => {
+    const result = await cli(['intermediate', '--dir', sandbox.caDir, '--permit-dns', 'example.test\n[evil]'], { env: sandbox.env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--permit-dns/);
+  });
+});

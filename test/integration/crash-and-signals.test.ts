@@ -87,6 +87,13 @@ describe('SIGINT and SIGTERM', () => {
     expect(await treeHash(sandbox.caDir)).toEqual(before);
   });
 
+  it('a failed signing (wrong PIN) leaves no workspace behind either', async () => {
+    const csr = await makeCsr(sandbox.root, 'failing');
+    const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: { ...sandbox.env, HSM_CA_PIN: '000000', TMPDIR: tmp } });
+    expect(result.code).toBe(1);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
   it('workspace files are 0600 in a 0700 directory while a signing runs', async () => {
     const bin = join(sandbox.root, 'mode-bin');
     const log = join(sandbox.root, 'modes.log');

@@ -48,6 +48,9 @@ describe('an offline root on a token of its own', () => {
     const root = await cli(['crl', '--root', '--dir', sandbox.caDir], { env });
     expect(root.code).toBe(1);
     expect(root.stderr).toMatch(/token 'Offline Root' \(root key\) not found .*tokens present: 'Online'; plug the token in, or check --root-token/);
+    const doctor = await cli(['doctor', '--dir', sandbox.caDir], { env });
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toMatch(/^warn  offline root token 'Offline Root' not plugged in/m);
   });
 });
 
