@@ -22,7 +22,6 @@ p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp384r1 --label ro
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label p256 --id 02 > "$p11dir/keypairgen-ec-secp256r1.txt"
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:4096 --label "Root CA;2024/ä \"q\"" --id 03 > "$p11dir/keypairgen-rsa-4096.txt"
 p11 --login --pin env:HSM_CA_PIN --list-objects > "$p11dir/list-objects-login.txt"
-pkcs11-tool --module "$module" --list-slots > "$p11dir/list-slots.txt"
 
 p11tool --provider "$module" --list-tokens > "$gtdir/list-tokens.txt"
 token=$(p11tool --provider "$module" --list-token-urls | head -1)

@@ -1,5 +1,5 @@
 import type { Runner } from './run.js';
-import { parseKeyPairGenerated, parseObjects, parseSlots, type Pkcs11ToolObject, type Pkcs11ToolSlot } from './parse/pkcs11-tool.js';
+import { parseKeyPairGenerated, parseObjects, type Pkcs11ToolObject } from './parse/pkcs11-tool.js';
 
 /** The environment variable a PIN reaches pkcs11-tool through (`--pin env:NAME`): never argv. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
@@ -12,12 +12,6 @@ export interface TokenSession {
 
 function tokenArgs(session: TokenSession): string[] {
   return ['--module', session.module, '--token-label', session.tokenLabel];
-}
-
-/** `pkcs11-tool --list-slots`: no login. */
-export async function listSlots(run: Runner, module: string): Promise<Pkcs11ToolSlot[]> {
-  const { stdout } = await run('pkcs11-tool', ['--module', module, '--list-slots']);
-  return parseSlots(stdout);
 }
 
 /** Every object on the token, private ones included (one login). */

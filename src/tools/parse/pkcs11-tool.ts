@@ -12,13 +12,6 @@ export interface Pkcs11ToolObject {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export interface Pkcs11ToolSlot {
-  readonly description: string;
-  readonly tokenLabel: string | undefined;
-  readonly tokenSerial: string | undefined;
-  readonly initialized: boolean;
-}
-
 const OBJECT_HEADER = /^(Private Key|Public Key|Certificate|Secret Key|Data|Profile) Object;?\s*(.*?)\s*$/i;
 const DATA_HEADER = /^Data object \d+/i;
 const ATTRIBUTE = /^\s+([A-Za-z][A-Za-z0-9_ /]*?)\s*:\s*(.*?)\s*$/;
@@ -67,31 +60,4 @@ export function parseKeyPairGenerated(text: string): { privateKey: Pkcs11ToolObj
     throw new ParseError('pkcs11-tool --keypairgen output (expected one private and one public key object)', text);
   }
   return { privateKey, publicKey };
-}
-
-/** Parses `pkcs11-tool --list-slots`. */
-export function parseSlots(text: string): Pkcs11ToolSlot[] {
-  const slots: Array<{ description: string; fields: Record<string, string> }> = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '' || /^Available slots:$|^No slots\.?$/.test(line.trim())) continue;
-    if (line.trim() === '(empty)' && slots.length > 0) continue; // a reader with no card in it
-    const slot = /^Slot \d+ \(0x[0-9a-f]+\):\s*(.*)$/i.exec(line);
-    if (slot) {
-      slots.push({ description: slot[1]!.trim(), fields: {} });
-      continue;
-    }
-    const field = /^\s+([a-z][a-z /]*?)\s*:\s*(.*?)\s*$/i.exec(line);
-    const last = slots.at(-1);
-    if (field && last) {
-      last.fields[field[1]!] = field[2]!;
-      continue;
-    }
-    throw new ParseError(`pkcs11-tool's slot list (unexpected line "${line}")`, text);
-  }
-  return slots.map(({ description, fields }) => ({
-    description,
-    tokenLabel: fields['token label'],
-    tokenSerial: fields['serial num'],
-    initialized: fields['token label'] !== undefined && !/uninitialized/.test(fields['token state'] ?? ''),
-  }));
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { parseKeyPairGenerated, parseObjects, parseSlots } from '../../../../src/tools/parse/pkcs11-tool.js';
+import { parseKeyPairGenerated, parseObjects } from '../../../../src/tools/parse/pkcs11-tool.js';
 import { ParseError } from '../../../../src/errors.js';
 
 function fixture(path: string): string {
@@ -180,54 +180,5 @@ describe('parseObjects', () => {
   it('throws ParseError on an attribute line before any object header', () => {
     expect(() => parseObjects('  label:      root\n')).toThrow(ParseError);
     expect(() => parseObjects('  label:      root\n')).toThrow(/label: {6}root/);
-  });
-});
-
-describe('parseSlots', () => {
-  it('parses the SoftHSM slot list and marks the uninitialized slot', () => {
-    const slots = parseSlots(fixture('0.23.0/list-slots.txt'));
-    expect(slots).toEqual([
-      { description: 'SoftHSM slot ID 0x2c117fc8', tokenLabel: 'CA Token', tokenSerial: 'bdbaa403ac117fc8', initialized: true },
-      { description: 'SoftHSM slot ID 0x1', tokenLabel: undefined, tokenSerial: undefined, initialized: false },
-    ]);
-  });
-
-  it('returns [] for "No slots."', () => {
-    expect(parseSlots('Available slots:\nNo slots.\n')).toEqual([]);
-  });
-
-  it('treats a slot whose token label is present but whose token state says uninitialized as not initialized', () => {
-    const slots = parseSlots('Slot 0 (0x0): Reader\n  token label        : X\n  token state:   uninitialized\n');
-    expect(slots[0]!.initialized).toBe(false);
-  });
-
-  // pkcs11-tool 0.23.0 prints "  (empty)" under a slot without a token (OpenSC's "Virtual hotplug slot",
-  // a reader with no card); see the format strings in /usr/bin/pkcs11-tool.
-  it('parses a slot without a token ("  (empty)") as not initialized', () => {
-    const text = [
-      'Available slots:',
-      'Slot 0 (0x0): Nitrokey Nitrokey HSM (DENK01040680000         ) 00 00',
-      '  token label        : SmartCard-HSM (UserPIN)',
-      '  token manufacturer : www.CardContact.de',
-      '  token model        : PKCS#15 emulated',
-      '  token flags        : login required, rng, token initialized, PIN initialized',
-      '  hardware version   : 24.13',
-      '  firmware version   : 3.5',
-      '  serial num         : DENK0104068',
-      '  pin min/max        : 6/15',
-      'Slot 1 (0x4): Virtual hotplug slot',
-      '  (empty)',
-      '',
-    ].join('\n');
-    const slots = parseSlots(text);
-    expect(slots).toHaveLength(2);
-    expect(slots[0]).toMatchObject({ tokenLabel: 'SmartCard-HSM (UserPIN)', tokenSerial: 'DENK0104068', initialized: true });
-    expect(slots[1]).toMatchObject({ description: 'Virtual hotplug slot', tokenLabel: undefined, initialized: false });
-  });
-
-  it('throws ParseError whose message contains an unexpected line', () => {
-    const error = thrown(() => parseSlots(`${fixture('0.23.0/list-slots.txt')}error: PKCS11 function C_GetSlotList failed\n`));
-    expect(error).toBeInstanceOf(ParseError);
-    expect((error as Error).message).toContain('unexpected line "error: PKCS11 function C_GetSlotList failed"');
   });
 });
