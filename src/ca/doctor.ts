@@ -6,7 +6,7 @@ import * as dpkg from '../tools/dpkg.js';
 import * as openssl from '../tools/openssl.js';
 import * as p11tool from '../tools/p11tool.js';
 import type { Runner } from '../tools/run.js';
-import { decodeCertificate, pemToDer } from '../x509/decode.js';
+import { daysUntil, decodeCertificate, pemToDer } from '../x509/decode.js';
 import { caPaths } from './layout.js';
 import { DEFAULT_MODULE, readSettings, type Settings } from './settings.js';
 import { requireTools } from './token.js';
@@ -26,7 +26,7 @@ async function checkCertificate(path: string, name: string): Promise<Finding> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text === undefined) return { level: 'warn', text: `${name}: not created yet (${path})` };
   const cert = decodeCertificate(pemToDer(text, 'CERTIFICATE', path));
-  const days = Math.floor((cert.notAfter.getTime() - Date.now()) / 86_400_000);
+  const days = daysUntil(cert.notAfter);
   return { level: days < 0 ? 'fail' : days < 30 ? 'warn' : 'ok', text: `${name}: expires ${cert.notAfter.toISOString().slice(0, 10)} (${days} days)` };
 }
 

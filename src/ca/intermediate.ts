@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
-import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
+import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, sameToken, type TokenCommandOptions } from './context.js';
 import { certificateAudit, withCaChange } from './change.js';
@@ -54,7 +54,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   const rootKey = settings.rootKey;
   const rootPem = await readFile(paths.rootCert, 'utf8');
   const root = decodeCertificate(pemToDer(rootPem, 'CERTIFICATE', paths.rootCert));
-  const maxDays = Math.floor((root.notAfter.getTime() - Date.now()) / 86_400_000);
+  const maxDays = daysUntil(root.notAfter);
   if (options.days > maxDays) {
     throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
   }

@@ -40,6 +40,7 @@ export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
       const file = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
       const cert = decodeCertificate(pemToDer(await readFile(file, 'utf8'), 'CERTIFICATE', file));
       const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
+      const profile = profileOf(cert);
       return {
         serial: entry.serial,
         status,
@@ -48,7 +49,7 @@ export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
         notAfter: cert.notAfter,
         ...(entry.revokedAt ? { revokedAt: entry.revokedAt } : {}),
         ...(entry.reason ? { reason: entry.reason } : {}),
-        ...(profileOf(cert) ? { profile: profileOf(cert) } : {}),
+        ...(profile ? { profile } : {}),
         file,
       };
     }),

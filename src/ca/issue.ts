@@ -4,10 +4,11 @@ import { CaError, printable, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
-import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
+import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
-import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
+import { authority } from './authority.js';
+import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
@@ -116,15 +117,8 @@ function defaultOutput(csrPath: string): string {
   return csrPath.replace(/\.(csr|req|pem)$/i, '') + '.crt';
 }
 
-async function readIntermediate(ca: LoadedCa): Promise<DecodedCertificate> {
-  if (!ca.settings.intermediateKey || !(await fileExists(ca.paths.intermediateCert))) {
-    throw new CaError(`no intermediate CA yet in ${ca.paths.dir}; run \`hsm-openssl-ca intermediate --dir ${ca.paths.dir}\` first`);
-  }
-  return decodeCertificate(pemToDer(await readFile(ca.paths.intermediateCert, 'utf8'), 'CERTIFICATE', ca.paths.intermediateCert));
-}
-
 function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
-  const maxDays = Math.floor((issuer.notAfter.getTime() - Date.now()) / 86_400_000);
+  const maxDays = daysUntil(issuer.notAfter);
   if (days > maxDays) {
     throw new UsageError(`--days ${days} would outlive the intermediate CA by ${days - maxDays} days (it expires ${issuer.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less, or renew the intermediate first`);
   }
@@ -142,8 +136,7 @@ function requireValidityWithin(days: number, profile: ProfileName, issuer: Decod
 export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const intermediate = await readIntermediate(ca);
-  const intermediateKey = settings.intermediateKey!;
+  const { certificate: intermediate, key: intermediateKey } = await authority(ca, 'intermediate');
   const csrPath = resolve(options.csrPath);
   const out = resolve(options.out ?? defaultOutput(csrPath));
   if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);

@@ -16,13 +16,14 @@ export async function readIndex(databaseDir: string): Promise<IndexEntry[]> {
 /** Finds a certificate named by file or serial, and checks that this CA issued it and that its database knows it. */
 export async function findIssued(auth: Authority, target: string): Promise<{ entry: IndexEntry; path: string; cert: DecodedCertificate }> {
   const isFile = await stat(target).then((info) => info.isFile(), () => false);
+  const index = await readIndex(auth.databaseDir);
   let cert: DecodedCertificate;
   if (isFile) {
     cert = decodeCertificate(pemToDer(await readFile(target, 'utf8'), 'CERTIFICATE', target));
   } else {
     const hex = target.replace(/^0x/i, '').replace(/:/g, '');
     if (!/^[0-9a-fA-F]{1,40}$/.test(hex)) throw new UsageError(`"${target}" is neither a certificate file nor a serial number (hex); pass one of them`);
-    const entry = (await readIndex(auth.databaseDir)).find((e) => serialValue(e.serial) === serialValue(hex));
+    const entry = index.find((e) => serialValue(e.serial) === serialValue(hex));
     if (!entry) throw new CaError(`serial ${hex.toUpperCase()} was not issued by the ${auth.name} CA (not in its index.txt); check it with \`hsm-openssl-ca list\``);
     const path = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
     cert = decodeCertificate(pemToDer(await readFile(path, 'utf8'), 'CERTIFICATE', path));
@@ -30,7 +31,7 @@ export async function findIssued(auth: Authority, target: string): Promise<{ ent
   if (!cert.issuerDer.equals(auth.certificate.subjectDer) || !signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, auth.certificate.spkiDer)) {
     throw new CaError(`${target} was not issued by the ${auth.name} CA${auth.name === 'intermediate' ? ' (to revoke the intermediate itself, use --root)' : ''}`);
   }
-  const entry = (await readIndex(auth.databaseDir)).find((e) => serialValue(e.serial) === serialValue(cert.serialHex));
+  const entry = index.find((e) => serialValue(e.serial) === serialValue(cert.serialHex));
   if (!entry) throw new CaError(`serial ${cert.serialHex} is not in the ${auth.name} CA's index.txt; the database and the certificate disagree — run \`hsm-openssl-ca check\``);
   return { entry, path: join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`), cert };
 }

@@ -4,7 +4,7 @@ import { CaError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
-import { decodeCrl, formatName, pemToDer, type DecodedCrl } from '../x509/decode.js';
+import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../x509/decode.js';
 import { verifyCrl } from '../x509/verify.js';
 import { authority, type Authority } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
@@ -27,7 +27,7 @@ export interface PublishedCrl {
 }
 
 function requireCrlDays(days: number, auth: Authority): void {
-  const left = Math.floor((auth.certificate.notAfter.getTime() - Date.now()) / 86_400_000);
+  const left = daysUntil(auth.certificate.notAfter);
   if (days > left) throw new UsageError(`--days ${days} would put the CRL's nextUpdate ${days - left} days after the ${auth.name} CA expires; use --days ${left} or less`);
 }
 

@@ -141,14 +141,24 @@ const SHORT_NAMES: Record<string, string> = {
   serialNumber: 'serialNumber',
 };
 
+/** YYMMDDHHMMSSZ (UTCTime, years 1950–2049) or YYYYMMDDHHMMSSZ (GeneralizedTime), as X.509 and index.txt write them. */
+export function parseAsn1Time(text: string): Date | undefined {
+  const match = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  if (!match) return undefined;
+  const year = match[1]!.length === 4 ? Number(match[1]) : (Number(match[1]) >= 50 ? 1900 : 2000) + Number(match[1]);
+  return new Date(Date.UTC(year, Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])));
+}
+
+/** Whole days from now until `date` (negative once it has passed). */
+export function daysUntil(date: Date): number {
+  return Math.floor((date.getTime() - Date.now()) / 86_400_000);
+}
+
 function decodeTime(der: Buffer, tlv: Tlv): Date {
   const text = der.subarray(tlv.contentStart, tlv.end).toString('latin1');
-  const utc = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const general = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const parts = tlv.tag === 0x17 ? utc : general;
-  if (!parts) throw new DecodeError(`bad validity time "${text}"`);
-  const year = tlv.tag === 0x17 ? (Number(parts[1]) >= 50 ? 1900 : 2000) + Number(parts[1]) : Number(parts[1]);
-  return new Date(Date.UTC(year, Number(parts[2]) - 1, Number(parts[3]), Number(parts[4]), Number(parts[5]), Number(parts[6])));
+  const date = text.length === (tlv.tag === 0x17 ? 13 : 15) ? parseAsn1Time(text) : undefined;
+  if (!date) throw new DecodeError(`bad validity time "${text}"`);
+  return date;
 }
 
 function decodeExtensions(sequenceOfExtensions: Buffer): Extension[] {

@@ -1,4 +1,5 @@
 import { ParseError } from '../../errors.js';
+import { parseAsn1Time } from '../../x509/decode.js';
 
 /** One line of an `openssl ca` database (index.txt). */
 export interface IndexEntry {
@@ -14,14 +15,6 @@ export interface IndexEntry {
 }
 
 const STATUS: Record<string, IndexEntry['status']> = { V: 'valid', R: 'revoked', E: 'expired' };
-
-/** YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ (GeneralizedTime). */
-export function parseAsn1Time(text: string): Date | undefined {
-  const match = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!match) return undefined;
-  const year = match[1]!.length === 4 ? Number(match[1]) : (Number(match[1]) >= 50 ? 1900 : 2000) + Number(match[1]);
-  return new Date(Date.UTC(year, Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])));
-}
 
 /** Parses index.txt; a line of another shape is a ParseError that shows the file. */
 export function parseIndex(text: string): IndexEntry[] {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ParseError } from '../../../../src/errors.js';
-import { parseAsn1Time, parseIndex } from '../../../../src/tools/parse/index-txt.js';
+import { parseIndex } from '../../../../src/tools/parse/index-txt.js';
+import { parseAsn1Time } from '../../../../src/x509/decode.js';
 
 // Lines as `openssl ca` 3.0 writes them: status, expiry, revocation[,reason], serial, file, subject.
 const INDEX = [
