@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isProfileName, PROFILES, type ProfileName } from './ca/profiles.js';
 import { parseCidr, parsePermittedDns } from './ca/name-constraints.js';
 import { REVOCATION_REASONS, type RevocationReason } from './ca/revocation.js';
-import { DEFAULT_MODULE, type NameConstraints } from './ca/settings.js';
+import { DEFAULT_MODULE, KEY_TYPES, type NameConstraints } from './ca/settings.js';
 import { auditVerifyCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { clientCommand } from './commands/client.js';
@@ -67,6 +67,7 @@ interface TokenFlags {
   rootModule?: string;
   rootToken?: string;
   rootPinFile?: string;
+  backend?: string;
   yes?: boolean;
   lockTimeout?: number;
 }
@@ -80,6 +81,7 @@ function withTokenOptions(command: Command): Command {
     .option('--root-module <path>', 'PKCS#11 module of an offline root\'s own token (overrides the settings file)')
     .option('--root-token <label>', 'label of an offline root\'s own token (overrides the settings file)')
     .option('--root-pin-file <path>', 'PIN file for the root\'s own token (else HSM_CA_ROOT_PIN, else a prompt)')
+    .option('--backend <backend>', 'how openssl reaches the token: auto, engine (libp11) or provider (pkcs11-provider); overrides the settings file')
     .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)')
     .option('--lock-timeout <seconds>', 'how long to wait for another run to release the CA directory', positiveSeconds, 120);
 }
@@ -93,6 +95,7 @@ function tokenOptions(flags: TokenFlags) {
     rootModule: flags.rootModule,
     rootToken: flags.rootToken,
     rootPinFile: flags.rootPinFile,
+    backend: flags.backend,
     yes: flags.yes ?? false,
     lockTimeoutMs: (flags.lockTimeout ?? 120) * 1000,
     run,
@@ -121,8 +124,11 @@ export function buildProgram(): Command {
     .option('--org-unit <ou>', 'organisational unit (OU); default "ORG Certificate Authority"')
     .option('--root-cn <cn>', 'root CA common name; default "ORG Root CA"')
     .option('--intermediate-cn <cn>', 'intermediate CA common name; default "ORG Intermediate CA"')
-    .option('--key-type <type>', 'EC:secp256r1, EC:secp384r1, EC:secp521r1, rsa:2048, rsa:3072, rsa:4096', 'EC:secp384r1')
-    .option('--digest <digest>', 'sha256, sha384 or sha512', 'sha512')
+    .option('--key-type <type>', `key type of both CAs: ${KEY_TYPES.join(', ')}`, 'EC:secp384r1')
+    .option('--root-key-type <type>', 'key type of the root CA (default: --key-type), e.g. rsa:4096 over an EC intermediate for old clients')
+    .option('--intermediate-key-type <type>', 'key type of the intermediate CA (default: --key-type)')
+    .option('--digest <digest>', 'sha256, sha384 or sha512 for both CAs (default: the one that fits each CA\'s key: P-256 sha256, P-384 sha384, P-521 sha512, RSA sha256)')
+    .option('--backend <backend>', 'how openssl reaches the token: auto (pkcs11-provider when it loads, else the libp11 engine), engine or provider', 'auto')
     .option('--crl-url <url>', 'CRL Distribution Point put into every certificate the intermediate issues')
     .option('--ca-issuers-url <url>', 'Authority Information Access (where intermediate.crt is published) for those certificates')
     .option('--root-crl-url <url>', 'CRL Distribution Point of the root\'s CRL, put into the intermediate\'s certificate')
@@ -230,6 +236,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof CaError) {
+      if (error.detail !== undefined) process.stderr.write(error.detail.split('\n').map((line) => `  | ${printable(line)}\n`).join(''));
       process.stderr.write(`hsm-openssl-ca: ${printable(error.message)}\n`);
       if (debug) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;

@@ -5,6 +5,8 @@
 export class CaError extends Error {
   /** Exit code for the process: 1 for failures, 2 for bad usage. */
   readonly exitCode: number = 1;
+  /** Text worth showing as it is, line by line, before the one-line message (a tool's output). */
+  readonly detail?: string;
 
   constructor(message: string) {
     super(message);
@@ -41,10 +43,18 @@ export class ToolFailedError extends CaError {
 /** The token refused the PIN. Never retried: a SmartCard-HSM blocks its PIN after three failures. */
 export class WrongPinError extends CaError {}
 
-/** Tool output did not have the shape we parse; the message shows the text instead of guessing. */
+/**
+ * Tool output did not have the shape we parse; the text is shown instead of guessing: in the message when it
+ * is one line, else beside it as `detail`, which the CLI prints with its line breaks intact.
+ */
 export class ParseError extends CaError {
+  override readonly detail: string | undefined;
+
   constructor(what: string, text: string) {
-    super(`could not parse ${what}; the tool printed:\n${text.trimEnd()}`);
+    const shown = text.trimEnd();
+    const oneLine = !shown.includes('\n');
+    super(`could not parse ${what}; ${oneLine ? `the tool printed "${shown}"` : "the tool's output is shown above"} — please report it with your OpenSC and GnuTLS versions`);
+    this.detail = oneLine ? undefined : shown;
   }
 }
 

@@ -35,7 +35,8 @@ export type TemplateName =
   | 'profiles/server.ini'
   | 'profiles/client.ini'
   | 'profiles/server-client.ini'
-  | 'openssl_engine.cnf';
+  | 'openssl_engine.cnf'
+  | 'openssl_provider.cnf';
 
 /** Renders templates/NAME.hbs. Templates pass every value through `{{cnf …}}`; a unit test enforces it. */
 export async function renderTemplate(name: TemplateName, context: object): Promise<string> {

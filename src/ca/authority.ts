@@ -4,7 +4,8 @@ import { CaError } from '../errors.js';
 import type { TemplateName } from '../openssl-config.js';
 import { decodeCertificate, pemToDer, type DecodedCertificate } from '../x509/decode.js';
 import type { LoadedCa } from './context.js';
-import type { TokenKey } from './settings.js';
+import { caDigest, type TokenKey } from './settings.js';
+import type { Digest } from '../x509/verify.js';
 
 /** One of the two CAs as `openssl ca` sees it: its database, key, certificate, config and CRL. */
 export interface Authority {
@@ -14,6 +15,8 @@ export interface Authority {
   readonly certificatePath: string;
   readonly certificate: DecodedCertificate;
   readonly key: TokenKey;
+  /** The digest this CA signs with. */
+  readonly digest: Digest;
   readonly crlPath: string;
   /** The config that signs with this CA, and the context its template takes. */
   readonly configName: TemplateName;
@@ -27,13 +30,15 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
   const certificatePath = which === 'root' ? paths.rootCert : paths.intermediateCert;
   const pem = key ? await readFile(certificatePath, 'utf8').catch(() => undefined) : undefined;
   if (!key || pem === undefined) throw new CaError(`no ${which} CA yet in ${paths.dir}; run \`hsm-openssl-ca ${which} --dir ${paths.dir}\` first`);
-  const common = { privateKeyUri: key.uri, certificate: certificatePath, digest: settings.digest };
+  const digest = caDigest(settings, which);
+  const common = { privateKeyUri: key.uri, certificate: certificatePath, digest };
   return {
     name: which,
     databaseDir: which === 'root' ? paths.dir : paths.intermediateDir,
     certificatePath,
     certificate: decodeCertificate(pemToDer(pem, 'CERTIFICATE', certificatePath)),
     key,
+    digest,
     crlPath: which === 'root' ? join(paths.dir, 'crl', 'root.crl.pem') : join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
     configName: which === 'root' ? 'sign_intermediate_csr.ini' : 'sign_server_csrs.ini',
     configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [] } : { ...common, profile: 'server', extensions: 'server_cert', sans: [] },

@@ -7,7 +7,7 @@ import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertifi
 import { signatureValid } from '../x509/verify.js';
 import { caPaths } from './layout.js';
 import { processAlive } from './lock.js';
-import { readSettings, SETTINGS_FILE, type Settings } from './settings.js';
+import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
 
 /**
  * One line of `hsm-openssl-ca check`.
@@ -126,7 +126,7 @@ async function checkSettings(report: Report, dir: string): Promise<Settings | un
       return undefined;
     }
     const settings = await readSettings(dir);
-    report.ok(`settings ${path}: ${settings.keyType}, ${settings.digest}, token '${printable(settings.token)}'`);
+    report.ok(`settings ${path}: ${describeKeys(settings)}, token '${printable(settings.token)}'`);
     return settings;
   } catch (error) {
     // readSettings names the file and says to restore it from the backup.

@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseBackendChoice, type BackendChoice } from '../openssl/backend.js';
 import type { Runner } from '../tools/run.js';
 import { caPaths, type CaPaths } from './layout.js';
 import { readSettings, requireModulePath, requireTokenLabel, type Settings } from './settings.js';
@@ -13,6 +14,8 @@ export interface TokenCommandOptions {
   readonly rootModule?: string;
   readonly rootToken?: string;
   readonly rootPinFile?: string;
+  /** `--backend`: overrides the settings file's choice for this run. */
+  readonly backend?: string;
   readonly yes: boolean;
   /** How long to wait for another run's lock on the CA directory. */
   readonly lockTimeoutMs?: number;
@@ -31,6 +34,8 @@ export interface TokenRole {
   readonly pinFile: string | undefined;
   /** The option that names this token, for messages. */
   readonly tokenOption: '--token' | '--root-token';
+  /** How openssl reaches this token's key: `--backend`, else the settings file, else auto. */
+  readonly backend: BackendChoice;
 }
 
 export interface LoadedCa {
@@ -40,7 +45,7 @@ export interface LoadedCa {
   readonly rootToken: TokenRole;
 }
 
-type TokenSelection = Pick<TokenCommandOptions, 'dir' | 'module' | 'token' | 'pinFile' | 'rootModule' | 'rootToken' | 'rootPinFile'>;
+type TokenSelection = Pick<TokenCommandOptions, 'dir' | 'module' | 'token' | 'pinFile' | 'rootModule' | 'rootToken' | 'rootPinFile' | 'backend'>;
 
 /**
  * Reads the CA's settings and works out which token each CA's key is on: `--module` / `--token` override
@@ -51,6 +56,7 @@ export async function loadCa(options: TokenSelection): Promise<LoadedCa> {
   if (options.token !== undefined) requireTokenLabel('--token', options.token);
   if (options.rootModule !== undefined) requireModulePath('--root-module', options.rootModule);
   if (options.rootToken !== undefined) requireTokenLabel('--root-token', options.rootToken);
+  const backendOverride = options.backend === undefined ? undefined : parseBackendChoice(options.backend);
   const dir = resolve(options.dir);
   const settings = await readSettings(dir);
   const module = options.module ?? settings.module;
@@ -58,13 +64,14 @@ export async function loadCa(options: TokenSelection): Promise<LoadedCa> {
   const rootModule = options.rootModule ?? settings.rootModule ?? module;
   const rootLabel = options.rootToken ?? settings.rootToken ?? tokenLabel;
   const shared = rootModule === module && rootLabel === tokenLabel;
+  const backend = backendOverride ?? settings.backend ?? 'auto';
   return {
     settings,
     paths: caPaths(dir),
-    intermediateToken: { role: 'intermediate', module, tokenLabel, pinEnv: 'HSM_CA_PIN', pinFile: options.pinFile, tokenOption: '--token' },
+    intermediateToken: { role: 'intermediate', module, tokenLabel, pinEnv: 'HSM_CA_PIN', pinFile: options.pinFile, tokenOption: '--token', backend },
     rootToken: shared
-      ? { role: 'root', module, tokenLabel, pinEnv: 'HSM_CA_PIN', pinFile: options.pinFile, tokenOption: '--token' }
-      : { role: 'root', module: rootModule, tokenLabel: rootLabel, pinEnv: 'HSM_CA_ROOT_PIN', pinFile: options.rootPinFile, tokenOption: '--root-token' },
+      ? { role: 'root', module, tokenLabel, pinEnv: 'HSM_CA_PIN', pinFile: options.pinFile, tokenOption: '--token', backend }
+      : { role: 'root', module: rootModule, tokenLabel: rootLabel, pinEnv: 'HSM_CA_ROOT_PIN', pinFile: options.rootPinFile, tokenOption: '--root-token', backend },
   };
 }
 

@@ -8,9 +8,10 @@ import * as p11tool from '../tools/p11tool.js';
 import type { Runner } from '../tools/run.js';
 import { daysUntil, decodeCertificate, pemToDer } from '../x509/decode.js';
 import { caPaths } from './layout.js';
-import { DEFAULT_MODULE, readSettings, type Settings } from './settings.js';
+import { DEFAULT_MODULE, describeKeys, readSettings, type Settings } from './settings.js';
 import { requireTools } from './token.js';
-import { withWorkspace, writeEngineConfig } from './workspace.js';
+import { withWorkspace } from './workspace.js';
+import { backendLoads, writeBackendConfig, type BackendName } from '../openssl/backend.js';
 
 export type Finding = { readonly level: 'ok' | 'warn' | 'fail'; readonly text: string };
 
@@ -30,9 +31,26 @@ async function checkCertificate(path: string, name: string): Promise<Finding> {
   return { level: days < 0 ? 'fail' : days < 30 ? 'warn' : 'ok', text: `${name}: expires ${cert.notAfter.toISOString().slice(0, 10)} (${days} days)` };
 }
 
+const BACKEND_PACKAGES: Record<BackendName, string> = { engine: 'libengine-pkcs11-openssl', provider: 'pkcs11-provider' };
+
+/** Which of the two backends load with `module`, and which one `auto` (or the CA's setting) takes. */
+async function checkBackends(run: Runner, module: string, settings: Settings | undefined): Promise<Finding> {
+  const loads = await withWorkspace(async (work) => {
+    const result: Partial<Record<BackendName, boolean>> = {};
+    for (const backend of ['provider', 'engine'] as const) result[backend] = await backendLoads(run, backend, await writeBackendConfig(work, backend, module, 'doctor'));
+    return result as Record<BackendName, boolean>;
+  });
+  const versions = await Promise.all((['provider', 'engine'] as const).map(async (b) => `${b} ${loads[b] ? 'loads' : 'does not load'} (${BACKEND_PACKAGES[b]} ${(await dpkg.installedVersion(run, BACKEND_PACKAGES[b])) ?? 'not installed'})`));
+  const choice = settings?.backend ?? 'auto';
+  const chosen: BackendName | undefined = choice === 'auto' ? (loads.provider ? 'provider' : loads.engine ? 'engine' : undefined) : loads[choice] ? choice : undefined;
+  const text = `OpenSSL backends with ${module}: ${versions.join('; ')}; this CA uses ${chosen ?? 'none'} (--backend ${choice})`;
+  if (chosen) return { level: 'ok', text };
+  return { level: 'fail', text: `${text}; install ${choice === 'auto' ? 'pkcs11-provider' : BACKEND_PACKAGES[choice]}` };
+}
+
 /**
  * Checks what the ceremony needs, without logging in: the tools, libp11's version (0.4.12 segfaults on
- * key-load failures), that OpenSSL loads the engine, that the module loads and the token is present,
+ * key-load failures), which backends OpenSSL loads, that the module loads and the token is present,
  * and — in a CA directory — its settings and certificates.
  */
 export async function diagnose(options: { run: Runner; dir: string; module?: string; token?: string }): Promise<Finding[]> {
@@ -46,16 +64,12 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
   });
   await attempt(findings, async () => {
     const libp11 = await dpkg.installedVersion(options.run, 'libengine-pkcs11-openssl');
-    if (libp11 === undefined) return { level: 'warn', text: 'libp11: version unknown (no dpkg); 0.4.12 crashes on every key-load failure, use 0.4.13 or later' };
+    // Without the engine (OpenSSL 4, RHEL 10, or simply not installed) the provider is the backend.
+    if (libp11 === undefined) return { level: 'ok', text: 'libp11 engine: no Debian package installed (if you install it elsewhere, use 0.4.13 or later: 0.4.12 crashes on every key-load failure)' };
     if (!dpkg.upstreamAtLeast(libp11, '0.4.13')) return { level: 'warn', text: `libp11 ${libp11}: crashes (SIGSEGV) on every key-load failure, a wrong PIN included; install 0.4.13 from bookworm-backports` };
     return { level: 'ok', text: `libp11 ${libp11}` };
   });
-  await attempt(findings, () =>
-    withWorkspace(async (work) => {
-      const available = await openssl.engineAvailable(options.run, await writeEngineConfig(work, module, 'check'));
-      return available ? { level: 'ok', text: 'OpenSSL loads the pkcs11 engine' } : { level: 'fail', text: 'OpenSSL cannot load the pkcs11 engine; install libengine-pkcs11-openssl' };
-    }),
-  );
+  await attempt(findings, () => checkBackends(options.run, module, settings));
   await attempt(findings, async () => {
     const tokens = await p11tool.listTokens(options.run, module).catch((error: Error) => {
       throw new CaError(`module ${module} could not be loaded (${error.message}); check --module`);
@@ -81,7 +95,7 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
   }
   if (settings) {
     const paths = caPaths(resolve(options.dir));
-    findings.push({ level: 'ok', text: `CA in ${paths.dir}: ${settings.keyType}, ${settings.digest}, token '${settings.token}'` });
+    findings.push({ level: 'ok', text: `CA in ${paths.dir}: ${describeKeys(settings)}, token '${settings.token}'` });
     await attempt(findings, () => checkCertificate(paths.rootCert, 'root CA'));
     await attempt(findings, () => checkCertificate(paths.intermediateCert, 'intermediate CA'));
   }

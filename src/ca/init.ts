@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { CaError, UsageError } from '../errors.js';
 import { appendAudit } from './audit.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
-import { parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from './settings.js';
+import { parseBackendChoice } from '../openssl/backend.js';
+import { caKeyType, digestFits, digestFor, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type CaRole, type Settings, describeKeys } from './settings.js';
 
 export interface InitOptions {
   readonly dir: string;
@@ -18,14 +19,27 @@ export interface InitOptions {
   readonly rootCn?: string;
   readonly intermediateCn?: string;
   readonly keyType: string;
-  readonly digest: string;
+  readonly rootKeyType?: string;
+  readonly intermediateKeyType?: string;
+  readonly digest?: string;
+  readonly backend: string;
   readonly crlUrl?: string;
   readonly caIssuersUrl?: string;
   readonly rootCrlUrl?: string;
 }
 
+/** A warning for each CA whose key the explicit --digest does not fit. */
+function digestWarnings(settings: Settings): string[] {
+  const { digest } = settings;
+  if (digest === undefined) return [];
+  return (['root', 'intermediate'] as CaRole[])
+    .filter((role) => !digestFits(digest, caKeyType(settings, role)))
+    .map((role) => `--digest ${digest} does not fit the ${role} key (${caKeyType(settings, role)}, which fits ${digestFor(caKeyType(settings, role))}); Mozilla's root store policy refuses EC signatures with another hash — leave --digest out unless you need it`);
+}
+
 /** The article's "Prepping to Start": the directory layout and a settings file naming the token and subject. */
-export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; settings: Settings }> {
+export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; settings: Settings; warnings: string[] }> {
+  const keyType = parseKeyType(options.keyType);
   const settings: Settings = {
     version: 1,
     module: options.module,
@@ -40,8 +54,11 @@ export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; se
     },
     rootCommonName: options.rootCn ?? `${options.org} Root CA`,
     intermediateCommonName: options.intermediateCn ?? `${options.org} Intermediate CA`,
-    keyType: parseKeyType(options.keyType),
-    digest: parseDigest(options.digest),
+    keyType,
+    ...(options.rootKeyType !== undefined ? { rootKeyType: parseKeyType(options.rootKeyType, '--root-key-type') } : {}),
+    ...(options.intermediateKeyType !== undefined ? { intermediateKeyType: parseKeyType(options.intermediateKeyType, '--intermediate-key-type') } : {}),
+    ...(options.digest !== undefined ? { digest: parseDigest(options.digest) } : {}),
+    backend: parseBackendChoice(options.backend),
     ...(options.crlUrl !== undefined ? { crlUrl: options.crlUrl } : {}),
     ...(options.caIssuersUrl !== undefined ? { caIssuersUrl: options.caIssuersUrl } : {}),
     ...(options.rootCrlUrl !== undefined ? { rootCrlUrl: options.rootCrlUrl } : {}),
@@ -58,6 +75,6 @@ export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; se
   }
   const paths = caPaths(resolve(options.dir));
   await createLayout(paths.dir, settings);
-  await appendAudit(paths.dir, { action: 'init', command: 'init', subject: `O=${settings.subject.organization}`, detail: `token '${settings.token}', ${settings.keyType}, ${settings.digest}` });
-  return { paths, settings };
+  await appendAudit(paths.dir, { action: 'init', command: 'init', subject: `O=${settings.subject.organization}`, detail: `token '${settings.token}', ${describeKeys(settings)}, backend ${settings.backend}` });
+  return { paths, settings, warnings: digestWarnings(settings) };
 }

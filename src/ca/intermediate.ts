@@ -11,10 +11,11 @@ import { fileExists, loadCa, sameToken, type TokenCommandOptions } from './conte
 import { certificateAudit, withCaChange } from './change.js';
 import type { IssuedCa } from './root.js';
 import { nameConstraintEntries } from './name-constraints.js';
-import { requireKeyLabel, writeSettings, type NameConstraints, type Settings } from './settings.js';
+import { caDigest, caKeyType, requireKeyLabel, writeSettings, type NameConstraints, type Settings } from './settings.js';
+import { requireCaKey, signerFor } from './signer.js';
 import { signStaged } from './sign.js';
 import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
-import { commitDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
+import { commitDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 /** The subject the CA's configs ask for, in their order. */
 export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {
@@ -60,51 +61,53 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   }
   await requireTools();
   const token = await openToken(options.run, ca.intermediateToken);
-  if (!sameToken(ca.rootToken, ca.intermediateToken)) await openToken(options.run, ca.rootToken);
+  const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken);
+  const keyType = caKeyType(settings, 'intermediate');
+  const digest = caDigest(settings, 'intermediate');
+  const rootDigest = caDigest(settings, 'root');
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.intermediateToken, options.say);
       const rootPin = sameToken(ca.rootToken, ca.intermediateToken) ? pin : await pinFor(ca.rootToken, options.say);
-      options.say(`generating the intermediate key (${settings.keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
-      const engine = { run: options.run, engineConfig: await writeEngineConfig(work, ca.intermediateToken.module, 'intermediate'), pin };
-      const rootEngineConfig = await writeEngineConfig(work, ca.rootToken.module, 'root');
+      options.say(`generating the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
+      if (rootToken !== token) await requireCaKey(rootToken, rootPin, rootKey, ca.rootToken);
+      const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
+      const rootSigner = rootToken === token ? { ...signer, pin: rootPin } : await signerFor(rootToken, ca.rootToken, rootPin, work, options.say);
       const csrConfigText = await renderTemplate('create_intermediate_csr.ini', {
-        digest: settings.digest,
+        digest,
         subject: settings.subject,
         commonName: settings.intermediateCommonName,
       });
-      const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
+      const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const csrConfig = join(work, 'create_intermediate_csr.ini');
         await writeWorkspaceFile(csrConfig, csrConfigText);
         const csrPath = join(work, 'intermediate.csr');
         options.say('creating the intermediate CSR on the token (openssl req -new)…');
-        await openssl.createCsr(engine, { config: csrConfig, keyUri: key.uri, digest: settings.digest, out: csrPath });
+        await openssl.createCsr(signer, { config: csrConfig, keyUri: key.uri, digest, out: csrPath });
         const csrPem = await readFile(csrPath, 'utf8');
         const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
         const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
         await confirmSigning(`About to sign with the root key:\n  subject  ${formatName(csr.subject)}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature`, options);
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
         const signed = await signStaged({
-          run: options.run,
-          pin: rootPin,
-          engineConfig: rootEngineConfig,
+          signer: rootSigner,
           workspace: work,
           caDir: paths.dir,
           templates: ['sign_intermediate_csr.ini'],
           context: {
             privateKeyUri: rootKey.uri,
             certificate: paths.rootCert,
-            digest: settings.digest,
+            digest: rootDigest,
             rootCrlUrl: settings.rootCrlUrl ?? '',
             nameConstraints: nameConstraintEntries(options.nameConstraints),
           },
           extensions: 'v3_intermediate_ca',
           days: options.days,
-          digest: settings.digest,
+          digest: rootDigest,
           csr: csrPath,
         });
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
-        const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: settings.digest, tokenSpki, pathLength: 0 });
+        const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: rootDigest, tokenSpki, pathLength: 0 });
         const issuedPath = join(work, 'intermediate.crt');
         await writeWorkspaceFile(issuedPath, signed.pem);
         await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
@@ -133,7 +136,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       return {
         result,
         audit: [
-          { action: 'key-generated' as const, command: 'intermediate', keyUri: key.uri, detail: `${settings.keyType} on token '${ca.intermediateToken.tokenLabel}'` },
+          { action: 'key-generated' as const, command: 'intermediate', keyUri: key.uri, detail: `${keyType} on token '${ca.intermediateToken.tokenLabel}'` },
           { action: 'certificate-issued' as const, command: 'intermediate', ...certificateAudit(cert, result.subject), detail: 'intermediate CA' },
         ],
       };

@@ -13,8 +13,9 @@ import { certificateAudit, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
+import { requireCaKey, signerFor } from './signer.js';
 import { openToken, pinFor, requireTools } from './token.js';
-import { commitDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
+import { commitDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
@@ -136,7 +137,7 @@ function requireValidityWithin(days: number, profile: ProfileName, issuer: Decod
 export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const { certificate: intermediate, key: intermediateKey } = await authority(ca, 'intermediate');
+  const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const csrPath = resolve(options.csrPath);
   const out = resolve(options.out ?? defaultOutput(csrPath));
   if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
@@ -158,17 +159,16 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
     options,
   );
   await requireTools();
-  await openToken(options.run, ca.intermediateToken);
+  const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.intermediateToken, options.say);
+      await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${formatName(csr.subject)} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signed = await signStaged({
-        run: options.run,
-        pin,
-        engineConfig: await writeEngineConfig(work, ca.intermediateToken.module),
+        signer: await signerFor(token, ca.intermediateToken, pin, work, options.say),
         workspace: work,
         caDir: paths.intermediateDir,
         templates: ['sign_server_csrs.ini', profile.template],
@@ -177,7 +177,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
           extensions: profile.section,
           privateKeyUri: intermediateKey.uri,
           certificate: paths.intermediateCert,
-          digest: settings.digest,
+          digest,
           keyUsage: keyUsage.join(', '),
           sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
           crlUrl: settings.crlUrl ?? '',
@@ -185,11 +185,11 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
         },
         extensions: profile.section,
         days: options.days,
-        digest: settings.digest,
+        digest,
         csr: csrCopy,
       });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
-      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest: settings.digest, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
+      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       await commitDatabase(signed.staging, paths.intermediateDir);

@@ -11,8 +11,9 @@ import { loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
 import { findIssued, readIndex } from './issued.js';
 import type { AuditEvent } from './audit.js';
 import { certificateAudit, withCaChange, type Change } from './change.js';
+import { requireCaKey, signerFor } from './signer.js';
 import { openToken, pinFor, requireTools } from './token.js';
-import { commitDatabase, stageDatabase, withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
+import { commitDatabase, stageDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
@@ -37,7 +38,7 @@ async function previousCrlNumber(auth: Authority): Promise<bigint | undefined> {
 }
 
 interface StagedAuthority {
-  readonly engine: openssl.EngineContext;
+  readonly signer: openssl.SigningContext;
   readonly staging: string;
   readonly config: string;
   readonly work: string;
@@ -47,28 +48,28 @@ interface StagedAuthority {
 async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, work: (staged: StagedAuthority) => Promise<Change<T>>): Promise<T> {
   const role = auth.name === 'root' ? ca.rootToken : ca.intermediateToken;
   await requireTools();
-  await openToken(options.run, role);
+  const token = await openToken(options.run, role);
   return withCaChange(ca.paths.dir, () =>
     withWorkspace(async (dir) => {
       const pin = await pinFor(role, options.say);
+      await requireCaKey(token, pin, auth.key, role);
       const staging = await stageDatabase(auth.databaseDir, dir);
       const config = join(dir, auth.configName);
       await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-      const engine = { run: options.run, engineConfig: await writeEngineConfig(dir, role.module, role.role), pin };
-      return work({ engine, staging, config, work: dir });
+      return work({ signer: await signerFor(token, role, pin, dir, options.say), staging, config, work: dir });
     }),
     { timeoutMs: options.lockTimeoutMs, onWait: options.say },
   );
 }
 
 /** Generates a CRL in the staged database and verifies it against the CA and the staged index. */
-async function stageCrl(staged: StagedAuthority, auth: Authority, ca: LoadedCa, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
   const out = join(staged.work, 'crl.pem');
-  await openssl.generateCrl(staged.engine, { config: staged.config, days, digest: ca.settings.digest, out });
+  await openssl.generateCrl(staged.signer, { config: staged.config, days, digest: auth.digest, out });
   const pem = await readFile(out, 'utf8');
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
-  const checks = verifyCrl(`the ${auth.name} CRL`, crl, { issuer: auth.certificate, digest: ca.settings.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
+  const checks = verifyCrl(`the ${auth.name} CRL`, crl, { issuer: auth.certificate, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
   return { pem, crl, checks };
 }
 
@@ -87,7 +88,7 @@ export async function publishCrl(options: TokenCommandOptions & { root: boolean;
   requireCrlDays(options.days, auth);
   return withStagedAuthority(options, ca, auth, async (staged) => {
     options.say(`signing the ${auth.name} CRL (openssl ca -gencrl)…`);
-    const { pem, crl, checks } = await stageCrl(staged, auth, ca, options.days);
+    const { pem, crl, checks } = await stageCrl(staged, auth, options.days);
     await commitDatabase(staged.staging, auth.databaseDir);
     await writeFileAtomic(auth.crlPath, pem);
     return { result: published(auth, crl, checks), audit: [crlAudit(options.root ? 'crl --root' : 'crl', auth, crl)] };
@@ -116,10 +117,10 @@ export async function revokeCertificate(options: TokenCommandOptions & { target?
   requireCrlDays(options.crlDays, auth);
   return withStagedAuthority(options, ca, auth, async (staged) => {
     options.say(`revoking serial ${found.entry.serial} (${formatName(found.cert.subject)}) with the ${auth.name} key…`);
-    await openssl.revoke(staged.engine, { config: staged.config, certificate: found.path, reason: options.reason });
+    await openssl.revoke(staged.signer, { config: staged.config, certificate: found.path, reason: options.reason });
     const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
     if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
-    const { pem, crl, checks } = await stageCrl(staged, auth, ca, options.crlDays);
+    const { pem, crl, checks } = await stageCrl(staged, auth, options.crlDays);
     await commitDatabase(staged.staging, auth.databaseDir);
     await writeFileAtomic(auth.crlPath, pem);
     const command = options.root ? 'revoke --root' : 'revoke';

@@ -8,9 +8,10 @@ import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
 import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, withCaChange } from './change.js';
-import { requireKeyLabel, writeSettings } from './settings.js';
+import { caDigest, caKeyType, requireKeyLabel, writeSettings } from './settings.js';
+import { signerFor } from './signer.js';
 import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
-import { withWorkspace, writeEngineConfig, writeWorkspaceFile } from './workspace.js';
+import { withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedCa {
   readonly certificate: string;
@@ -30,6 +31,8 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
+  const keyType = caKeyType(settings, 'root');
+  const digest = caDigest(settings, 'root');
   if (settings.rootKey || (await fileExists(paths.rootCert))) {
     throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
   }
@@ -38,26 +41,26 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.rootToken, options.say);
-      options.say(`generating the root key (${settings.keyType}, label '${options.label}') on token '${ca.rootToken.tokenLabel}'…`);
+      options.say(`generating the root key (${keyType}, label '${options.label}') on token '${ca.rootToken.tokenLabel}'…`);
       const configText = await renderTemplate('create_root_cert.ini', {
         dir: paths.dir,
-        digest: settings.digest,
+        digest,
         subject: settings.subject,
         commonName: settings.rootCommonName,
       });
-      const { key, pem, checks } = await withNewCaKey(token, pin, { keyType: settings.keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
+      const { key, pem, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
         const config = join(work, 'create_root_cert.ini');
         await writeWorkspaceFile(config, configText);
         const out = join(work, 'root.crt');
         options.say('self-signing the root certificate on the token (openssl req -x509)…');
         await openssl.createSelfSigned(
-          { run: options.run, engineConfig: await writeEngineConfig(work, ca.rootToken.module, 'root'), pin },
-          { config, keyUri: key.uri, days: options.days, digest: settings.digest, out },
+          await signerFor(token, ca.rootToken, pin, work, options.say),
+          { config, keyUri: key.uri, days: options.days, digest, out },
         );
         const pem = await readFile(out, 'utf8');
         const checks = verifyCaCertificate('the root certificate', decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'root.crt')), {
           issuer: undefined,
-          digest: settings.digest,
+          digest,
           tokenSpki,
           pathLength: undefined,
         });
@@ -79,7 +82,7 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       return {
         result,
         audit: [
-          { action: 'key-generated' as const, command: 'root', keyUri: key.uri, detail: `${settings.keyType} on token '${ca.rootToken.tokenLabel}'` },
+          { action: 'key-generated' as const, command: 'root', keyUri: key.uri, detail: `${keyType} on token '${ca.rootToken.tokenLabel}'` },
           { action: 'certificate-issued' as const, command: 'root', ...certificateAudit(cert, result.subject), detail: 'root CA' },
         ],
       };

@@ -4,6 +4,7 @@ import { CaError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { DIGESTS, type Digest } from '../x509/verify.js';
 import { opensslConfigValue } from '../openssl-config.js';
+import type { BackendChoice } from '../openssl/backend.js';
 
 export const SETTINGS_FILE = 'hsm-openssl-ca.json';
 
@@ -38,8 +39,14 @@ export interface Settings {
   readonly subject: Subject;
   readonly rootCommonName: string;
   readonly intermediateCommonName: string;
+  /** The key type of both CAs unless one has its own below. */
   readonly keyType: KeyType;
-  readonly digest: Digest;
+  readonly rootKeyType?: KeyType;
+  readonly intermediateKeyType?: KeyType;
+  /** A digest both CAs sign with; absent, each CA signs with the digest that fits its key (digestFor). */
+  readonly digest?: Digest;
+  /** How openssl reaches the token; absent means auto. */
+  readonly backend?: BackendChoice;
   readonly rootKey?: TokenKey;
   readonly intermediateKey?: TokenKey;
   /** CRL Distribution Point put into every certificate the intermediate issues (its CRL's URL). */
@@ -63,10 +70,49 @@ export function requireConfigSafe(option: string, value: string): void {
   opensslConfigValue(value, option);
 }
 
-export function parseKeyType(value: string): KeyType {
+export function parseKeyType(value: string, option = '--key-type'): KeyType {
   const match = KEY_TYPES.find((type) => type.toLowerCase() === value.toLowerCase() || (value.toLowerCase() === 'ec:prime256v1' && type === 'EC:secp256r1'));
-  if (!match) throw new UsageError(`--key-type ${value} is not supported; choose one of ${KEY_TYPES.join(', ')}`);
+  if (!match) throw new UsageError(`${option} ${value} is not supported; choose one of ${KEY_TYPES.join(', ')}`);
   return match;
+}
+
+export type CaRole = 'root' | 'intermediate';
+
+/** The key type of one CA. */
+export function caKeyType(settings: Settings, role: CaRole): KeyType {
+  return (role === 'root' ? settings.rootKeyType : settings.intermediateKeyType) ?? settings.keyType;
+}
+
+/**
+ * The digest that fits a key: the hash as strong as the curve (Mozilla's root store policy allows P-256
+ * only with SHA-256 and P-384 only with SHA-384), and SHA-256 for RSA, which every client accepts.
+ */
+export function digestFor(keyType: KeyType): Digest {
+  return FITTING_DIGEST[keyType];
+}
+
+const FITTING_DIGEST: Record<KeyType, Digest> = {
+  'EC:secp256r1': 'sha256',
+  'EC:secp384r1': 'sha384',
+  'EC:secp521r1': 'sha512',
+  'rsa:2048': 'sha256',
+  'rsa:3072': 'sha256',
+  'rsa:4096': 'sha256',
+};
+
+/** Whether a digest fits a key: any SHA-2 for RSA, the curve's own for EC. */
+export function digestFits(digest: Digest, keyType: KeyType): boolean {
+  return keyType.startsWith('rsa:') || digest === digestFor(keyType);
+}
+
+/** The digest one CA signs with: the settings' explicit one, else the one that fits its key. */
+export function caDigest(settings: Settings, role: CaRole): Digest {
+  return settings.digest ?? digestFor(caKeyType(settings, role));
+}
+
+/** "root EC:secp384r1 sha384, intermediate EC:secp256r1 sha256", for reports and the audit log. */
+export function describeKeys(settings: Settings): string {
+  return (['root', 'intermediate'] as CaRole[]).map((role) => `${role} ${caKeyType(settings, role)} ${caDigest(settings, role)}`).join(', ');
 }
 
 export function parseDigest(value: string): Digest {

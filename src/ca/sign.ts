@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderTemplates, type TemplateName } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
-import type { Runner } from '../tools/run.js';
 import type { Digest } from '../x509/verify.js';
 import { stageDatabase, writeWorkspaceFile } from './workspace.js';
 
@@ -21,9 +20,7 @@ export interface StagedSigning {
  * operator can replay it). Nothing in the CA directory changes here.
  */
 export async function signStaged(request: {
-  run: Runner;
-  pin: string;
-  engineConfig: string;
+  signer: openssl.SigningContext;
   workspace: string;
   caDir: string;
   /** The config's templates: the CA part, then (for leaves) the profile's extension section. */
@@ -39,7 +36,7 @@ export async function signStaged(request: {
   await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
-    { run: request.run, engineConfig: request.engineConfig, pin: request.pin },
+    request.signer,
     { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out },
   );
   return {

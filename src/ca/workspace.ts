@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import tmp from 'tmp-promise';
 import { CaError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { renderTemplate } from '../openssl-config.js';
 
 tmp.setGracefulCleanup();
 
@@ -24,13 +23,6 @@ export async function withWorkspace<T>(work: (dir: string) => Promise<T>): Promi
 /** Writes a file inside a workspace: private to this user (0600), like everything else there. */
 export async function writeWorkspaceFile(path: string, data: string | Buffer): Promise<void> {
   await writeFileAtomic(path, data, 0o600);
-}
-
-/** Renders the OPENSSL_CONF that loads the libp11 engine with `module`, into the workspace. */
-export async function writeEngineConfig(workspace: string, module: string, role: 'root' | 'intermediate' | 'check' = 'intermediate'): Promise<string> {
-  const path = join(workspace, `openssl_engine.${role}.cnf`);
-  await writeWorkspaceFile(path, await renderTemplate('openssl_engine.cnf', { module }));
-  return path;
 }
 
 const DATABASE_FILES = ['index.txt', 'index.txt.attr', 'serial'];

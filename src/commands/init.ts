@@ -1,16 +1,18 @@
 import { initCa, type InitOptions } from '../ca/init.js';
-import { printReport } from './output.js';
+import { describeKeys } from '../ca/settings.js';
+import { printReport, say } from './output.js';
 
 export async function initCommand(options: InitOptions): Promise<void> {
-  const { paths, settings } = await initCa(options);
+  const { paths, settings, warnings } = await initCa(options);
+  for (const warning of warnings) say(`warning: ${warning}`);
   printReport(
     `CA directory created: ${paths.dir}`,
     [
       ['module', settings.module],
       ['token', settings.token],
       ...(settings.rootToken || settings.rootModule ? [['root token', `${settings.rootToken ?? settings.token} on ${settings.rootModule ?? settings.module} (offline root)`] as [string, string]] : []),
-      ['key type', settings.keyType],
-      ['digest', settings.digest],
+      ['keys', describeKeys(settings)],
+      ['backend', settings.backend ?? 'auto'],
       ['root CN', settings.rootCommonName],
       ['interm. CN', settings.intermediateCommonName],
       ['settings', paths.settings],

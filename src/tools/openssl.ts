@@ -1,53 +1,55 @@
 import type { Digest } from '../x509/verify.js';
+import { keyLoadArgs, type OpensslBackend } from '../openssl/backend.js';
 import type { Runner } from './run.js';
 
 /** The environment variable a PIN reaches openssl through (`-passin env:NAME`): never argv, never `pass:`. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
 
-/** What every engine-backed openssl call needs: the generated OPENSSL_CONF and the PIN. */
-export interface EngineContext {
+/** What every openssl call that signs on the token needs: the backend, its OPENSSL_CONF and the PIN. */
+export interface SigningContext extends OpensslBackend {
   readonly run: Runner;
-  /** Path of the rendered openssl_engine.cnf (MODULE_PATH), set as OPENSSL_CONF for the child only. */
-  readonly engineConfig: string;
   readonly pin: string;
 }
 
-function engineOptions(context: EngineContext): { env: Record<string, string>; secrets: Record<string, string> } {
-  return { env: { OPENSSL_CONF: context.engineConfig }, secrets: { [PIN_VARIABLE]: context.pin } };
+function signingOptions(context: SigningContext): { env: Record<string, string>; secrets: Record<string, string> } {
+  return { env: { OPENSSL_CONF: context.config }, secrets: { [PIN_VARIABLE]: context.pin } };
 }
 
-const ENGINE_ARGS = ['-engine', 'pkcs11', '-passin', `env:${PIN_VARIABLE}`];
+/** The backend's key-loading argv and the PIN from the environment. */
+function tokenArgs(context: SigningContext): string[] {
+  return [...keyLoadArgs(context.backend), '-passin', `env:${PIN_VARIABLE}`];
+}
 
 /** `openssl req -new -x509`: the self-signed root certificate, signed on the token. */
 export async function createSelfSigned(
-  context: EngineContext,
+  context: SigningContext,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
 ): Promise<void> {
   await context.run(
     'openssl',
-    ['req', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
-    engineOptions(context),
+    ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
+    signingOptions(context),
   );
 }
 
 /** `openssl req -new`: a CSR signed by a key on the token. */
-export async function createCsr(context: EngineContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<void> {
+export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<void> {
   await context.run(
     'openssl',
-    ['req', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out],
-    engineOptions(context),
+    ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out],
+    signingOptions(context),
   );
 }
 
 /** `openssl ca`: signs a CSR with the CA key named in the config's `private_key`. `-batch`: without it openssl exits 0 without issuing. */
 export async function signWithCa(
-  context: EngineContext,
+  context: SigningContext,
   request: { config: string; extensions: string; days: number; digest: Digest; csr: string; out: string },
 ): Promise<void> {
   await context.run(
     'openssl',
-    ['ca', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, '-in', request.csr, '-out', request.out],
-    engineOptions(context),
+    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, '-in', request.csr, '-out', request.out],
+    signingOptions(context),
   );
 }
 
@@ -61,26 +63,20 @@ export async function version(run: Runner): Promise<string> {
   return (await run('openssl', ['version'])).stdout.trim();
 }
 
-/** Whether OpenSSL can load the libp11 `pkcs11` engine with the given OPENSSL_CONF. */
-export async function engineAvailable(run: Runner, engineConfig: string): Promise<boolean> {
-  const { stdout } = await run('openssl', ['engine', '-t', 'pkcs11'], { env: { OPENSSL_CONF: engineConfig } });
-  return /\[ available \]/.test(stdout);
-}
-
 /** `openssl ca -revoke`: marks a certificate revoked in the database; loads the CA key, so it needs the PIN. */
-export async function revoke(context: EngineContext, request: { config: string; certificate: string; reason: string }): Promise<void> {
+export async function revoke(context: SigningContext, request: { config: string; certificate: string; reason: string }): Promise<void> {
   await context.run(
     'openssl',
-    ['ca', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-batch', '-revoke', request.certificate, '-crl_reason', request.reason],
-    engineOptions(context),
+    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-revoke', request.certificate, '-crl_reason', request.reason],
+    signingOptions(context),
   );
 }
 
 /** `openssl ca -gencrl`: a CRL signed on the token, numbered from the database's crlnumber. */
-export async function generateCrl(context: EngineContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
+export async function generateCrl(context: SigningContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
   await context.run(
     'openssl',
-    ['ca', '-config', request.config, ...ENGINE_ARGS, '-keyform', 'engine', '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out],
-    engineOptions(context),
+    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out],
+    signingOptions(context),
   );
 }

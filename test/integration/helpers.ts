@@ -63,8 +63,18 @@ export async function makeSandbox(options: { tokenLabel?: string; pin?: string }
   return { root, caDir: join(root, 'ca'), pin, tokenLabel, env, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
+/**
+ * The backend every CA made by the tests records (`init --backend`), so one suite runs once per backend:
+ * the release matrix sets HSM_CA_TEST_BACKEND=engine or provider; unset, the CLI's own default (auto) applies.
+ */
+const TEST_BACKEND = process.env['HSM_CA_TEST_BACKEND'];
+
+function withTestBackend(args: readonly string[]): readonly string[] {
+  return args[0] === 'init' && TEST_BACKEND && !args.includes('--backend') ? [...args, '--backend', TEST_BACKEND] : args;
+}
+
 export function cli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Result> {
-  return exec(process.execPath, [CLI, ...args], options);
+  return exec(process.execPath, [CLI, ...withTestBackend(args)], options);
 }
 
 /** init + root + intermediate, each asserted to succeed. */

@@ -27,6 +27,7 @@ const TEMPLATE_NAMES: readonly TemplateName[] = [
   'profiles/client.ini',
   'profiles/server-client.ini',
   'openssl_engine.cnf',
+  'openssl_provider.cnf',
 ];
 
 const SUBJECT = {
@@ -80,6 +81,7 @@ const CONTEXTS: Record<TemplateName, object> = {
   'profiles/client.ini': { ...LEAF_CONTEXT, profile: 'client', extensions: 'client_cert', crlUrl: '', caIssuersUrl: '' },
   'profiles/server-client.ini': { ...LEAF_CONTEXT, profile: 'server-client', extensions: 'server_client_cert', keyUsage: 'digitalSignature, keyEncipherment' },
   'openssl_engine.cnf': { module: '/usr/lib/softhsm/libsofthsm2.so' },
+  'openssl_provider.cnf': { module: '/usr/lib/softhsm/libsofthsm2.so', quirks: 'no-deinit' },
 };
 
 /**
@@ -370,7 +372,7 @@ describe('renderTemplate golden files', () => {
       const text = readFileSync(new URL(file, GOLDEN_DIR), 'utf8');
       expect(text.endsWith('\n')).toBe(true);
       for (const line of text.split('\n').slice(0, -1)) {
-        const ok = line === '' || line.startsWith('#') || /^\[ [A-Za-z0-9_]+ \]$/.test(line) || /^[A-Za-z0-9_.;]+\s*= ?\S/.test(line);
+        const ok = line === '' || line.startsWith('#') || /^\[ [A-Za-z0-9_]+ \]$/.test(line) || /^[A-Za-z0-9_.;-]+\s*= ?\S/.test(line);
         if (!ok) throw new Error(`${file}: unexpected line ${JSON.stringify(line)}`);
         expect(line).not.toMatch(/\s$/);
         expect(line).not.toMatch(/undefined|\{\{|\}\}/);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { UsageError } from '../../../src/errors.js';
-import { DEFAULT_MODULE, KEY_TYPES, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from '../../../src/ca/settings.js';
+import { caDigest, caKeyType, DEFAULT_MODULE, digestFits, digestFor, KEY_TYPES, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from '../../../src/ca/settings.js';
 
 const VALID: Settings = {
   version: 1,
@@ -124,5 +124,40 @@ describe('requireConfigSafe', () => {
     expect(() => requireConfigSafe('--org', 'x\ny')).toThrow(/^--org contains a control character/);
     expect(() => requireConfigSafe('--org', ' x')).toThrow(/^--org " x" starts or ends with a space/);
     expect(() => requireConfigSafe('--org', 'x $y')).not.toThrow();
+  });
+});
+
+describe('key types and digests per CA', () => {
+  const base = { keyType: 'EC:secp384r1' } as Settings;
+
+  it('signs with the digest that fits each key: P-256 sha256, P-384 sha384, P-521 sha512, RSA sha256', () => {
+    expect(KEY_TYPES.map((type) => [type, digestFor(type)])).toEqual([
+      ['EC:secp256r1', 'sha256'],
+      ['EC:secp384r1', 'sha384'],
+      ['EC:secp521r1', 'sha512'],
+      ['rsa:2048', 'sha256'],
+      ['rsa:3072', 'sha256'],
+      ['rsa:4096', 'sha256'],
+    ]);
+  });
+
+  it('gives each CA its own key type, defaulting to --key-type', () => {
+    const mixed = { ...base, rootKeyType: 'rsa:4096', intermediateKeyType: 'EC:secp256r1' } as Settings;
+    expect([caKeyType(mixed, 'root'), caDigest(mixed, 'root'), caKeyType(mixed, 'intermediate'), caDigest(mixed, 'intermediate')]).toEqual(['rsa:4096', 'sha256', 'EC:secp256r1', 'sha256']);
+    expect([caKeyType(base, 'root'), caDigest(base, 'intermediate')]).toEqual(['EC:secp384r1', 'sha384']);
+  });
+
+  it('keeps an explicit digest for both CAs (a CA directory made before per-key digests keeps its sha512)', () => {
+    expect(caDigest({ ...base, digest: 'sha512' }, 'root')).toBe('sha512');
+  });
+
+  it('says an EC key fits only its own hash, and RSA any SHA-2', () => {
+    expect(digestFits('sha512', 'EC:secp384r1')).toBe(false);
+    expect(digestFits('sha384', 'EC:secp384r1')).toBe(true);
+    expect(digestFits('sha512', 'rsa:2048')).toBe(true);
+  });
+
+  it('names the option in a bad key type', () => {
+    expect(() => parseKeyType('ed25519', '--root-key-type')).toThrow(/^--root-key-type ed25519 is not supported/);
   });
 });

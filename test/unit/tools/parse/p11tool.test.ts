@@ -2,7 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parseObjects, parseTokens, parseUrls } from '../../../../src/tools/parse/p11tool.js';
 import { ParseError } from '../../../../src/errors.js';
-import { formatPkcs11Uri, parsePkcs11Uri, uriIdHex } from '../../../../src/pkcs11/uri.js';
+import { formatPkcs11Uri, parsePkcs11Uri, uriIdHex, uriText } from '../../../../src/pkcs11/uri.js';
 
 function fixture(path: string): string {
   return readFileSync(new URL(`../../../fixtures/tool-output/p11tool/${path}`, import.meta.url), 'utf8');
@@ -135,5 +135,29 @@ describe('parseUrls', () => {
     const error = thrown(() => parseUrls(`${fixture('3.7.9/list-privkeys-only-urls.txt')}p11tool: error in PIN\n`));
     expect(error).toBeInstanceOf(ParseError);
     expect((error as Error).message).toContain('unexpected line "p11tool: error in PIN"');
+  });
+});
+
+describe.each(['3.7.9', '3.8.9', '3.8.13'])('p11tool output of GnuTLS %s', (release) => {
+  it('lists the SoftHSM token with its URL, label and flags', () => {
+    const [token, ...others] = parseTokens(fixture(`${release}/list-tokens.txt`));
+    expect(others).toEqual([]);
+    expect(uriText(parsePkcs11Uri(token!.url), 'token')).toBe('CA Token');
+    expect(token!.label).toBe('CA Token');
+    expect(token!.flags).toEqual(expect.arrayContaining(['RNG', 'Requires login']));
+  });
+
+  it('lists private key URLs that name the root key by id and label', () => {
+    const urls = parseUrls(fixture(`${release}/list-privkeys-only-urls.txt`)).map(parsePkcs11Uri);
+    const root = urls.filter((uri) => uriIdHex(uri) === ROOT_ID);
+    expect(root.map((uri) => uriText(uri, 'object'))).toEqual(['root']);
+    expect(urls.every((uri) => uriText(uri, 'type') === 'private')).toBe(true);
+  });
+
+  it('lists objects with a URL, a type and the id without colons', () => {
+    const objects = parseObjects(fixture(`${release}/list-all-login.txt`));
+    const root = objects.find((o) => o.idHex === ROOT_ID && /^Private key/.test(o.type));
+    expect(root?.label).toBe('root');
+    expect(root?.type).toMatch(/SECP384R1/);
   });
 });

@@ -92,7 +92,9 @@ describe('parseKeyPairGenerated', () => {
     const error = thrown(() => parseKeyPairGenerated(text));
     expect(error).toBeInstanceOf(ParseError);
     expect((error as Error).message).toContain('Key pair generated:');
-    expect((error as Error).message).toContain('label:      p256');
+    // The tool's text travels beside the one-line message, line breaks intact, for the CLI to show.
+    expect((error as ParseError).detail).toBe(text.trimEnd());
+    expect((error as ParseError).detail!.split('\n')).toContain('  label:      p256');
   });
 
   it('throws ParseError on empty output', () => {
@@ -180,5 +182,53 @@ describe('parseObjects', () => {
   it('throws ParseError on an attribute line before any object header', () => {
     expect(() => parseObjects('  label:      root\n')).toThrow(ParseError);
     expect(() => parseObjects('  label:      root\n')).toThrow(/label: {6}root/);
+  });
+});
+
+/** What capture-tool-output.sh generates on every OpenSC release: key type → label and id. */
+const CAPTURED_KEYS: Array<[string, string, string, RegExp]> = [
+  ['keypairgen-ec-secp256r1.txt', 'p256', '02', /^EC\s+EC_POINT 256 bits$/],
+  ['keypairgen-ec-secp384r1.txt', 'root', ROOT_ID, /^EC\s+EC_POINT 384 bits$/],
+  ['keypairgen-ec-secp521r1.txt', 'p521', '04', /^EC\s+EC_POINT 52[18] bits$/],
+  ['keypairgen-rsa-2048.txt', 'rsa2048', '05', /^RSA\s+2048 bits$/],
+  ['keypairgen-rsa-4096.txt', RSA_LABEL, '03', /^RSA\s+4096 bits$/],
+];
+const OPENSC_RELEASES = ['0.23.0', '0.26.1', '0.27.1'];
+
+describe.each(OPENSC_RELEASES)('pkcs11-tool output of OpenSC %s', (release) => {
+  it.each(CAPTURED_KEYS)('%s: one private and one public key with the label and id we gave', (file, label, id, publicDetail) => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture(`${release}/${file}`));
+    expect([privateKey.label, privateKey.idHex, publicKey.label, publicKey.idHex]).toEqual([label, id, label, id]);
+    expect(publicKey.detail).toMatch(publicDetail);
+  });
+
+  it('reads a wrapped EC point or modulus as one hex value', () => {
+    const { publicKey } = parseKeyPairGenerated(fixture(`${release}/keypairgen-ec-secp384r1.txt`));
+    // An uncompressed P-384 point: 04 || x || y, 97 bytes, inside a 2-byte OCTET STRING header.
+    const point = publicKey.attributes['EC_POINT'] ?? publicKey.attributes['EC Point'];
+    expect(point).toMatch(/^0461[0-9a-f]{194}$/);
+    const { privateKey } = parseKeyPairGenerated(fixture(`${release}/keypairgen-rsa-2048.txt`));
+    const modulus = privateKey.attributes['Modulus'];
+    if (modulus !== undefined) expect(modulus).toMatch(/^[0-9a-f]{512}$/);
+  });
+
+  it('lists every object of the token after the keys were made', () => {
+    const objects = parseObjects(fixture(`${release}/list-objects-login.txt`));
+    const privateKeys = objects.filter((o) => o.kind === 'Private Key').map((o) => `${o.label}/${o.idHex}`).sort();
+    // 0.23.0's listing was captured before the P-521 and RSA-2048 keys joined the script.
+    expect(privateKeys).toEqual(expect.arrayContaining(['p256/02', `root/${ROOT_ID}`, `${RSA_LABEL}/03`]));
+    expect(objects.filter((o) => o.kind === 'Public Key')).toHaveLength(privateKeys.length);
+  });
+});
+
+describe('the uri: line of OpenSC 0.26 and later', () => {
+  it('is kept for each object (0.27 encodes the id byte by byte)', () => {
+    const { privateKey, publicKey } = parseKeyPairGenerated(fixture('0.27.1/keypairgen-ec-secp384r1.txt'));
+    expect(privateKey.uri).toMatch(/;id=%e0%16%1c%c8.*;object=root;type=private$/);
+    expect(publicKey.uri).toMatch(/;type=public$/);
+  });
+
+  it('is absent before 0.26', () => {
+    expect(parseKeyPairGenerated(fixture('0.23.0/keypairgen-ec-secp384r1.txt')).privateKey.uri).toBeUndefined();
   });
 });
