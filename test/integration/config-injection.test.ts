@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { allFileText, cli, exec, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, x509Text, type Result, type Sandbox } from './helpers.js';
+import { Cert, searchableText, serialOf } from './certs.js';
+import { allFileText, cli, exec, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Result, type Sandbox } from './helpers.js';
 
 /*
  * Config injection, end to end: every option that reaches a rendered OpenSSL config (subject fields, CNs,
@@ -227,10 +228,6 @@ function privateKeyLabels(listing: string): string[] {
     .filter((block) => block.startsWith('Private Key Object'))
     .map((block) => /^ {2}label: {6}(.*)$/m.exec(block)?.[1] ?? '<no label>') // pkcs11-tool prints "  label:      %s"
     .sort();
-}
-
-async function serialOf(cert: string): Promise<string> {
-  return (await mustExec('openssl', ['x509', '-noout', '-serial', '-in', cert])).trim().replace(/^serial=/, '');
 }
 
 /** `openssl ca -status` reads `database = $dir/index.txt`: it finds the serial only if `dir` is the real CA directory. */
@@ -658,9 +655,9 @@ describe('accepted values come out of the certificates exactly as given', () => 
         const run = outcome(caRuns.get(spec));
         const texts = [
           await allFileText(run.dir),
-          await x509Text(join(run.dir, 'certs/root.crt')),
-          await x509Text(join(run.dir, 'intermediate/certs/intermediate.crt')),
-          await x509Text(join(run.sandbox.root, 'www.crt')),
+          searchableText(await Cert.load(join(run.dir, 'certs/root.crt'))),
+          searchableText(await Cert.load(join(run.dir, 'intermediate/certs/intermediate.crt'))),
+          searchableText(await Cert.load(join(run.sandbox.root, 'www.crt'))),
           ...run.steps.flatMap(({ result }) => [result.stdout, result.stderr]),
         ].join('\n');
         expect({ home: texts.includes(HOME_MARKER), pin: texts.includes(PIN) }).toEqual({ home: false, pin: false });
@@ -755,10 +752,11 @@ describe('SANs, URLs and name constraints reach the configs escaped', () => {
     const csr = await makeCsr(sandbox.root, 'svc', { subject: '/CN=svc.example.test' });
     const result = await cli(['server', csr, '--dir', sandbox.caDir, '--profile', 'server-client', '--san', 'DNS:svc.example.test', '--san', `URI:${uriSan}`], { env: sandbox.env });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
-    const text = await mustExec('openssl', ['x509', '-noout', '-text', '-in', join(sandbox.root, 'svc.crt')]);
-    expect(text).toContain(`URI:${uriSan}`);
-    expect(text).toContain(`URI:${crlUrl}`);
-    expect(text).toContain(`CA Issuers - URI:${issuersUrl}`);
+    const cert = await Cert.load(join(sandbox.root, 'svc.crt'));
+    expect(cert.subjectAltNames).toContain(`URI:${uriSan}`);
+    expect(cert.crlDistributionPoints).toContain(`URI:${crlUrl}`);
+    expect(cert.caIssuers).toContain(`URI:${issuersUrl}`);
+    const text = searchableText(cert);
     expect(text).not.toContain(sandbox.pin);
     expect(text).not.toContain(process.env['HOME'] ?? '/root');
   });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ceremony, CLI, cli, makeCsr, makeSandbox, mustExec, treeHash, type Sandbox } from './helpers.js';
+import { serialOf } from './certs.js';
+import { ceremony, CLI, cli, makeCsr, makeSandbox, treeHash, type Sandbox } from './helpers.js';
 
 /** Starts the CLI and kills it with `signal` after `afterMs`; resolves when it has exited. */
 function runAndKill(args: readonly string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, afterMs: number): Promise<number | null> {
@@ -54,7 +55,7 @@ describe('crash safety: SIGKILL at random moments during server and revoke', () 
     const fresh = await makeCsr(sandbox.root, 'after-the-storm');
     const next = await cli(['server', fresh, '--dir', sandbox.caDir], { env: sandbox.env });
     expect(next.stderr).not.toMatch(/hsm-openssl-ca:/);
-    const serial = (await mustExec('openssl', ['x509', '-noout', '-serial', '-in', fresh.replace(/\.csr$/, '.crt')])).trim().replace('serial=', '');
+    const serial = await serialOf(fresh.replace(/\.csr$/, '.crt'));
     expect(before).not.toContain(serial);
     expect(await serialsIn(sandbox.caDir)).toContain(serial);
     const audit = await cli(['audit', 'verify', '--dir', sandbox.caDir]);

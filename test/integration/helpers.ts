@@ -128,11 +128,6 @@ export async function allFileText(dir: string): Promise<string> {
   return parts.join('\n');
 }
 
-/** Text of `openssl x509 -noout -text`, for asserting what an operator would read. */
-export function x509Text(path: string): Promise<string> {
-  return mustExec('openssl', ['x509', '-noout', '-text', '-in', path]);
-}
-
 /** One error line from the CLI, last on stderr, and a failing exit code. */
 export function expectOneLineError(result: Result, pattern: RegExp): void {
   expect(result.code).not.toBe(0);
