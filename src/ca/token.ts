@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
-import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding } from '../pkcs11/uri.js';
+import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding, type Pkcs11Uri } from '../pkcs11/uri.js';
 import * as p11tool from '../tools/p11tool.js';
 import * as pkcs11Tool from '../tools/pkcs11-tool.js';
 import type { Runner } from '../tools/run.js';
 import type { TokenRole } from './context.js';
+import { guardPin } from './pin-state.js';
 import type { KeyType, TokenKey } from './settings.js';
 import { readPin } from '../terminal.js';
 
@@ -39,8 +40,11 @@ export interface Token {
 
 const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; Nitrokey/SmartCard-HSM: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: /usr/lib/x86_64-linux-gnu/libykcs11.so)';
 
-/** Loads the module and finds the token by label, or says which tokens are there. No login. */
-export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption'>): Promise<Token> {
+/**
+ * Loads the module and finds the token by label, or says which tokens are there; refuses a token whose
+ * user PIN is locked. No login. The token's `run` names the tries left when the token refuses the PIN.
+ */
+export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv'>): Promise<Token> {
   const { module, tokenLabel: label, tokenOption: option } = role;
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
@@ -54,7 +58,7 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
     const present = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token')}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run, module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+  return { run: await guardPin(run, role), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
 }
 
 function session(token: Token): pkcs11Tool.TokenSession {
@@ -87,7 +91,7 @@ async function generateCaKey(token: Token, pin: string, keyType: KeyType, label:
   try {
     const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
     idHex = generated.privateKey.idHex ?? requestedId;
-    return { label, idHex, uri: await findPrivateKeyUri(token, pin, idHex, label) };
+    return { label, idHex, uri: await findPrivateKeyUri(token, pin, idHex, label, generated.privateKey.uri) };
   } catch (error) {
     // Also after a keygen whose output could not be parsed: the pair exists under the id we gave it.
     if (!(error instanceof WrongPinError)) await removeKeyPair(token, pin, idHex);
@@ -121,13 +125,30 @@ async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<
   }
 }
 
-async function findPrivateKeyUri(token: Token, pin: string, idHex: string, label: string): Promise<string> {
+/**
+ * The key's URI, once p11tool confirms exactly one private key has this id and label: the one OpenSC
+ * printed (0.26 and later) when it names them, else the token's URL with id= and object=. OpenSC 0.26
+ * prints a multi-byte id as `%e0161c…` (one escape for the whole run), which names another id and is not used.
+ */
+async function findPrivateKeyUri(token: Token, pin: string, idHex: string, label: string, printed: string | undefined): Promise<string> {
   const urls = await p11tool.listPrivateKeyUrls(token.run, token.module, token.url, pin);
   const matches = urls.map(parsePkcs11Uri).filter((uri) => uriIdHex(uri) === idHex && uriText(uri, 'object') === label);
   if (matches.length !== 1) {
     throw new CaError(`p11tool lists ${matches.length} private keys with id ${idHex} and label '${label}' on token '${token.label}'; expected exactly one`);
   }
+  const fromOpenSc = printed === undefined ? undefined : parsedOrUndefined(printed);
+  if (fromOpenSc && uriIdHex(fromOpenSc) === idHex && uriText(fromOpenSc, 'object') === label && uriText(fromOpenSc, 'token') === token.label) {
+    return formatPkcs11Uri(withoutNulPadding(fromOpenSc));
+  }
   return formatPkcs11Uri(privateKeyUri(parsePkcs11Uri(token.url), idHex, label));
+}
+
+function parsedOrUndefined(uri: string): Pkcs11Uri | undefined {
+  try {
+    return parsePkcs11Uri(uri);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The public key the token holds for a key pair, as DER SubjectPublicKeyInfo. */

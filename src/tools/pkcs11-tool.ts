@@ -1,5 +1,5 @@
 import type { Runner } from './run.js';
-import { parseKeyPairGenerated, parseObjects, type Pkcs11ToolObject } from './parse/pkcs11-tool.js';
+import { parseKeyPairGenerated, parseObjects, parseTokenSlots, type Pkcs11ToolObject, type Pkcs11ToolTokenSlot } from './parse/pkcs11-tool.js';
 
 /** The environment variable a PIN reaches pkcs11-tool through (`--pin env:NAME`): never argv. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
@@ -12,6 +12,12 @@ export interface TokenSession {
 
 function tokenArgs(session: TokenSession): string[] {
   return ['--module', session.module, '--token-label', session.tokenLabel];
+}
+
+/** The slots of a module that hold a token, with each token's flags (PIN counters among them). No login. */
+export async function listTokenSlots(run: Runner, module: string): Promise<Pkcs11ToolTokenSlot[]> {
+  const { stdout } = await run('pkcs11-tool', ['--module', module, '--list-token-slots']);
+  return parseTokenSlots(stdout);
 }
 
 /** Every object on the token, private ones included (one login). */

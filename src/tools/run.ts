@@ -50,7 +50,7 @@ export function lastMeaningfulLine(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line.length > 0 && !/^Engine "pkcs11" set\.$|^Aborting\.$/.test(line));
+    .filter((line) => line.length > 0 && !/^Engine "pkcs11" set\.$|^Aborting\.$|^Using configuration from /.test(line));
   return lines.at(-1) ?? '(no error output)';
 }
 
@@ -58,7 +58,7 @@ export function lastMeaningfulLine(stderr: string): string {
 export function pinFailure(output: string): CaError | undefined {
   if (/CKR_PIN_LOCKED|PIN is locked|PIN locked/i.test(output)) {
     return new WrongPinError(
-      'the token PIN is locked after too many wrong attempts; unblock it with the SO PIN (pkcs11-tool --init-pin --login --login-type so, or sc-hsm-tool --unlock-pin on a SmartCard-HSM), then run again',
+      'the token PIN is locked after too many wrong attempts; unblock it with the SO PIN (pkcs11-tool --login --login-type so --init-pin, also for a SmartCard-HSM), then run again',
     );
   }
   if (/CKR_PIN_INCORRECT|PIN incorrect|wrong password|Wrong PIN/i.test(output)) {
@@ -100,7 +100,7 @@ export const run: Runner = async (tool, args, options = {}) => {
   }
   if (result.signal === 'SIGSEGV') {
     throw new ToolFailedError(
-      `${tool} was killed by SIGSEGV (${lastMeaningfulLine(stderr)}); libp11 0.4.12 crashes like this on every key-load failure — install libengine-pkcs11-openssl >= 0.4.13 (bookworm-backports) to see the real error`,
+      `${tool} was killed by SIGSEGV (${lastMeaningfulLine(stderr)}); nothing it wrote is used. libp11 0.4.12 crashes like this on every key-load failure (install libengine-pkcs11-openssl >= 0.4.13), and pkcs11-provider without its no-deinit quirk at exit; run \`hsm-openssl-ca doctor\`, or try the other --backend`,
       tool,
       stderr,
     );

@@ -1,0 +1,64 @@
+import { ParseError, ToolFailedError, WrongPinError } from '../errors.js';
+import { pinState, type PinState } from '../pkcs11/pin-state.js';
+import * as pkcs11Tool from '../tools/pkcs11-tool.js';
+import type { Runner } from '../tools/run.js';
+import type { TokenRole } from './context.js';
+
+type PinRole = Pick<TokenRole, 'module' | 'tokenLabel' | 'pinEnv' | 'tokenOption'>;
+
+/** What the token reports about its user PIN, read without a login; undefined when that cannot be read. */
+export async function readPinState(run: Runner, module: string, label: string): Promise<PinState | undefined> {
+  try {
+    const slot = (await pkcs11Tool.listTokenSlots(run, module)).find((s) => s.tokenLabel === label);
+    return slot ? pinState(slot.flags) : undefined;
+  } catch (error) {
+    // Only advice: a login still reports a wrong or locked PIN by itself.
+    if (error instanceof ToolFailedError || error instanceof ParseError) return undefined;
+    throw error;
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The message for a locked user PIN: how to unblock it with the SO PIN (the same on a SmartCard-HSM). */
+export function lockedPinMessage(role: PinRole, what: string): string {
+  const unblock = `pkcs11-tool --module ${shellQuote(role.module)} --token-label ${shellQuote(role.tokenLabel)} --login --login-type so --init-pin`;
+  return `the token PIN is locked: token '${role.tokenLabel}' ${what}; unblock it with the SO PIN (${unblock}, also for a SmartCard-HSM), then run again`;
+}
+
+/** The same refusal, naming the tries the token now reports left. */
+export function afterRefusal(error: WrongPinError, state: PinState | undefined, role: PinRole): WrongPinError {
+  const check = `check ${role.pinEnv} or ${role.tokenOption === '--root-token' ? '--root-pin-file' : '--pin-file'}`;
+  const refused = `the token rejected the PIN (one failed login counted; not retried) and token '${role.tokenLabel}' now reports`;
+  switch (state) {
+    case 'countLow':
+      return new WrongPinError(`${refused} few tries left before the PIN locks; ${check} and run again`);
+    case 'finalTry':
+      return new WrongPinError(`${refused} one try left before the PIN locks; ${check} before running again`);
+    case 'locked':
+      return new WrongPinError(lockedPinMessage(role, /CKR_PIN_LOCKED|is locked/.test(error.message) ? 'refused the login' : 'refused the PIN, and that was its last try'));
+    default:
+      return error;
+  }
+}
+
+/**
+ * Refuses a token whose user PIN is locked before anything logs in, and returns the runner to use the
+ * token with: when the token refuses the PIN, its error names the tries the token reports left. Those are
+ * read without a login, so a refused PIN is still tried exactly once.
+ */
+export async function guardPin(run: Runner, role: PinRole): Promise<Runner> {
+  if ((await readPinState(run, role.module, role.tokenLabel)) === 'locked') {
+    throw new WrongPinError(lockedPinMessage(role, 'reports its user PIN locked after too many wrong PINs, so nothing was tried'));
+  }
+  return async (tool, args, options) => {
+    try {
+      return await run(tool, args, options);
+    } catch (error) {
+      if (!(error instanceof WrongPinError)) throw error;
+      throw afterRefusal(error, await readPinState(run, role.module, role.tokenLabel), role);
+    }
+  };
+}

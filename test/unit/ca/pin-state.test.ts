@@ -1,0 +1,85 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { ToolFailedError, WrongPinError } from '../../../src/errors.js';
+import { guardPin } from '../../../src/ca/pin-state.js';
+import { pinFailure, type Runner } from '../../../src/tools/run.js';
+
+const MODULE = '/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so';
+const role = { module: MODULE, tokenLabel: 'OCK CA', pinEnv: 'HSM_CA_PIN', tokenOption: '--token' } as const;
+
+function slots(wrong: number): string {
+  return readFileSync(new URL(`../../fixtures/tool-output/pkcs11-tool/0.23.0/opencryptoki-list-token-slots-${wrong}-wrong.txt`, import.meta.url), 'utf8');
+}
+
+/**
+ * A fake token: `--list-token-slots` answers with the fixture for the current count of wrong PINs, and
+ * every login with a wrong PIN fails as pkcs11-tool does and counts one more.
+ */
+function fakeToken(wrong: number): { run: Runner; calls: string[][] } {
+  const calls: string[][] = [];
+  const run: Runner = async (tool, args) => {
+    calls.push([tool, ...args]);
+    if (args.includes('--list-token-slots')) return { stdout: slots(Math.min(wrong, 3)), stderr: '' };
+    wrong += 1;
+    throw pinFailure('error: PKCS11 function C_Login failed: rv = CKR_PIN_INCORRECT (0xa0)\nAborting.\n')!;
+  };
+  return { run, calls };
+}
+
+const login = ['--module', MODULE, '--token-label', 'OCK CA', '--login', '--pin', 'env:HSM_CA_PIN', '--list-objects'];
+
+async function refusal(run: Runner): Promise<WrongPinError> {
+  const error = await run('pkcs11-tool', login).then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(WrongPinError);
+  return error as WrongPinError;
+}
+
+describe('guardPin', () => {
+  it('refuses a locked token before any login, naming the SO-PIN unblock command', async () => {
+    const token = fakeToken(3);
+    const error = await guardPin(token.run, role).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WrongPinError);
+    expect((error as Error).message).toBe(
+      `the token PIN is locked: token 'OCK CA' reports its user PIN locked after too many wrong PINs, so nothing was tried; unblock it with the SO PIN (pkcs11-tool --module ${MODULE} --token-label 'OCK CA' --login --login-type so --init-pin, also for a SmartCard-HSM), then run again`,
+    );
+    expect(token.calls).toEqual([['pkcs11-tool', '--module', MODULE, '--list-token-slots']]);
+  });
+
+  it.each([
+    [0, /now reports few tries left before the PIN locks; check HSM_CA_PIN or --pin-file and run again$/],
+    [1, /now reports one try left before the PIN locks; check HSM_CA_PIN or --pin-file before running again$/],
+    [2, /^the token PIN is locked: token 'OCK CA' refused the PIN, and that was its last try; unblock it with the SO PIN \(pkcs11-tool --module \S+ --token-label 'OCK CA' --login --login-type so --init-pin/],
+  ])('after a refused PIN (%i wrong before) names what the token reports, with one login only', async (before, message) => {
+    const token = fakeToken(before);
+    const error = await refusal(await guardPin(token.run, role));
+    expect(error.message).toMatch(message);
+    expect(token.calls.filter((call) => call.includes('--login'))).toHaveLength(1);
+    expect(token.calls.filter((call) => call.includes('--list-token-slots'))).toHaveLength(2);
+  });
+
+  it('keeps the plain message for a token that reports no counter (SoftHSM2), and for --root-pin-file names the root\'s', async () => {
+    const softhsm: Runner = async (_tool, args) => {
+      if (args.includes('--list-token-slots')) return { stdout: 'Available slots:\nSlot 0 (0x1): SoftHSM\n  token label        : OCK CA\n  token flags        : login required, rng, token initialized, PIN initialized\n', stderr: '' };
+      throw pinFailure('CKR_PIN_INCORRECT')!;
+    };
+    expect((await refusal(await guardPin(softhsm, role))).message).toBe(pinFailure('CKR_PIN_INCORRECT')!.message);
+    const token = fakeToken(1);
+    const rootRole = { ...role, pinEnv: 'HSM_CA_ROOT_PIN', tokenOption: '--root-token' } as const;
+    expect((await refusal(await guardPin(token.run, rootRole))).message).toMatch(/check HSM_CA_ROOT_PIN or --root-pin-file/);
+  });
+
+  it('goes on when the flags cannot be read, and passes other errors through untouched', async () => {
+    const failing: Runner = async (tool, args) => {
+      if (args.includes('--list-token-slots')) throw new ToolFailedError('pkcs11-tool failed (exit 1): no', tool, 'no');
+      throw new ToolFailedError('openssl failed (exit 1): something else', tool, '');
+    };
+    const run = await guardPin(failing, role);
+    await expect(run('openssl', ['req'])).rejects.toThrow(/^openssl failed \(exit 1\): something else$/);
+  });
+
+  it('quotes a module path and label for the shell in the unblock command', async () => {
+    const token = fakeToken(3);
+    const error = await guardPin(token.run, { ...role, module: '/opt/my hsm/lib.so' }).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toContain("pkcs11-tool --module '/opt/my hsm/lib.so' --token-label 'OCK CA' --login");
+  });
+});
