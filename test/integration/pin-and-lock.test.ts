@@ -6,9 +6,12 @@ import { allFileText, ceremony, cli, makeCsr, makeSandbox, mustExec, type Sandbo
 
 const TOOLS = ['openssl', 'pkcs11-tool', 'p11tool'];
 
+/** Set in the CLI's environment for an offline root's token: no child may inherit it. */
+const ROOT_PIN = '5550173';
+
 /**
- * Puts a logging shim for each tool first on PATH: it records the argv and whether the PIN is in the
- * environment, then runs the real program.
+ * Puts a logging shim for each tool first on PATH: it records the argv, whether the PIN is in the
+ * environment, and whether HSM_CA_ROOT_PIN's value is, then runs the real program.
  */
 async function argvShims(dir: string, pin: string): Promise<{ path: string; log: string }> {
   const bin = join(dir, 'shim-bin');
@@ -18,7 +21,7 @@ async function argvShims(dir: string, pin: string): Promise<{ path: string; log:
     const shim = join(bin, tool);
     await writeFile(
       shim,
-      `#!/bin/bash\nif env | grep -qF -- '${pin}'; then where=env; else where=none; fi\nprintf '%s\\t%s\\n' "$where" "${tool} $*" >> '${log}'\nexec /usr/bin/${tool} "$@"\n`,
+      `#!/bin/bash\nif env | grep -qF -- '${pin}'; then where=env; else where=none; fi\nif env | grep -qF -- '${ROOT_PIN}'; then root=root-pin; else root=-; fi\nprintf '%s\\t%s\\t%s\\n' "$where" "${tool} $*" "$root" >> '${log}'\nexec /usr/bin/${tool} "$@"\n`,
     );
     await chmod(shim, 0o755);
   }
@@ -34,7 +37,7 @@ describe('the PIN', () => {
     sandbox = await makeSandbox({ pin: '7391548' });
     const shims = await argvShims(sandbox.root, sandbox.pin);
     log = shims.log;
-    const env = { ...sandbox.env, PATH: shims.path };
+    const env = { ...sandbox.env, PATH: shims.path, HSM_CA_ROOT_PIN: ROOT_PIN };
     for (const args of [
       ['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'Pin Test'],
       ['root', '--dir', sandbox.caDir],
@@ -63,6 +66,11 @@ describe('the PIN', () => {
     expect(withoutPin.some((command) => command.includes('--list-tokens'))).toBe(true);
     expect(withoutPin.some((command) => command.startsWith('openssl verify'))).toBe(true);
     expect(withPin.some((command) => command.includes('--pin env:HSM_CA_PIN'))).toBe(true);
+  });
+
+  it('HSM_CA_ROOT_PIN reaches no child: a PIN goes only to a tool that logs in, as that call\'s HSM_CA_PIN', async () => {
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => line.split('\t'));
+    expect(lines.filter(([, , root]) => root !== '-').map(([, command]) => command)).toEqual([]);
   });
 
   it('is in no output and no file of the CA directory', async () => {
