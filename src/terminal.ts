@@ -7,9 +7,10 @@ export const interactive = (): boolean => Boolean(process.stdin.isTTY && process
 /** Reads a line from the terminal without echoing it. */
 async function readHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Echo goes off before the question shows, so nothing typed in answer to it can ever be echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let typed = '';

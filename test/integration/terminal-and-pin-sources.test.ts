@@ -3,10 +3,16 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI, cli, exec, makeCsr, makeSandbox, treeHash, type Result, type Sandbox } from './helpers.js';
 
-/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `keys` after a second. */
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`, flushing its typescript as it goes) and types
+ * `keys` once the CLI has asked its question: typed earlier, the terminal would still echo them.
+ */
 function onTerminal(args: readonly string[], keys: string, env: NodeJS.ProcessEnv): Promise<Result> {
   const command = [process.execPath, CLI, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-  return exec('bash', ['-c', `(sleep 1; printf '%s' "$KEYS") | script -qec "$COMMAND" /dev/null`], { env: { ...env, KEYS: keys, COMMAND: command } });
+  const typeAfterPrompt = 'for i in $(seq 600); do grep -qE "PIN for token|Sign the certificate" "$TYPESCRIPT" 2>/dev/null && break; sleep 0.1; done; printf "%s" "$KEYS"';
+  return exec('bash', ['-c', `TYPESCRIPT=$(mktemp); (${typeAfterPrompt}) | script -qefc "$COMMAND" "$TYPESCRIPT"; status=$?; rm -f "$TYPESCRIPT"; exit $status`], {
+    env: { ...env, KEYS: keys, COMMAND: command },
+  });
 }
 
 describe('PIN sources and the terminal', () => {
