@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Captures what this machine's pkcs11-tool and p11tool print, against a throwaway SoftHSM2 token,
 # into test/fixtures/tool-output/<tool>/<version>/ so the parsers are tested on real output.
+# FIXTURES_DIR=DIR writes into DIR/<tool>/<version>/ instead. scripts/matrix.sh capture runs this in every
+# release of the matrix (Debian 12 on the host, 13 and sid in chroots).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+out=${FIXTURES_DIR:-$root/test/fixtures/tool-output}
 module=${MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -13,13 +16,18 @@ softhsm2-util --init-token --free --label "CA Token" --pin 123456 --so-pin 12345
 
 opensc=$(dpkg-query -W -f='${Version}' opensc | cut -d- -f1)
 gnutls=$(dpkg-query -W -f='${Version}' gnutls-bin | cut -d- -f1)
-p11dir="$root/test/fixtures/tool-output/pkcs11-tool/$opensc"
-gtdir="$root/test/fixtures/tool-output/p11tool/$gnutls"
+p11dir="$out/pkcs11-tool/$opensc"
+gtdir="$out/p11tool/$gnutls"
 mkdir -p "$p11dir" "$gtdir"
 
+# pkcs11-tool has no --version; opensc-tool --info names the OpenSC release (it needs libpcsclite1).
+opensc-tool --info > "$p11dir/opensc-tool-info.txt" || { echo "capture: opensc-tool --info failed" >&2; rm -f "$p11dir/opensc-tool-info.txt"; }
+pkcs11-tool --module "$module" -L > "$p11dir/list-slots.txt"
 p11() { pkcs11-tool --module "$module" --token-label "CA Token" "$@"; }
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp384r1 --label root --id e0161cc8b6f5d66ac6835ecdecb623fc0506a675 > "$p11dir/keypairgen-ec-secp384r1.txt"
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label p256 --id 02 > "$p11dir/keypairgen-ec-secp256r1.txt"
+p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp521r1 --label p521 --id 04 > "$p11dir/keypairgen-ec-secp521r1.txt"
+p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:2048 --label rsa2048 --id 05 > "$p11dir/keypairgen-rsa-2048.txt"
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:4096 --label "Root CA;2024/ä \"q\"" --id 03 > "$p11dir/keypairgen-rsa-4096.txt"
 p11 --login --pin env:HSM_CA_PIN --list-objects > "$p11dir/list-objects-login.txt"
 
