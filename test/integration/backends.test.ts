@@ -22,6 +22,11 @@ async function mustCli(sandbox: Sandbox, args: readonly string[], env = sandbox.
   return result.stderr;
 }
 
+/** `openssl verify` of an issued certificate against root.crt with intermediate.crt as the untrusted link. */
+async function verifiesAgainstChain(sandbox: Sandbox, certificatePath: string): Promise<void> {
+  await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), '-untrusted', join(sandbox.caDir, 'intermediate/certs/intermediate.crt'), certificatePath]);
+}
+
 /** Extension OIDs with criticality, in order: what two backends must agree on for one CSR and profile. */
 function extensionShape(cert: DecodedCertificate): string[] {
   return cert.extensions.map((e) => `${e.id}${e.critical ? '!' : ''}`);
@@ -50,7 +55,7 @@ describe('backends: the same CA signed through the engine and through the provid
       const said = await mustCli(sandbox, ['server', csr, '--dir', sandbox.caDir, '--backend', backend, '--yes']);
       expect(said).toContain(`OpenSSL backend for the intermediate key: ${backend}`);
       const out = csr.replace(/\.csr$/, '.crt');
-      await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), '-untrusted', join(sandbox.caDir, 'intermediate/certs/intermediate.crt'), out]);
+      await verifiesAgainstChain(sandbox, out);
       const cert = await certificate(out);
       expect(cert.signatureAlgorithmOid).toBe(SIGNATURE_OID['ecdsa-with-SHA384']);
       expect(new X509Certificate(cert.der).subjectAltName).toBe(`DNS:web-${backend}.example.com`);
@@ -125,7 +130,7 @@ describe('key types per CA: an RSA root over an EC intermediate', () => {
     await mustCli(sandbox, ['server', csr, '--dir', sandbox.caDir, '--yes']);
     const leaf = await certificate(csr.replace(/\.csr$/, '.crt'));
     expect(leaf.signatureAlgorithmOid).toBe(SIGNATURE_OID['ecdsa-with-SHA256']);
-    await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), '-untrusted', join(sandbox.caDir, 'intermediate/certs/intermediate.crt'), csr.replace(/\.csr$/, '.crt')]);
+    await verifiesAgainstChain(sandbox, csr.replace(/\.csr$/, '.crt'));
   });
 
   it('publishes a root CRL signed by the RSA root key', async () => {
@@ -170,7 +175,7 @@ describe('p11-kit proxy as --module', () => {
     await ceremony(sandbox, ['--module', P11KIT_PROXY, '--key-type', 'EC:secp256r1']);
     const csr = await makeCsr(sandbox.root, 'proxied');
     await mustCli(sandbox, ['server', csr, '--dir', sandbox.caDir, '--yes']);
-    await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), '-untrusted', join(sandbox.caDir, 'intermediate/certs/intermediate.crt'), csr.replace(/\.csr$/, '.crt')]);
+    await verifiesAgainstChain(sandbox, csr.replace(/\.csr$/, '.crt'));
     const env = { ...sandbox.env };
     delete env['HSM_CA_PIN'];
     const doctor = await cli(['doctor', '--dir', sandbox.caDir], { env });
