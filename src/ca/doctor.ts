@@ -11,7 +11,7 @@ import { caPaths } from './layout.js';
 import { DEFAULT_MODULE, describeKeys, readSettings, type Settings } from './settings.js';
 import { requireTools } from './token.js';
 import { withWorkspace } from './workspace.js';
-import { backendLoads, writeBackendConfig, type BackendName } from '../openssl/backend.js';
+import { BACKEND_PACKAGES, backendCandidates, backendLoads, writeBackendConfig, type BackendName } from '../openssl/backend.js';
 
 export type Finding = { readonly level: 'ok' | 'warn' | 'fail'; readonly text: string };
 
@@ -31,18 +31,18 @@ async function checkCertificate(path: string, name: string): Promise<Finding> {
   return { level: days < 0 ? 'fail' : days < 30 ? 'warn' : 'ok', text: `${name}: expires ${cert.notAfter.toISOString().slice(0, 10)} (${days} days)` };
 }
 
-const BACKEND_PACKAGES: Record<BackendName, string> = { engine: 'libengine-pkcs11-openssl', provider: 'pkcs11-provider' };
-
 /** Which of the two backends load with `module`, and which one `auto` (or the CA's setting) takes. */
 async function checkBackends(run: Runner, module: string, settings: Settings | undefined): Promise<Finding> {
-  const loads = await withWorkspace(async (work) => {
-    const result: Partial<Record<BackendName, boolean>> = {};
-    for (const backend of ['provider', 'engine'] as const) result[backend] = await backendLoads(run, backend, await writeBackendConfig(work, backend, module, 'doctor'));
-    return result as Record<BackendName, boolean>;
+  const all = backendCandidates('auto');
+  const loading = await withWorkspace(async (work) => {
+    const found: BackendName[] = [];
+    for (const backend of all) if (await backendLoads(run, backend, await writeBackendConfig(work, backend, module, 'doctor'))) found.push(backend);
+    return found;
   });
-  const versions = await Promise.all((['provider', 'engine'] as const).map(async (b) => `${b} ${loads[b] ? 'loads' : 'does not load'} (${BACKEND_PACKAGES[b]} ${(await dpkg.installedVersion(run, BACKEND_PACKAGES[b])) ?? 'not installed'})`));
+  const versions = await Promise.all(all.map(async (b) => `${b} ${loading.includes(b) ? 'loads' : 'does not load'} (${BACKEND_PACKAGES[b]} ${(await dpkg.installedVersion(run, BACKEND_PACKAGES[b])) ?? 'not installed'})`));
   const choice = settings?.backend ?? 'auto';
-  const chosen: BackendName | undefined = choice === 'auto' ? (loads.provider ? 'provider' : loads.engine ? 'engine' : undefined) : loads[choice] ? choice : undefined;
+  // The one resolveBackend would take: the first of the choice's candidates that loads.
+  const chosen = backendCandidates(choice).find((backend) => loading.includes(backend));
   const text = `OpenSSL backends with ${module}: ${versions.join('; ')}; this CA uses ${chosen ?? 'none'} (--backend ${choice})`;
   if (chosen) return { level: 'ok', text };
   return { level: 'fail', text: `${text}; install ${choice === 'auto' ? 'pkcs11-provider' : BACKEND_PACKAGES[choice]}` };

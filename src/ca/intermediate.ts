@@ -68,7 +68,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.intermediateToken, options.say);
-      const rootPin = sameToken(ca.rootToken, ca.intermediateToken) ? pin : await pinFor(ca.rootToken, options.say);
+      const rootPin = rootToken === token ? pin : await pinFor(ca.rootToken, options.say);
       options.say(`generating the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
       if (rootToken !== token) await requireCaKey(rootToken, rootPin, rootKey, ca.rootToken);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);

@@ -13,6 +13,14 @@ export type BackendName = 'engine' | 'provider';
 export type BackendChoice = BackendName | 'auto';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'engine', 'provider'];
 
+/** The Debian package that brings each backend. */
+export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = { engine: 'libengine-pkcs11-openssl', provider: 'pkcs11-provider' };
+
+/** The backends a choice may take, in order of preference: `auto` prefers the provider. */
+export function backendCandidates(choice: BackendChoice): BackendName[] {
+  return choice === 'auto' ? ['provider', 'engine'] : [choice];
+}
+
 /**
  * pkcs11-provider settings under which no supported pair crashes. `no-deinit`: pkcs11-provider 1.0 with
  * SoftHSM2 makes every openssl run end in SIGSEGV after writing its output without it (measured), and
@@ -66,14 +74,13 @@ export interface OpensslBackend {
  * else the engine; an explicit choice that does not load fails here, before any login, saying what to install.
  */
 export async function resolveBackend(run: Runner, choice: BackendChoice, module: string, dir: string, name: string): Promise<OpensslBackend> {
-  const candidates: BackendName[] = choice === 'auto' ? ['provider', 'engine'] : [choice];
-  for (const backend of candidates) {
+  for (const backend of backendCandidates(choice)) {
     const config = await writeBackendConfig(dir, backend, module, name);
     if (await backendLoads(run, backend, config)) return { backend, config };
   }
   throw new CaError(
     choice === 'auto'
-      ? `OpenSSL can load neither pkcs11-provider nor the libp11 pkcs11 engine with ${module}; install pkcs11-provider (or libengine-pkcs11-openssl where OpenSSL still has engines) and check --module, or run \`hsm-openssl-ca doctor\``
-      : `OpenSSL cannot load the ${choice === 'provider' ? 'pkcs11-provider (package pkcs11-provider)' : 'libp11 pkcs11 engine (package libengine-pkcs11-openssl)'} with ${module}; install it, check --module, or pass --backend auto`,
+      ? `OpenSSL can load neither pkcs11-provider nor the libp11 pkcs11 engine with ${module}; install ${BACKEND_PACKAGES.provider} (or ${BACKEND_PACKAGES.engine} where OpenSSL still has engines) and check --module, or run \`hsm-openssl-ca doctor\``
+      : `OpenSSL cannot load the ${choice === 'provider' ? 'pkcs11-provider' : 'libp11 pkcs11 engine'} (package ${BACKEND_PACKAGES[choice]}) with ${module}; install it, check --module, or pass --backend auto`,
   );
 }
