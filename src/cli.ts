@@ -203,14 +203,15 @@ export function buildProgram(): Command {
     .command('audit')
     .description('the audit log')
     .command('verify')
-    .description('check DIR/audit.log\'s hash chain: an edited, removed or reordered line fails')
+    .description('check DIR/audit.log: its hash chain, its end against audit.head, and a record for every issuance and revocation in the databases')
     .option('--dir <dir>', 'CA directory', '.')
     .action((flags) => auditVerifyCommand(flags));
 
   program
     .command('check')
-    .description('check the CA directory\'s consistency (index.txt, serial, newcerts, CRLs, certificates, settings)')
+    .description('check the CA directory\'s consistency (index.txt, serial, newcerts, CRLs, certificates, settings, audit log, interrupted changes)')
     .option('--dir <dir>', 'CA directory', '.')
+    .option('--repair', 'first finish an interrupted change from its journal and remove what interrupted writes left', false)
     .action((flags) => checkCommand(flags));
 
   program

@@ -2,9 +2,11 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
 import { printable } from '../errors.js';
+import { ATOMIC_TEMP } from '../fs-atomic.js';
 import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
 import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../x509/decode.js';
 import { signatureValid } from '../x509/verify.js';
+import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths } from './layout.js';
 import { processAlive } from './lock.js';
 import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
@@ -23,8 +25,6 @@ export interface CheckFinding {
 }
 
 const LOCK_FILE = '.hsm-openssl-ca.lock';
-/** `writeFileAtomic`'s temporary: `.NAME.<12 hex>.tmp` beside NAME. */
-const ATOMIC_TEMP = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 /** The lock's own temporary (`withCaLock` writes the pid beside the lock, then hard-links it into place). */
 const LOCK_TEMP = /^\.hsm-openssl-ca\.lock\.(\d+)\.[0-9a-f]{8}$/;
 
@@ -82,7 +82,8 @@ const shorten = (text: string, max = 120): string => printable(text.length > max
 
 /**
  * Reads DIR and reports on both CAs: settings, CA certificates and chain, each `openssl ca` database (index.txt,
- * serial, crlnumber, index.txt.attr, newcerts/), each CRL, and leftovers of interrupted runs. Never writes.
+ * serial, crlnumber, index.txt.attr, newcerts/), each CRL, the audit log against both databases, and
+ * what interrupted runs left. Never writes.
  */
 export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
   const report = new Report();
@@ -106,6 +107,14 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
       certificate: undefined,
     },
   ];
+  let committing = false;
+  await report.area('the journal of interrupted changes', async () => {
+    const interrupted = await checkInterrupted(paths.dir);
+    report.findings.push(...interrupted.findings);
+    committing = interrupted.committing;
+  });
+  // Mid-commit, the databases and the log are ahead of or behind each other by design; the journal says how.
+  if (committing) return report.findings;
   await report.area('the CA certificates', () => checkCaCertificates(report, cas, settings, paths.chain, paths.dir));
   for (const ca of cas) {
     let entries: IndexEntry[] | undefined;
@@ -114,6 +123,9 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
     });
     await report.area(`the ${ca.name} CRL ${ca.crlPath}`, () => checkCrl(report, ca, entries));
   }
+  await report.area('the audit log', async () => {
+    report.findings.push(...(await checkAuditLog(paths.dir)));
+  });
   await report.area(`leftover files in ${paths.dir}`, () => checkLeftovers(report, paths.dir));
   return report.findings;
 }

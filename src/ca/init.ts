@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CaError, UsageError } from '../errors.js';
-import { appendAudit } from './audit.js';
+import { appendAudit } from './audit/head.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
 import { parseBackendChoice } from '../openssl/backend.js';
 import { caKeyType, digestFits, digestFor, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type CaRole, type Settings, describeKeys } from './settings.js';

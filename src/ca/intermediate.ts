@@ -1,21 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, sameToken, type TokenCommandOptions } from './context.js';
-import { certificateAudit, withCaChange } from './change.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
 import type { IssuedCa } from './root.js';
 import { nameConstraintEntries } from './name-constraints.js';
-import { caDigest, caKeyType, requireKeyLabel, writeSettings, type NameConstraints, type Settings } from './settings.js';
+import { caDigest, caKeyType, requireKeyLabel, settingsWrite, type NameConstraints, type Settings } from './settings.js';
 import { requireCaKey, signerFor } from './signer.js';
 import { signStaged } from './sign.js';
-import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
-import { commitDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from './token.js';
+import { databaseWrites, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 /** The subject the CA's configs ask for, in their order. */
 export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {
@@ -46,6 +45,9 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
+  const change = { command: 'intermediate', requestKey: requestKey('intermediate', options.label, options.days, JSON.stringify(options.nameConstraints ?? null)), timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
+  const resumed = await resumeInterrupted<IssuedCa>(paths.dir, change);
+  if (resumed) return resumed;
   if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
     throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
   }
@@ -65,10 +67,11 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   const keyType = caKeyType(settings, 'intermediate');
   const digest = caDigest(settings, 'intermediate');
   const rootDigest = caDigest(settings, 'root');
-  return withCaChange(paths.dir, () =>
+  return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.intermediateToken, options.say);
       const rootPin = rootToken === token ? pin : await pinFor(ca.rootToken, options.say);
+      if (leftoverKey) await removeLeftoverKey(token, pin, leftoverKey.idHex, options.say);
       options.say(`generating the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
       if (rootToken !== token) await requireCaKey(rootToken, rootPin, rootKey, ca.rootToken);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
@@ -78,7 +81,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         subject: settings.subject,
         commonName: settings.intermediateCommonName,
       });
-      const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
+      const starts = (idHex: string) => keyGenerationStarts({ role: 'intermediate', tokenLabel: ca.intermediateToken.tokenLabel, label: options.label, idHex });
+      const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
         const csrConfig = join(work, 'create_intermediate_csr.ini');
         await writeWorkspaceFile(csrConfig, csrConfigText);
         const csrPath = join(work, 'intermediate.csr');
@@ -113,17 +117,10 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
         return { key, csrPem, signed, checks: [...csrChecks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
       });
-      await commitDatabase(signed.staging, paths.dir);
       const files = {
         csrConfig: join(paths.config, 'create_intermediate_csr.ini'),
         signConfig: join(paths.config, 'sign_intermediate_csr.ini'),
       };
-      await writeFileAtomic(files.csrConfig, csrConfigText);
-      await writeFileAtomic(files.signConfig, signed.configText);
-      await writeFileAtomic(paths.intermediateCsr, csrPem);
-      await writeFileAtomic(paths.intermediateCert, signed.pem);
-      await writeFileAtomic(paths.chain, signed.pem + rootPem);
-      await writeSettings(paths.dir, { ...settings, intermediateKey: key, ...(options.nameConstraints ? { nameConstraints: options.nameConstraints } : {}) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', paths.intermediateCert));
       const result = {
         certificate: paths.intermediateCert,
@@ -135,12 +132,22 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       };
       return {
         result,
+        summary: `intermediate CA certificate ${cert.serialHex} for ${result.subject}, key ${key.uri}`,
+        writes: [
+          ...(await databaseWrites(signed.staging, paths.dir)),
+          { path: files.csrConfig, data: csrConfigText },
+          { path: files.signConfig, data: signed.configText },
+          { path: paths.intermediateCsr, data: csrPem },
+          { path: paths.intermediateCert, data: signed.pem },
+          { path: paths.chain, data: signed.pem + rootPem },
+          settingsWrite(paths.dir, { ...settings, intermediateKey: key, ...(options.nameConstraints ? { nameConstraints: options.nameConstraints } : {}) }),
+        ],
         audit: [
           { action: 'key-generated' as const, command: 'intermediate', keyUri: key.uri, detail: `${keyType} on token '${ca.intermediateToken.tokenLabel}'` },
           { action: 'certificate-issued' as const, command: 'intermediate', ...certificateAudit(cert, result.subject), detail: 'intermediate CA' },
         ],
       };
     }),
-    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
+    change,
   );
 }

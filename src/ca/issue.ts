@@ -1,7 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CaError, printable, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
@@ -9,13 +8,13 @@ import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensi
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
 import { authority } from './authority.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
-import { certificateAudit, withCaChange } from './change.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from './signer.js';
 import { openToken, pinFor, requireTools } from './token.js';
-import { commitDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { databaseWrites, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
@@ -137,11 +136,21 @@ function requireValidityWithin(days: number, profile: ProfileName, issuer: Decod
 export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const csrPath = resolve(options.csrPath);
   const out = resolve(options.out ?? defaultOutput(csrPath));
+  const command = options.command ?? options.profile;
+  const change = {
+    command,
+    requestKey: requestKey(command, await readFile(csrPath).catch(() => undefined), out, options.profile, options.sans.join('\n'), options.replaceSans, options.days),
+    timeoutMs: options.lockTimeoutMs,
+    onWait: options.say,
+    say: options.say,
+  };
+  const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
+  if (resumed) return resumed;
+  const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
-  if (await fileExists(out)) throw new UsageError(`${out} already exists; remove it or choose another --out`);
+  await requireNewOutput(out);
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const sans = sansFor(csr, options);
   const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
@@ -162,6 +171,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
+      // Again under the lock: a parallel run with the same --out may have delivered there meanwhile.
+      await requireNewOutput(out);
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
@@ -192,13 +203,24 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
-      await commitDatabase(signed.staging, paths.intermediateDir);
-      await writeFileAtomic(join(paths.csrArchive, `${cert.serialHex}.csr`), csrPem);
-      await writeFileAtomic(join(paths.config, 'sign_server_csrs.ini'), signed.configText);
-      await writeFileAtomic(out, signed.pem);
       const result = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
-      return { result, audit: [{ action: 'certificate-issued' as const, command: options.command ?? options.profile, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }] };
+      return {
+        result,
+        summary: `${options.profile} certificate ${cert.serialHex} for ${result.subject} (${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}, delivered to ${out})`,
+        writes: [
+          ...(await databaseWrites(signed.staging, paths.intermediateDir)),
+          { path: join(paths.csrArchive, `${cert.serialHex}.csr`), data: csrPem },
+          { path: join(paths.config, 'sign_server_csrs.ini'), data: signed.configText },
+          { path: out, data: signed.pem, exclusive: true },
+        ],
+        audit: [{ action: 'certificate-issued' as const, command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }],
+      };
     }),
-    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
+    change,
   );
+}
+
+/** The output must not exist yet: a certificate is never written over another file. */
+async function requireNewOutput(out: string): Promise<void> {
+  if (await fileExists(out)) throw new UsageError(`${out} already exists; remove it or choose another --out`);
 }

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
 import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../x509/decode.js';
@@ -9,11 +8,11 @@ import { verifyCrl } from '../x509/verify.js';
 import { authority, type Authority } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
 import { findIssued, readIndex } from './issued.js';
-import type { AuditEvent } from './audit.js';
-import { certificateAudit, withCaChange, type Change } from './change.js';
+import type { AuditEvent } from './audit/record.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions, type CommitPlan } from './change.js';
 import { requireCaKey, signerFor } from './signer.js';
 import { openToken, pinFor, requireTools } from './token.js';
-import { commitDatabase, stageDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
@@ -45,7 +44,7 @@ interface StagedAuthority {
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
-async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, work: (staged: StagedAuthority) => Promise<Change<T>>): Promise<T> {
+async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, change: ChangeOptions, work: (staged: StagedAuthority) => Promise<CommitPlan<T>>): Promise<T> {
   const role = auth.name === 'root' ? ca.rootToken : ca.intermediateToken;
   await requireTools();
   const token = await openToken(options.run, role);
@@ -58,8 +57,12 @@ async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa
       await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
       return work({ signer: await signerFor(token, role, pin, dir, options.say), staging, config, work: dir });
     }),
-    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
+    change,
   );
+}
+
+function changeOptions(options: TokenCommandOptions, command: string, key: string): ChangeOptions {
+  return { command, requestKey: key, timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
 }
 
 /** Generates a CRL in the staged database and verifies it against the CA and the staged index. */
@@ -84,14 +87,21 @@ function published(auth: Authority, crl: DecodedCrl, checks: string[]): Publishe
 /** `crl [--root] [--days N]`: a fresh CRL signed on the token, with CRL number and nextUpdate. */
 export async function publishCrl(options: TokenCommandOptions & { root: boolean; days: number }): Promise<PublishedCrl> {
   const ca = await loadCa(options);
+  const command = options.root ? 'crl --root' : 'crl';
+  const change = changeOptions(options, command, requestKey(command, options.days));
+  const resumed = await resumeInterrupted<PublishedCrl>(ca.paths.dir, change);
+  if (resumed) return resumed;
   const auth = await authority(ca, options.root ? 'root' : 'intermediate');
   requireCrlDays(options.days, auth);
-  return withStagedAuthority(options, ca, auth, async (staged) => {
+  return withStagedAuthority(options, ca, auth, change, async (staged) => {
     options.say(`signing the ${auth.name} CRL (openssl ca -gencrl)…`);
     const { pem, crl, checks } = await stageCrl(staged, auth, options.days);
-    await commitDatabase(staged.staging, auth.databaseDir);
-    await writeFileAtomic(auth.crlPath, pem);
-    return { result: published(auth, crl, checks), audit: [crlAudit(options.root ? 'crl --root' : 'crl', auth, crl)] };
+    return {
+      result: published(auth, crl, checks),
+      summary: `${auth.name} CRL number ${crl.crlNumber} (${auth.crlPath})`,
+      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), { path: auth.crlPath, data: pem }],
+      audit: [crlAudit(command, auth, crl)],
+    };
   });
 }
 
@@ -109,22 +119,25 @@ export interface Revocation {
  */
 export async function revokeCertificate(options: TokenCommandOptions & { target?: string; reason: RevocationReason; root: boolean; crlDays: number }): Promise<Revocation> {
   const ca = await loadCa(options);
+  const command = options.root ? 'revoke --root' : 'revoke';
+  const change = changeOptions(options, command, requestKey(command, options.target, options.reason, options.crlDays));
+  const resumed = await resumeInterrupted<Revocation>(ca.paths.dir, change);
+  if (resumed) return resumed;
   const auth = await authority(ca, options.root ? 'root' : 'intermediate');
   const target = options.target ?? (options.root ? ca.paths.intermediateCert : undefined);
   if (!target) throw new UsageError('name the certificate to revoke: a certificate file or its serial number');
   const found = await findIssued(auth, target);
   if (found.entry.status === 'revoked') throw new CaError(`serial ${found.entry.serial} is already revoked (${found.entry.revokedAt?.toISOString().slice(0, 10)}${found.entry.reason ? `, ${found.entry.reason}` : ''}); nothing to do`);
   requireCrlDays(options.crlDays, auth);
-  return withStagedAuthority(options, ca, auth, async (staged) => {
+  return withStagedAuthority(options, ca, auth, change, async (staged) => {
     options.say(`revoking serial ${found.entry.serial} (${formatName(found.cert.subject)}) with the ${auth.name} key…`);
     await openssl.revoke(staged.signer, { config: staged.config, certificate: found.path, reason: options.reason });
     const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
     if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
     const { pem, crl, checks } = await stageCrl(staged, auth, options.crlDays);
-    await commitDatabase(staged.staging, auth.databaseDir);
-    await writeFileAtomic(auth.crlPath, pem);
-    const command = options.root ? 'revoke --root' : 'revoke';
     return {
+      summary: `revocation of serial ${found.entry.serial} (${formatName(found.cert.subject)}) and ${auth.name} CRL number ${crl.crlNumber}`,
+      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), { path: auth.crlPath, data: pem }],
       result: { serial: found.entry.serial, subject: formatName(found.cert.subject), reason: options.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${options.reason}) in index.txt`, ...checks]) },
       audit: [{ action: 'revoked', command, ...certificateAudit(found.cert, formatName(found.cert.subject)), detail: options.reason }, crlAudit(command, auth, crl)],
     };

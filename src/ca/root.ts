@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { renderTemplate } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
 import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
 import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
-import { certificateAudit, withCaChange } from './change.js';
-import { caDigest, caKeyType, requireKeyLabel, writeSettings } from './settings.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
+import { caDigest, caKeyType, requireKeyLabel, settingsWrite } from './settings.js';
 import { signerFor } from './signer.js';
-import { openToken, pinFor, requireTools, withNewCaKey } from './token.js';
+import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from './token.js';
 import { withWorkspace, writeWorkspaceFile } from './workspace.js';
 
 export interface IssuedCa {
@@ -31,6 +30,9 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
+  const change = { command: 'root', requestKey: requestKey('root', options.label, options.days), timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
+  const resumed = await resumeInterrupted<IssuedCa>(paths.dir, change);
+  if (resumed) return resumed;
   const keyType = caKeyType(settings, 'root');
   const digest = caDigest(settings, 'root');
   if (settings.rootKey || (await fileExists(paths.rootCert))) {
@@ -38,9 +40,10 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
   }
   await requireTools();
   const token = await openToken(options.run, ca.rootToken);
-  return withCaChange(paths.dir, () =>
+  return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.rootToken, options.say);
+      if (leftoverKey) await removeLeftoverKey(token, pin, leftoverKey.idHex, options.say);
       options.say(`generating the root key (${keyType}, label '${options.label}') on token '${ca.rootToken.tokenLabel}'…`);
       const configText = await renderTemplate('create_root_cert.ini', {
         dir: paths.dir,
@@ -48,7 +51,8 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
         subject: settings.subject,
         commonName: settings.rootCommonName,
       });
-      const { key, pem, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work }, async (key, tokenSpki) => {
+      const starts = (idHex: string) => keyGenerationStarts({ role: 'root', tokenLabel: ca.rootToken.tokenLabel, label: options.label, idHex });
+      const { key, pem, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
         const config = join(work, 'create_root_cert.ini');
         await writeWorkspaceFile(config, configText);
         const out = join(work, 'root.crt');
@@ -67,9 +71,6 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
         return { key, pem, checks };
       });
       const configPath = join(paths.config, 'create_root_cert.ini');
-      await writeFileAtomic(configPath, configText);
-      await writeFileAtomic(paths.rootCert, pem);
-      await writeSettings(paths.dir, { ...settings, rootKey: key });
       const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', paths.rootCert));
       const result = {
         certificate: paths.rootCert,
@@ -81,12 +82,18 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       };
       return {
         result,
+        summary: `root CA certificate ${cert.serialHex} for ${result.subject}, key ${key.uri}`,
+        writes: [
+          { path: configPath, data: configText },
+          { path: paths.rootCert, data: pem },
+          settingsWrite(paths.dir, { ...settings, rootKey: key }),
+        ],
         audit: [
           { action: 'key-generated' as const, command: 'root', keyUri: key.uri, detail: `${keyType} on token '${ca.rootToken.tokenLabel}'` },
           { action: 'certificate-issued' as const, command: 'root', ...certificateAudit(cert, result.subject), detail: 'root CA' },
         ],
       };
     }),
-    { timeoutMs: options.lockTimeoutMs, onWait: options.say },
+    change,
   );
 }

@@ -167,7 +167,13 @@ export async function readSettings(dir: string): Promise<Settings> {
 }
 
 export async function writeSettings(dir: string, settings: Settings): Promise<void> {
-  await writeFileAtomic(join(dir, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+  const { path, data } = settingsWrite(dir, settings);
+  await writeFileAtomic(path, data);
+}
+
+/** The settings file as one write of a journalled change. */
+export function settingsWrite(dir: string, settings: Settings): { path: string; data: string } {
+  return { path: join(dir, SETTINGS_FILE), data: `${JSON.stringify(settings, null, 2)}\n` };
 }
 
 /**

@@ -84,9 +84,10 @@ async function requireFreeLabel(token: Token, pin: string, label: string, idHex:
  * Generates a key pair on the token and returns its private-key URI (token, id= and object=), as
  * p11tool lists it. The id is ours (pkcs11-tool makes none without `--id`), but what the tool prints wins.
  */
-async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string): Promise<TokenKey> {
+async function generateCaKey(token: Token, pin: string, keyType: KeyType, label: string, starts: (idHex: string) => Promise<void>): Promise<TokenKey> {
   const requestedId = randomBytes(20).toString('hex');
   await requireFreeLabel(token, pin, label, requestedId);
+  await starts(requestedId);
   let idHex = requestedId;
   try {
     const generated = await pkcs11Tool.generateKeyPair(session(token), pin, { keyType, label, idHex: requestedId });
@@ -102,21 +103,28 @@ async function generateCaKey(token: Token, pin: string, keyType: KeyType, label:
 /**
  * Generates a CA key pair and runs `use` with it and the public key the token holds for it. If `use`
  * fails, the key pair is removed again, so a failed run leaves nothing half-made on the token and a
- * rerun can take the same label.
+ * rerun can take the same label. `starts` journals the id just before the token makes the pair: a kill
+ * after that is cleaned up by the next run (`removeLeftoverKey`).
  */
 export async function withNewCaKey<T>(
   token: Token,
   pin: string,
-  key: { keyType: KeyType; label: string; workspace: string },
+  key: { keyType: KeyType; label: string; workspace: string; starts: (idHex: string) => Promise<void> },
   use: (key: TokenKey, tokenSpki: Buffer) => Promise<T>,
 ): Promise<T> {
-  const made = await generateCaKey(token, pin, key.keyType, key.label);
+  const made = await generateCaKey(token, pin, key.keyType, key.label, key.starts);
   try {
     return await use(made, await tokenPublicKey(token, pin, made, key.workspace));
   } catch (error) {
     await removeKeyPair(token, pin, made.idHex);
     throw error;
   }
+}
+
+/** Removes the key pair an interrupted key generation left on the token (the journal names its id; it has no certificate). */
+export async function removeLeftoverKey(token: Token, pin: string, idHex: string, say: (line: string) => void): Promise<void> {
+  say(`removing the key pair (id ${idHex}) an interrupted run generated on token '${token.label}' without making its certificate…`);
+  await removeKeyPair(token, pin, idHex);
 }
 
 async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<void> {

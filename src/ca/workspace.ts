@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import tmp from 'tmp-promise';
 import { CaError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
+import type { PlannedWrite } from './journal.js';
 
 tmp.setGracefulCleanup();
 
@@ -51,16 +52,18 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
 }
 
 /**
- * Moves what `openssl ca` wrote in the staged database into the CA directory: the new certificate first,
- * then serial and index.txt.attr, and index.txt last, each file replaced atomically.
+ * What `openssl ca` changed in the staged database, as writes into the CA directory: the new certificate
+ * first, then serial, crlnumber and index.txt.attr, and index.txt last (files it did not change are left out).
  */
-export async function commitDatabase(staging: string, caDir: string): Promise<void> {
+export async function databaseWrites(staging: string, caDir: string): Promise<PlannedWrite[]> {
+  const writes: PlannedWrite[] = [];
   for (const file of await readdir(join(staging, 'newcerts'))) {
-    await writeFileAtomic(join(caDir, 'newcerts', file), await readFile(join(staging, 'newcerts', file)));
+    writes.push({ path: join(caDir, 'newcerts', file), data: await readFile(join(staging, 'newcerts', file)) });
   }
   for (const file of ['serial', 'crlnumber', 'index.txt.attr', 'index.txt']) {
     const staged = await readFile(join(staging, file));
     const current = await readFile(join(caDir, file)).catch(() => undefined);
-    if (!current?.equals(staged)) await writeFileAtomic(join(caDir, file), staged);
+    if (!current?.equals(staged)) writes.push({ path: join(caDir, file), data: staged });
   }
+  return writes;
 }

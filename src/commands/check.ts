@@ -1,9 +1,14 @@
 import { resolve } from 'node:path';
 import { checkCaDirectory } from '../ca/check.js';
+import { repairCaDirectory } from '../ca/repair.js';
 import { CaError, printable } from '../errors.js';
 
 /** `check`: what is wrong with the CA directory, if anything; exit 1 when something is broken (repairable states only warn). */
-export async function checkCommand(options: { dir: string }): Promise<void> {
+export async function checkCommand(options: { dir: string; repair?: boolean }): Promise<void> {
+  if (options.repair) {
+    const done = await repairCaDirectory(resolve(options.dir), { onWait: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(done.length ? done.map((line) => `fixed   ${printable(line)}\n`).join('') : 'fixed   nothing: no interrupted change and no leftover of an interrupted write\n');
+  }
   const findings = await checkCaDirectory(resolve(options.dir));
   const label = { ok: 'ok    ', repairable: 'REPAIR', broken: 'BROKEN' } as const;
   process.stdout.write(findings.map((f) => `${label[f.level]}  ${printable(f.text)}`).join('\n') + '\n');

@@ -11,6 +11,10 @@ import { createHash } from 'node:crypto';
 import { appendFile, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appendAudit } from '../../../src/ca/audit/head.js';
+import { prepareAudit } from '../../../src/ca/audit/log.js';
+import { storeWrites, writePending } from '../../../src/ca/journal.js';
+import { repairCaDirectory } from '../../../src/ca/repair.js';
 import { checkCaDirectory, subjectMatchesIndex, type CheckFinding } from '../../../src/ca/check.js';
 import type { Settings } from '../../../src/ca/settings.js';
 import { decodeCertificate, pemToDer } from '../../../src/x509/decode.js';
@@ -166,6 +170,10 @@ beforeAll(async () => {
   for (const database of [template, intermediateDb]) {
     for (const name of await readdir(database)) if (name.endsWith('.old')) await unlink(join(database, name));
   }
+  // The audit records a CA made by hsm-openssl-ca has for all of that (the orphan was never handed out).
+  await appendAudit(template, { action: 'init', command: 'init' });
+  for (const serial of [serials.intermediate, serials.leaf, serials.revoked]) await appendAudit(template, { action: 'certificate-issued', command: 'test', serial });
+  await appendAudit(template, { action: 'revoked', command: 'revoke', serial: serials.revoked });
 });
 
 afterAll(async () => {
@@ -390,6 +398,50 @@ describe('checkCaDirectory', () => {
     expect(problems(findings)).toHaveLength(1);
     expect(finding(findings, 'broken', settings).text).toContain('is missing');
     finding(findings, 'ok', join(dir, 'intermediate/crl/intermediate.crl.pem'));
+  });
+});
+
+describe('checkCaDirectory and the audit log / journal (issue 7)', () => {
+  it('names an issuance the audit log does not record as broken', async () => {
+    const dir = await fresh();
+    await rm(join(dir, 'audit.log'));
+    await rm(join(dir, 'audit.head'));
+    await appendAudit(dir, { action: 'init', command: 'init' });
+    for (const serial of [serials.intermediate, serials.revoked]) await appendAudit(dir, { action: 'certificate-issued', command: 'test', serial });
+    await appendAudit(dir, { action: 'revoked', command: 'revoke', serial: serials.revoked });
+    const findings = await checkCaDirectory(dir);
+    expect(problems(findings)).toHaveLength(1);
+    expect(finding(findings, 'broken', `serial ${serials.leaf}`).text).toMatch(/no certificate-issued record for it: an issuance escaped the log/);
+  });
+
+  it('names an interrupted commit and how to finish it; check --repair finishes it byte for byte', async () => {
+    const dir = await fresh();
+    const index = join(dir, 'intermediate', 'index.txt');
+    const orphanPem = await readFile(join(work, 'orphan.pem'));
+    const expires = decodeCertificate(pemToDer(orphanPem.toString('utf8'), 'CERTIFICATE', 'orphan.pem')).notAfter.toISOString().replace(/[-:T]/g, '').slice(2, 14);
+    const added = `V\t${expires}Z\t\t${serials.orphan}\tunknown\t/CN=orphan.example.com\n`;
+    const newIndex = Buffer.concat([await readFile(index), Buffer.from(added)]);
+    await writePending(dir, {
+      phase: 'committing',
+      command: 'server',
+      summary: `server certificate ${serials.orphan}`,
+      requestKey: 'k',
+      writes: storeWrites([
+        { path: join(dir, 'intermediate', 'newcerts', `${serials.orphan}.pem`), data: orphanPem },
+        { path: index, data: newIndex },
+      ]),
+      audit: await prepareAudit(dir, [{ action: 'certificate-issued', command: 'server', serial: serials.orphan }]),
+      result: {},
+    });
+    // As if killed after the certificate and before index.txt: only the first write happened.
+    await writeFile(join(dir, 'intermediate', 'newcerts', `${serials.orphan}.pem`), orphanPem);
+    const findings = await checkCaDirectory(dir);
+    expect(problems(findings)).toEqual([{ level: 'repairable', text: expect.stringMatching(/^interrupted `server`: server certificate .* check --repair --dir /) }]);
+    expect(await repairCaDirectory(dir)).toEqual([`finished the interrupted \`server\`: server certificate ${serials.orphan}`]);
+    expect(await readFile(index)).toEqual(newIndex);
+    const after = await checkCaDirectory(dir);
+    expect(problems(after)).toEqual([]);
+    finding(after, 'ok', 'every issuance and revocation recorded');
   });
 });
 

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import { caPaths } from '../layout.js';
+import { isMissing, type AuditRecord } from './record.js';
+
+const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
+
+/** A database's entries; an unreadable index is `check`'s to report, so here it just has none. */
+async function entriesOf(databaseDir: string): Promise<IndexEntry[]> {
+  try {
+    return parseIndex(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return readFile(path).then(
+    () => true,
+    (error: unknown) => !isMissing(error),
+  );
+}
+
+/**
+ * Compares the log with what the CA directory says happened: a CA directory has its `init` record, every
+ * certificate in either index.txt its `certificate-issued` record, every revoked one its `revoked` record.
+ * A log deleted or emptied together with its head still fails here. Returns one text per disagreement.
+ */
+export async function auditDisagreements(dir: string, entries: readonly AuditRecord[]): Promise<string[]> {
+  const paths = caPaths(dir);
+  const found: string[] = [];
+  if ((await exists(paths.settings)) && !entries.some((e) => e.action === 'init')) {
+    found.push(`${paths.settings} exists but audit.log has no init record: the log was deleted, emptied or cut short — restore it from your backup`);
+  }
+  const recorded = (action: AuditRecord['action'], serial: bigint): boolean =>
+    entries.some((e) => e.action === action && e.serial !== undefined && /^[0-9A-Fa-f]+$/.test(e.serial) && serialValue(e.serial) === serial);
+  for (const databaseDir of [paths.rootDatabase, paths.intermediateDir]) {
+    const index = join(databaseDir, 'index.txt');
+    for (const entry of await entriesOf(databaseDir)) {
+      const serial = serialValue(entry.serial);
+      if (!recorded('certificate-issued', serial)) found.push(`${index} lists serial ${entry.serial} (${entry.subject}) but audit.log has no certificate-issued record for it: an issuance escaped the log — find out how (the certificate is ${join(databaseDir, 'newcerts', `${entry.serial}.pem`)}) and restore the log from your backup`);
+      if (entry.status === 'revoked' && !recorded('revoked', serial)) found.push(`${index} marks serial ${entry.serial} revoked but audit.log has no revoked record for it — restore the log from your backup`);
+    }
+  }
+  return found;
+}
