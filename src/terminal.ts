@@ -42,10 +42,19 @@ async function readHidden(question: string): Promise<string> {
  * is dropped (`\r\n` too): libp11 0.4.12 would otherwise send it as part of the PIN and burn one of the
  * token's three tries.
  */
+/** Where `readPin` takes this token's PIN from, for messages: the variable, the file, or the prompt. */
+export function describePinSource(source: { pinEnv: string; pinFile: string | undefined }): string {
+  const fromEnv = process.env[source.pinEnv];
+  if (fromEnv !== undefined && fromEnv !== '') return `the PIN from ${source.pinEnv}`;
+  if (source.pinFile) return `the PIN from ${source.pinEnv === 'HSM_CA_PIN' ? '--pin-file' : '--root-pin-file'} ${source.pinFile}`;
+  return 'the PIN typed at the prompt';
+}
+
 export async function readPin(source: { pinEnv: string; pinFile: string | undefined; tokenLabel: string; role: string }): Promise<string> {
   const fromEnv = process.env[source.pinEnv];
   const fileOption = source.pinEnv === 'HSM_CA_PIN' ? '--pin-file' : '--root-pin-file';
   let pin: string | undefined;
+  // The same order as describePinSource.
   if (fromEnv !== undefined && fromEnv !== '') pin = fromEnv;
   else if (source.pinFile) {
     const text = await readFile(source.pinFile, 'utf8').catch((error: NodeJS.ErrnoException) => {

@@ -1,10 +1,11 @@
-import { ParseError, ToolFailedError, WrongPinError } from '../errors.js';
+import { ParseError, printable, ToolFailedError, WrongPinError } from '../errors.js';
+import { describePinSource } from '../terminal.js';
 import { pinState, type PinState } from '../pkcs11/pin-state.js';
 import * as pkcs11Tool from '../tools/pkcs11-tool.js';
 import type { Runner } from '../tools/run.js';
 import type { TokenRole } from './context.js';
 
-type PinRole = Pick<TokenRole, 'module' | 'tokenLabel' | 'pinEnv' | 'tokenOption'>;
+type PinRole = Pick<TokenRole, 'role' | 'module' | 'tokenLabel' | 'pinEnv' | 'pinFile'>;
 
 /** What the token reports about its user PIN, read without a login; undefined when that cannot be read. */
 export async function readPinState(run: Runner, module: string, label: string): Promise<PinState | undefined> {
@@ -28,19 +29,18 @@ export function lockedPinMessage(role: PinRole, what: string): string {
   return `the token PIN is locked: token '${role.tokenLabel}' ${what}; unblock it with the SO PIN (${unblock}, also for a SmartCard-HSM), then run again`;
 }
 
-/** The same refusal, naming the tries the token now reports left. */
+/** The refusal, naming the token, the PIN's source that it refused, and the tries the token now reports left. */
 export function afterRefusal(error: WrongPinError, state: PinState | undefined, role: PinRole): WrongPinError {
-  const check = `check ${role.pinEnv} or ${role.tokenOption === '--root-token' ? '--root-pin-file' : '--pin-file'}`;
-  const refused = `the token rejected the PIN (one failed login counted; not retried) and token '${role.tokenLabel}' now reports`;
+  const refused = `token '${role.tokenLabel}' (${role.role} key) rejected ${printable(describePinSource(role))} (one failed login counted; not retried, since a SmartCard-HSM locks after 3)`;
   switch (state) {
     case 'countLow':
-      return new WrongPinError(`${refused} few tries left before the PIN locks; ${check} and run again`);
+      return new WrongPinError(`${refused} and now reports few tries left before the PIN locks; correct that PIN and run again`);
     case 'finalTry':
-      return new WrongPinError(`${refused} one try left before the PIN locks; ${check} before running again`);
+      return new WrongPinError(`${refused} and now reports one try left before the PIN locks; correct that PIN before running again`);
     case 'locked':
       return new WrongPinError(lockedPinMessage(role, /CKR_PIN_LOCKED|is locked/.test(error.message) ? 'refused the login' : 'refused the PIN, and that was its last try'));
     default:
-      return error;
+      return new WrongPinError(`${refused}; correct that PIN and run again`);
   }
 }
 

@@ -44,7 +44,7 @@ const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; 
  * Loads the module and finds the token by label, or says which tokens are there; refuses a token whose
  * user PIN is locked. No login. The token's `run` names the tries left when the token refuses the PIN.
  */
-export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv'>): Promise<Token> {
+export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv' | 'pinFile'>): Promise<Token> {
   const { module, tokenLabel: label, tokenOption: option } = role;
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);

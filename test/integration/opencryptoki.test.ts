@@ -178,7 +178,7 @@ describe('openCryptoki soft token', () => {
 
   it('one wrong PIN costs one try and says few tries are left; the right PIN then works and resets the count', async () => {
     const wrong = await spiedServer(WRONG_PIN);
-    expectOneLineError(wrong.result, /the token rejected the PIN \(one failed login counted; not retried\) and token 'hsm-ca OCK' now reports few tries left before the PIN locks; check HSM_CA_PIN or --pin-file and run again$/);
+    expectOneLineError(wrong.result, /token 'hsm-ca OCK' \(intermediate key\) rejected the PIN from HSM_CA_PIN \(one failed login counted; not retried, since a SmartCard-HSM locks after 3\) and now reports few tries left before the PIN locks; correct that PIN and run again$/);
     expect(wrong.logins).toEqual({ total: 1, incorrect: 1, locked: 0 });
     expect(await flags()).toMatch(/user PIN count low/);
 
@@ -191,7 +191,7 @@ describe('openCryptoki soft token', () => {
     const first = await spiedServer(WRONG_PIN);
     expectOneLineError(first.result, /now reports few tries left before the PIN locks/);
     const second = await spiedServer(WRONG_PIN);
-    expectOneLineError(second.result, /now reports one try left before the PIN locks; check HSM_CA_PIN or --pin-file before running again$/);
+    expectOneLineError(second.result, /now reports one try left before the PIN locks; correct that PIN before running again$/);
     expect(await flags()).toMatch(/final user PIN try/);
     const third = await spiedServer(WRONG_PIN);
     expectOneLineError(

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cert, serialOf } from './certs.js';
-import { cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
+import { cli, expectOneLineError, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
 
 describe('an offline root on a token of its own', () => {
   let sandbox: Sandbox;
@@ -38,6 +38,14 @@ describe('an offline root on a token of its own', () => {
     delete noRootPin['HSM_CA_ROOT_PIN'];
     const result = await cli(['crl', '--root', '--dir', sandbox.caDir], { env: noRootPin });
     expect(result.stderr).toMatch(/this step needs token 'Offline Root' \(root key\)[\s\S]*no PIN for token 'Offline Root' \(root key\): set HSM_CA_ROOT_PIN, pass --root-pin-file PATH/);
+  });
+
+  // Issue 7: a wrong root PIN names the root token and the variable it came from, not HSM_CA_PIN.
+  it('a wrong root PIN names the root token and HSM_CA_ROOT_PIN; a wrong online PIN names HSM_CA_PIN', async () => {
+    const wrongRoot = await cli(['crl', '--root', '--dir', sandbox.caDir], { env: { ...env, HSM_CA_ROOT_PIN: '999999' } });
+    expectOneLineError(wrongRoot, /token 'Offline Root' \(root key\) rejected the PIN from HSM_CA_ROOT_PIN /);
+    const wrongOnline = await cli(['crl', '--dir', sandbox.caDir], { env: { ...env, HSM_CA_PIN: '999999' } });
+    expectOneLineError(wrongOnline, /token 'Online' \(intermediate key\) rejected the PIN from HSM_CA_PIN /);
   });
 
   it('signs, revokes and publishes the intermediate CRL with the root token unplugged, and names it when it is needed', async () => {

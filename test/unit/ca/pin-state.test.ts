@@ -1,11 +1,11 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { ToolFailedError, WrongPinError } from '../../../src/errors.js';
 import { guardPin } from '../../../src/ca/pin-state.js';
 import { pinFailure, type Runner } from '../../../src/tools/run.js';
 
 const MODULE = '/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so';
-const role = { module: MODULE, tokenLabel: 'OCK CA', pinEnv: 'HSM_CA_PIN', tokenOption: '--token' } as const;
+const role = { role: 'intermediate', module: MODULE, tokenLabel: 'OCK CA', pinEnv: 'HSM_CA_PIN', pinFile: undefined } as const;
 
 function slots(wrong: number): string {
   return readFileSync(new URL(`../../fixtures/tool-output/pkcs11-tool/0.23.0/opencryptoki-list-token-slots-${wrong}-wrong.txt`, import.meta.url), 'utf8');
@@ -35,6 +35,18 @@ async function refusal(run: Runner): Promise<WrongPinError> {
 }
 
 describe('guardPin', () => {
+  const saved = { pin: process.env.HSM_CA_PIN, root: process.env.HSM_CA_ROOT_PIN };
+  beforeEach(() => {
+    process.env.HSM_CA_PIN = 'from-the-variable';
+    delete process.env.HSM_CA_ROOT_PIN;
+  });
+  afterEach(() => {
+    for (const [name, value] of [['HSM_CA_PIN', saved.pin], ['HSM_CA_ROOT_PIN', saved.root]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
   it('refuses a locked token before any login, naming the SO-PIN unblock command', async () => {
     const token = fakeToken(3);
     const error = await guardPin(token.run, role).then(() => undefined, (e: unknown) => e);
@@ -46,8 +58,8 @@ describe('guardPin', () => {
   });
 
   it.each([
-    [0, /now reports few tries left before the PIN locks; check HSM_CA_PIN or --pin-file and run again$/],
-    [1, /now reports one try left before the PIN locks; check HSM_CA_PIN or --pin-file before running again$/],
+    [0, /^token 'OCK CA' \(intermediate key\) rejected the PIN from HSM_CA_PIN .* and now reports few tries left before the PIN locks; correct that PIN and run again$/],
+    [1, /^token 'OCK CA' \(intermediate key\) rejected the PIN from HSM_CA_PIN .* and now reports one try left before the PIN locks; correct that PIN before running again$/],
     [2, /^the token PIN is locked: token 'OCK CA' refused the PIN, and that was its last try; unblock it with the SO PIN \(pkcs11-tool --module \S+ --token-label 'OCK CA' --login --login-type so --init-pin/],
   ])('after a refused PIN (%i wrong before) names what the token reports, with one login only', async (before, message) => {
     const token = fakeToken(before);
@@ -57,15 +69,18 @@ describe('guardPin', () => {
     expect(token.calls.filter((call) => call.includes('--list-token-slots'))).toHaveLength(2);
   });
 
-  it('keeps the plain message for a token that reports no counter (SoftHSM2), and for --root-pin-file names the root\'s', async () => {
+  // Issue 7: the message names the source that was used — variable, file or prompt — for the token that refused it.
+  it('names the token and the PIN source it refused, also for a token that reports no counter (SoftHSM2)', async () => {
     const softhsm: Runner = async (_tool, args) => {
       if (args.includes('--list-token-slots')) return { stdout: 'Available slots:\nSlot 0 (0x1): SoftHSM\n  token label        : OCK CA\n  token flags        : login required, rng, token initialized, PIN initialized\n', stderr: '' };
       throw pinFailure('CKR_PIN_INCORRECT')!;
     };
-    expect((await refusal(await guardPin(softhsm, role))).message).toBe(pinFailure('CKR_PIN_INCORRECT')!.message);
-    const token = fakeToken(1);
-    const rootRole = { ...role, pinEnv: 'HSM_CA_ROOT_PIN', tokenOption: '--root-token' } as const;
-    expect((await refusal(await guardPin(token.run, rootRole))).message).toMatch(/check HSM_CA_ROOT_PIN or --root-pin-file/);
+    expect((await refusal(await guardPin(softhsm, role))).message).toBe(
+      "token 'OCK CA' (intermediate key) rejected the PIN from HSM_CA_PIN (one failed login counted; not retried, since a SmartCard-HSM locks after 3); correct that PIN and run again",
+    );
+    const rootRole = { ...role, role: 'root', pinEnv: 'HSM_CA_ROOT_PIN', pinFile: '/etc/ca/root.pin' } as const;
+    expect((await refusal(await guardPin(softhsm, rootRole))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN from --root-pin-file \/etc\/ca\/root.pin /);
+    expect((await refusal(await guardPin(softhsm, { ...rootRole, pinFile: undefined }))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN typed at the prompt /);
   });
 
   it('goes on when the flags cannot be read, and passes other errors through untouched', async () => {
