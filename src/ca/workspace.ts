@@ -47,6 +47,8 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
     throw new CaError(`${join(caDir, 'index.txt')} does not end with a line break, and openssl ca would drop its last record; nothing was changed — run \`hsm-openssl-ca check\``);
   }
   await copyFile(join(caDir, 'crlnumber'), join(staging, 'crlnumber')).catch(() => writeFile(join(staging, 'crlnumber'), FIRST_CRL_NUMBER));
+  // copyFile keeps the CA directory's mode (0644 from init): private like everything else in the workspace.
+  await chmod(join(staging, 'crlnumber'), 0o600);
   return staging;
 }
 
