@@ -25,12 +25,13 @@ export async function writeWorkspaceFile(path: string, data: string | Buffer): P
   await writeFileAtomic(path, data, 0o600);
 }
 
-const DATABASE_FILES = ['index.txt', 'index.txt.attr', 'serial'];
+/** No `serial`: serials are random (rand_serial in the configs), and an older CA's `serial` file stays unread. */
+const DATABASE_FILES = ['index.txt', 'index.txt.attr'];
 /** CRL numbers start here in a CA directory made before `crlnumber` existed. */
 const FIRST_CRL_NUMBER = '1000\n';
 
 /**
- * Copies an `openssl ca` database (index.txt, index.txt.attr, serial, crlnumber) into the workspace with
+ * Copies an `openssl ca` database (index.txt, index.txt.attr, crlnumber) into the workspace with
  * an empty newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
  */
 export async function stageDatabase(caDir: string, workspace: string): Promise<string> {
@@ -54,13 +55,13 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
 
 /**
  * Moves what `openssl ca` wrote in the staged database into the CA directory: the new certificate first,
- * then serial and index.txt.attr, and index.txt last, each file replaced atomically.
+ * then crlnumber and index.txt.attr, and index.txt last, each file replaced atomically.
  */
 export async function commitDatabase(staging: string, caDir: string): Promise<void> {
   for (const file of await readdir(join(staging, 'newcerts'))) {
     await writeFileAtomic(join(caDir, 'newcerts', file), await readFile(join(staging, 'newcerts', file)));
   }
-  for (const file of ['serial', 'crlnumber', 'index.txt.attr', 'index.txt']) {
+  for (const file of ['crlnumber', 'index.txt.attr', 'index.txt']) {
     const staged = await readFile(join(staging, file));
     const current = await readFile(join(caDir, file)).catch(() => undefined);
     if (!current?.equals(staged)) await writeFileAtomic(join(caDir, file), staged);
