@@ -1,16 +1,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CaError, printable, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic, writeFileExclusive } from '../fs-atomic.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
 import { authority } from './authority.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
+import { requireWritableOutput } from './output-file.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from './signer.js';
@@ -139,9 +140,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const { settings, paths } = ca;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const csrPath = resolve(options.csrPath);
-  const out = resolve(options.out ?? defaultOutput(csrPath));
-  if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
-  if (await fileExists(out)) throw new UsageError(`${out} already exists; remove it or choose another --out`);
+  const out = await requireWritableOutput(options.out ?? defaultOutput(csrPath), paths.dir);
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const sans = sansFor(csr, options);
   const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
@@ -162,6 +161,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
+      // Again under the lock: a run that waited for it may find the file written by the run before.
+      await requireWritableOutput(out, paths.dir);
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
@@ -195,7 +196,10 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await commitDatabase(signed.staging, paths.intermediateDir);
       await writeFileAtomic(join(paths.csrArchive, `${cert.serialHex}.csr`), csrPem);
       await writeFileAtomic(join(paths.config, 'sign_server_csrs.ini'), signed.configText);
-      await writeFileAtomic(out, signed.pem);
+      await writeFileExclusive(out, signed.pem).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        throw new CaError(`${out} appeared while serial ${cert.serialHex} was being signed and was left alone; the certificate is ${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}`);
+      });
       const result = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
       return { result, audit: [{ action: 'certificate-issued' as const, command: options.command ?? options.profile, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }] };
     }),
