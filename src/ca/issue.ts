@@ -140,8 +140,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const { settings, paths } = ca;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const csrPath = resolve(options.csrPath);
-  const out = await requireWritableOutput(options.out ?? defaultOutput(csrPath), paths.dir);
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
+  const out = await requireWritableOutput(options.out ?? defaultOutput(csrPath), paths.dir);
   const sans = sansFor(csr, options);
   const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
   if (options.profile === 'server' && nonTls) {
