@@ -24,7 +24,7 @@ export interface CheckFinding {
 
 /** `writeFileAtomic`'s temporary: `.NAME.<12 hex>.tmp` beside NAME. */
 const ATOMIC_TEMP = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
-/** The lock's own temporary (`withCaLock` writes the pid beside the lock, then hard-links it into place). */
+/** The lock's own temporary (`withCaLock` writes its owner beside the lock, then hard-links it into place; the name holds the pid). */
 const LOCK_TEMP = /^\.hsm-openssl-ca\.lock\.(\d+)\.[0-9a-f]{8}$/;
 
 class Report {

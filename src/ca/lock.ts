@@ -72,7 +72,7 @@ function ownerLine(): string {
 }
 
 /**
- * Creates the lock with its owner's pid already inside: written beside it, then hard-linked into place,
+ * Creates the lock with its owner already named inside: written beside it, then hard-linked into place,
  * which fails atomically when the lock exists. A waiter therefore never reads a lock without an owner
  * (an empty lock read as stale let two signings run at once).
  */
