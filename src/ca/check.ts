@@ -8,7 +8,7 @@ import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertifi
 import { signatureValid } from '../x509/verify.js';
 import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths } from './layout.js';
-import { processAlive } from './lock.js';
+import { LOCK_FILE, lockOwner, processAlive } from './lock.js';
 import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
 
 /**
@@ -24,8 +24,7 @@ export interface CheckFinding {
   readonly text: string;
 }
 
-const LOCK_FILE = '.hsm-openssl-ca.lock';
-/** The lock's own temporary (`withCaLock` writes the pid beside the lock, then hard-links it into place). */
+/** The lock's own temporary (`withCaLock` writes its owner beside the lock, then hard-links it into place; the name holds the pid). */
 const LOCK_TEMP = /^\.hsm-openssl-ca\.lock\.(\d+)\.[0-9a-f]{8}$/;
 
 class Report {
@@ -232,7 +231,7 @@ async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexEnt
   const entries = numbered?.map((n) => n.entry);
 
   await checkAttr(report, ca);
-  await checkSerial(report, ca, entries);
+  await checkSerial(report, ca);
   if (numbered) await checkNewcerts(report, ca, indexPath, numbered);
   return entries;
 }
@@ -282,23 +281,15 @@ async function checkAttr(report: Report, ca: CaUnderCheck): Promise<void> {
   }
 }
 
-async function checkSerial(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {
+/**
+ * Serials are drawn at random for every certificate (rand_serial in the configs), and openssl ca refuses one
+ * index.txt already holds, so no file can make the next signing reuse a serial. A CA made by an older version
+ * still has the counter file `serial`; it is no longer read, whatever it says.
+ */
+async function checkSerial(report: Report, ca: CaUnderCheck): Promise<void> {
   const path = join(ca.databaseDir, 'serial');
-  const highest = entries?.reduce<bigint | undefined>((max, e) => (max === undefined || serialValue(e.serial) > max ? serialValue(e.serial) : max), undefined);
-  const suggestion = highest !== undefined ? `write ${opensslHex(highest + 1n)} (one more than the highest issued serial) into it` : 'write one hex number with an even number of digits into it';
-  const text = await readOptional(path);
-  if (text === undefined) {
-    report.broken(`${path} is missing; \`openssl ca\` cannot sign — ${suggestion}`);
-    return;
-  }
-  const next = parseHexFile(text.toString('utf8'));
-  if (next === undefined) {
-    report.broken(`${path} does not hold one hex number with an even number of digits ("${shorten(text.toString('utf8').trim(), 60)}"); \`openssl ca\` cannot read it — ${suggestion}`);
-  } else if (highest !== undefined && next <= highest) {
-    report.broken(`${path} says the next serial is ${opensslHex(next)}, but serial ${opensslHex(highest)} was already issued: serials would be reused (openssl ca increments this file) — ${suggestion}`);
-  } else {
-    report.ok(`${path}: next serial ${opensslHex(next)}${highest !== undefined ? `, above every issued serial` : ''}`);
-  }
+  if ((await readOptional(path)) === undefined) return;
+  report.ok(`${path}: left by an older hsm-openssl-ca and no longer read — every serial is drawn at random (openssl ca rand_serial) and one already in index.txt is refused; the file may be removed`);
 }
 
 async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string, numbered: NumberedEntry[]): Promise<void> {
@@ -532,13 +523,13 @@ async function checkLeftovers(report: Report, dir: string): Promise<void> {
   const lockPath = join(dir, LOCK_FILE);
   const lock = await readOptional(lockPath);
   if (lock !== undefined) {
-    const pid = Number.parseInt(lock.toString('utf8'), 10);
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+    const owner = lockOwner(lock.toString('utf8'));
+    if (!owner.stale) {
       lockHeld = true;
-      report.ok(`${lockPath}: a run (pid ${pid}) holds the lock right now; what follows may be its work in progress — check again when it has finished`);
+      report.ok(`${lockPath}: ${owner.why} right now; what follows may be its work in progress — check again when it has finished`);
     } else {
       found += 1;
-      report.repairable(`${lockPath} is a stale lock: its owner ${Number.isInteger(pid) && pid > 0 ? `(pid ${pid}) is no longer running` : 'is not recorded in it'}; the next command removes it by itself, or remove ${lockPath}`);
+      report.repairable(`${lockPath} is a stale lock: ${owner.why}; the next command removes it by itself, or remove ${lockPath}`);
     }
   }
   const walk = async (current: string): Promise<void> => {

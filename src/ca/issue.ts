@@ -7,9 +7,10 @@ import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type Dec
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
 import { authority } from './authority.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
+import { requireWritableOutput } from './output-file.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from './signer.js';
@@ -137,11 +138,11 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ca = await loadCa(options);
   const { settings, paths } = ca;
   const csrPath = resolve(options.csrPath);
-  const out = resolve(options.out ?? defaultOutput(csrPath));
+  const wantedOut = resolve(options.out ?? defaultOutput(csrPath));
   const command = options.command ?? options.profile;
   const change = {
     command,
-    requestKey: requestKey(command, await readFile(csrPath).catch(() => undefined), out, options.profile, options.sans.join('\n'), options.replaceSans, options.days),
+    requestKey: requestKey(command, await readFile(csrPath).catch(() => undefined), wantedOut, options.profile, options.sans.join('\n'), options.replaceSans, options.days),
     timeoutMs: options.lockTimeoutMs,
     onWait: options.say,
     say: options.say,
@@ -149,9 +150,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
   if (resumed) return resumed;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
-  if (out === csrPath) throw new UsageError(`--out ${out} is the CSR itself; choose another file`);
-  await requireNewOutput(out);
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
+  const out = await requireWritableOutput(wantedOut, paths.dir);
   const sans = sansFor(csr, options);
   const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
   if (options.profile === 'server' && nonTls) {
@@ -171,8 +171,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      // Again under the lock: a parallel run with the same --out may have delivered there meanwhile.
-      await requireNewOutput(out);
+      // Again under the lock: a run that waited for it may find the file written by the run before.
+      await requireWritableOutput(out, paths.dir);
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
@@ -220,7 +220,3 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   );
 }
 
-/** The output must not exist yet: a certificate is never written over another file. */
-async function requireNewOutput(out: string): Promise<void> {
-  if (await fileExists(out)) throw new UsageError(`${out} already exists; remove it or choose another --out`);
-}

@@ -1,10 +1,9 @@
-import { link, readFile, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CaError, printable } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { syncDirectory, writeFileAtomic, writeFileExclusive } from '../fs-atomic.js';
 import { auditHeadPath, auditHeadText } from './audit/head.js';
-import { appendPrepared, syncDirectory, type PreparedAudit } from './audit/log.js';
+import { appendPrepared, type PreparedAudit } from './audit/log.js';
 import { isMissing } from './audit/record.js';
 
 /**
@@ -116,21 +115,6 @@ export function decodeResult<T>(encoded: unknown): T {
   }) as T;
 }
 
-/** Writes `data` at `path` only if nothing is there: beside it first, then hard-linked into place (EEXIST otherwise). */
-async function writeExclusive(path: string, data: Buffer, mode: number): Promise<boolean> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFileAtomic(temporary, data, mode);
-  try {
-    await link(temporary, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
-}
-
 /** Applies one write unless the file already holds exactly these bytes (a rerun after a kill skips what was done). */
 async function applyWrite(write: StoredWrite): Promise<string | undefined> {
   const data = Buffer.from(write.base64, 'base64');
@@ -145,9 +129,12 @@ async function applyWrite(write: StoredWrite): Promise<string | undefined> {
   }
   if (current !== undefined) return `${write.path} appeared meanwhile and was left alone`;
   // A delivery that cannot be made (its directory was removed meanwhile) must not block the commit forever.
-  const delivered = await writeExclusive(write.path, data, write.mode).catch((error: NodeJS.ErrnoException) => error.code ?? error.message);
-  if (delivered === true) return undefined;
-  return delivered === false ? `${write.path} appeared meanwhile and was left alone` : `${write.path} could not be written (${delivered})`;
+  const failed = await writeFileExclusive(write.path, data, write.mode).then(
+    () => undefined,
+    (error: NodeJS.ErrnoException) => error.code ?? error.message,
+  );
+  if (failed === undefined) return undefined;
+  return failed === 'EEXIST' ? `${write.path} appeared meanwhile and was left alone` : `${write.path} could not be written (${failed})`;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../errors.js';
@@ -32,17 +31,11 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** A random positive 128-bit first serial: serials should not be guessable (CA/B asks for 64 bits of entropy). */
-function firstSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x10;
-  return bytes.toString('hex').toUpperCase();
-}
-
 /**
  * Creates the article's directory layout (`certs config crl newcerts intermediate/{certs,crl,csr,newcerts}`,
- * `index.txt`, `intermediate/index.txt`) plus serial files and `index.txt.attr` (unique_subject = no, which
- * is what lets a certificate be renewed with the same subject). Refuses to touch an existing CA; on
+ * `index.txt`, `intermediate/index.txt`) plus `crlnumber` and `index.txt.attr` (unique_subject = no, which
+ * is what lets a certificate be renewed with the same subject). No `serial` file: openssl draws every serial
+ * at random (rand_serial in the configs). Refuses to touch an existing CA; on
  * failure removes what it created.
  */
 export async function createLayout(dir: string, settings: Settings): Promise<void> {
@@ -67,8 +60,6 @@ export async function createLayout(dir: string, settings: Settings): Promise<voi
       created.push(join(dir, database, 'index.txt'));
       await writeFile(join(dir, database, 'index.txt.attr'), 'unique_subject = no\n', { flag: 'wx' });
       created.push(join(dir, database, 'index.txt.attr'));
-      await writeFile(join(dir, database, 'serial'), `${firstSerial()}\n`, { flag: 'wx' });
-      created.push(join(dir, database, 'serial'));
       await writeFile(join(dir, database, 'crlnumber'), '1000\n', { flag: 'wx' });
       created.push(join(dir, database, 'crlnumber'));
     }

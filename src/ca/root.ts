@@ -8,6 +8,7 @@ import { describeKey, verifyCaCertificate } from '../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
 import { caDigest, caKeyType, requireKeyLabel, settingsWrite } from './settings.js';
+import { requireFreshSerial } from './serial.js';
 import { signerFor } from './signer.js';
 import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from './token.js';
 import { withWorkspace, writeWorkspaceFile } from './workspace.js';
@@ -62,7 +63,9 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
           { config, keyUri: key.uri, days: options.days, digest, out },
         );
         const pem = await readFile(out, 'utf8');
-        const checks = verifyCaCertificate('the root certificate', decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'root.crt')), {
+        const der = pemToDer(pem, 'CERTIFICATE', 'root.crt');
+        requireFreshSerial(der, new Set()); // openssl req -x509 draws it; no database to collide with
+        const checks = verifyCaCertificate('the root certificate', decodeCertificate(der), {
           issuer: undefined,
           digest,
           tokenSpki,

@@ -1,8 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CaError, ToolFailedError } from '../errors.js';
 import { renderTemplates, type TemplateName } from '../openssl-config.js';
 import * as openssl from '../tools/openssl.js';
+import { pemToDer } from '../x509/decode.js';
 import type { Digest } from '../x509/verify.js';
+import { readIndex } from './issued.js';
+import { requireFreshSerial } from './serial.js';
 import { stageDatabase, writeWorkspaceFile } from './workspace.js';
 
 export interface StagedSigning {
@@ -12,6 +16,13 @@ export interface StagedSigning {
   readonly configText: string;
   /** The staged database to commit once the certificate has been verified. */
   readonly staging: string;
+}
+
+/** openssl ca's refusal of a serial index.txt already holds ("Serial number X has already been issued"), worded. */
+function explainRepeatedSerial(error: unknown): never {
+  const repeated = error instanceof ToolFailedError ? /Serial number ([0-9A-F]+) has already been issued/.exec(error.stderr) : null;
+  if (repeated) throw new CaError(`openssl ca drew serial ${repeated[1]}, which index.txt already holds, and refused to sign; nothing was changed — run the command again`);
+  throw error;
 }
 
 /**
@@ -32,15 +43,18 @@ export async function signStaged(request: {
   csr: string;
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
+  const issuedBefore = new Set((await readIndex(staging)).map((entry) => BigInt(`0x${entry.serial}`)));
   const config = join(request.workspace, 'openssl-ca.ini');
   await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
     request.signer,
     { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out },
-  );
+  ).catch(explainRepeatedSerial);
+  const pem = await readFile(out, 'utf8');
+  requireFreshSerial(pemToDer(pem, 'CERTIFICATE', 'the issued certificate'), issuedBefore);
   return {
-    pem: await readFile(out, 'utf8'),
+    pem,
     configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }),
     staging,
   };

@@ -26,12 +26,13 @@ export async function writeWorkspaceFile(path: string, data: string | Buffer): P
   await writeFileAtomic(path, data, 0o600);
 }
 
-const DATABASE_FILES = ['index.txt', 'index.txt.attr', 'serial'];
+/** No `serial`: serials are random (rand_serial in the configs), and an older CA's `serial` file stays unread. */
+const DATABASE_FILES = ['index.txt', 'index.txt.attr'];
 /** CRL numbers start here in a CA directory made before `crlnumber` existed. */
 const FIRST_CRL_NUMBER = '1000\n';
 
 /**
- * Copies an `openssl ca` database (index.txt, index.txt.attr, serial, crlnumber) into the workspace with
+ * Copies an `openssl ca` database (index.txt, index.txt.attr, crlnumber) into the workspace with
  * an empty newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
  */
 export async function stageDatabase(caDir: string, workspace: string): Promise<string> {
@@ -48,19 +49,21 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
     throw new CaError(`${join(caDir, 'index.txt')} does not end with a line break, and openssl ca would drop its last record; nothing was changed — run \`hsm-openssl-ca check\``);
   }
   await copyFile(join(caDir, 'crlnumber'), join(staging, 'crlnumber')).catch(() => writeFile(join(staging, 'crlnumber'), FIRST_CRL_NUMBER));
+  // copyFile keeps the CA directory's mode (0644 from init): private like everything else in the workspace.
+  await chmod(join(staging, 'crlnumber'), 0o600);
   return staging;
 }
 
 /**
  * What `openssl ca` changed in the staged database, as writes into the CA directory: the new certificate
- * first, then serial, crlnumber and index.txt.attr, and index.txt last (files it did not change are left out).
+ * first, then crlnumber and index.txt.attr, and index.txt last (files it did not change are left out).
  */
 export async function databaseWrites(staging: string, caDir: string): Promise<PlannedWrite[]> {
   const writes: PlannedWrite[] = [];
   for (const file of await readdir(join(staging, 'newcerts'))) {
     writes.push({ path: join(caDir, 'newcerts', file), data: await readFile(join(staging, 'newcerts', file)) });
   }
-  for (const file of ['serial', 'crlnumber', 'index.txt.attr', 'index.txt']) {
+  for (const file of ['crlnumber', 'index.txt.attr', 'index.txt']) {
     const staged = await readFile(join(staging, file));
     const current = await readFile(join(caDir, file)).catch(() => undefined);
     if (!current?.equals(staged)) writes.push({ path: join(caDir, file), data: staged });

@@ -63,11 +63,16 @@ export async function version(run: Runner): Promise<string> {
   return (await run('openssl', ['version'])).stdout.trim();
 }
 
-/** `openssl ca -revoke`: marks a certificate revoked in the database; loads the CA key, so it needs the PIN. */
+/**
+ * `openssl ca -revoke`: marks a certificate revoked in the database; loads the CA key, so it needs the PIN.
+ * Reason `unspecified` is recorded as no reason: given `-crl_reason unspecified`, openssl ca writes it into
+ * index.txt and every later CRL carries a reasonCode extension for it, which RFC 5280 §5.3.1 says to omit.
+ */
 export async function revoke(context: SigningContext, request: { config: string; certificate: string; reason: string }): Promise<void> {
+  const reason = request.reason === 'unspecified' ? [] : ['-crl_reason', request.reason];
   await context.run(
     'openssl',
-    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-revoke', request.certificate, '-crl_reason', request.reason],
+    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-revoke', request.certificate, ...reason],
     signingOptions(context),
   );
 }

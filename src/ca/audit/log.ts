@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { CaError, printable } from '../../errors.js';
+import { syncDirectory } from '../../fs-atomic.js';
 import { AUDIT_ACTIONS, auditPath, buildRecord, GENESIS_HASH, isMissing, NEWLINE, parseLine, sha256Hex, type AuditEvent } from './record.js';
 
 const TAIL_CHUNK = 64 * 1024;
@@ -70,17 +71,6 @@ export async function openForAppend(dir: string): Promise<FileHandle> {
   } catch (error) {
     await created.close();
     throw error;
-  }
-}
-
-/** fsyncs a directory so a new file's entry survives a crash; not every platform allows it, which is harmless. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined);
-  if (!handle) return;
-  try {
-    await handle.sync().catch(() => undefined);
-  } finally {
-    await handle.close();
   }
 }
 

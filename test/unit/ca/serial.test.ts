@@ -1,0 +1,46 @@
+/**
+ * The check every freshly signed serial passes before anything is committed: positive, at most 20 octets,
+ * at least 64 bits wide, and new to the database it was signed against.
+ */
+import { describe, expect, it } from '@jest/globals';
+import forge from 'node-forge';
+import { requireFreshSerial, serialOctets } from '../../../src/ca/serial.js';
+import { certificate, certificateDer } from '../x509/fixtures.js';
+
+/** The start of a v3 certificate: SEQUENCE { SEQUENCE { [0] { INTEGER 2 }, INTEGER serial } }, enough to hold a serial. */
+function withSerial(octetsHex: string): Buffer {
+  const { asn1 } = forge;
+  const integer = (bytes: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, bytes);
+  const version = asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [integer('\x02')]);
+  const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [version, integer(forge.util.hexToBytes(octetsHex))]);
+  const cert = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [tbs]);
+  return Buffer.from(asn1.toDer(cert).getBytes(), 'binary');
+}
+
+const RANDOM_159_BITS = '5A3F0C9E1B2D4F6081A2B3C4D5E6F70112345678';
+
+describe('requireFreshSerial', () => {
+  it('reads the serial of a real certificate', () => {
+    expect(serialOctets(certificateDer('root-ec.crt')).toString('hex').toUpperCase().replace(/^00/, '')).toBe(certificate('root-ec.crt').serialHex);
+  });
+
+  it('accepts a positive serial of 64 to 159 bits that the database does not hold', () => {
+    expect(requireFreshSerial(withSerial(RANDOM_159_BITS), new Set([1n, 2n]))).toBe(BigInt(`0x${RANDOM_159_BITS}`));
+    expect(requireFreshSerial(withSerial('8000000000000000'.padStart(18, '0')), new Set())).toBe(1n << 63n);
+  });
+
+  it('refuses a serial the database already holds', () => {
+    expect(() => requireFreshSerial(withSerial(RANDOM_159_BITS), new Set([BigInt(`0x${RANDOM_159_BITS}`)]))).toThrow(/index\.txt already holds/);
+  });
+
+  it('refuses a counter-sized serial (fewer than 64 bits)', () => {
+    expect(() => requireFreshSerial(withSerial('7FFFFFFFFFFFFFFF'), new Set())).toThrow(/narrower than 64 bits/);
+    expect(() => requireFreshSerial(withSerial('1001'), new Set())).toThrow(/narrower than 64 bits/);
+  });
+
+  it('refuses a negative or zero serial, and one longer than 20 octets', () => {
+    expect(() => requireFreshSerial(withSerial(`80${'11'.repeat(15)}`), new Set())).toThrow(/negative/);
+    expect(() => requireFreshSerial(withSerial('00'), new Set())).toThrow(/serial 0/);
+    expect(() => requireFreshSerial(withSerial(`7F${'11'.repeat(20)}`), new Set())).toThrow(/21-octet/);
+  });
+});

@@ -1,0 +1,36 @@
+/** The staged database is private to this user (0600), crlnumber included, whatever the CA directory's modes. */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { chmod, mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stageDatabase } from '../../../src/ca/workspace.js';
+
+let caDir: string;
+let workspace: string;
+beforeEach(async () => {
+  caDir = await mkdtemp(join(tmpdir(), 'hsm-openssl-ca-db-'));
+  workspace = await mkdtemp(join(tmpdir(), 'hsm-openssl-ca-ws-'));
+  for (const [file, text] of [['index.txt', ''], ['index.txt.attr', 'unique_subject = no\n'], ['crlnumber', '1000\n']]) {
+    await writeFile(join(caDir, file!), text!);
+    await chmod(join(caDir, file!), 0o644); // as `init` leaves them
+  }
+});
+afterEach(async () => {
+  await rm(caDir, { recursive: true, force: true });
+  await rm(workspace, { recursive: true, force: true });
+});
+
+const modeOf = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
+
+describe('stageDatabase', () => {
+  it('stages every database file 0600, crlnumber included', async () => {
+    const staging = await stageDatabase(caDir, workspace);
+    for (const file of ['index.txt', 'index.txt.attr', 'crlnumber']) expect([file, await modeOf(join(staging, file))]).toEqual([file, 0o600]);
+  });
+
+  it('creates a missing crlnumber 0600 too', async () => {
+    await unlink(join(caDir, 'crlnumber'));
+    const staging = await stageDatabase(caDir, workspace);
+    expect(await modeOf(join(staging, 'crlnumber'))).toBe(0o600);
+  });
+});
