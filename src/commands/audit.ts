@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { verifyAudit } from '../ca/audit.js';
-import { CaError } from '../errors.js';
+import { CaError, printable } from '../errors.js';
 import { printReport } from './output.js';
 
 /**
@@ -12,7 +12,7 @@ export async function auditVerifyCommand(options: { dir: string }): Promise<void
   const { records, problems, lastHash } = await verifyAudit(dir);
   printReport(`audit log ${dir}/audit.log`, [['records', String(records)], ['last hash', lastHash]], problems.length === 0 ? ['hash chain intact: no line edited, removed or reordered'] : []);
   if (problems.length > 0) {
-    process.stdout.write(problems.map((p) => `  line ${p.line}: ${p.problem}`).join('\n') + '\n');
+    process.stdout.write(problems.map((p) => `  line ${p.line}: ${printable(p.problem)}`).join('\n') + '\n');
     throw new CaError(`audit.log fails verification (${problems.length} problem(s)); restore it from a backup and find out who changed it`);
   }
 }
