@@ -30,6 +30,8 @@ export async function signStaged(request: {
   days: number;
   digest: Digest;
   csr: string;
+  /** The subject to issue, as `openssl ca -subj` takes it; absent: the request's, filtered by the config's policy. */
+  subject?: string;
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
   const config = join(request.workspace, 'openssl-ca.ini');
@@ -37,7 +39,7 @@ export async function signStaged(request: {
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
     request.signer,
-    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out },
+    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
   );
   return {
     pem: await readFile(out, 'utf8'),
