@@ -10,8 +10,7 @@ import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } fr
 import { authority } from './authority.js';
 import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, withCaChange } from './change.js';
-import { commonNameOf, leafSubjectFor, requireCommonNameAmongSans, requireNotCaSubject } from './leaf-subject.js';
-import { requireWithinNameConstraints } from './name-constraints.js';
+import { decideLeafSubject } from './leaf-subject.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from './signer.js';
@@ -149,10 +148,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   if (options.profile === 'server' && nonTls) {
     throw new UsageError(`SAN ${nonTls.type}:${nonTls.value} does not belong in a TLS server certificate (only DNS and IP names do); use --profile server-client or the client command`);
   }
-  const subject = leafSubjectFor(settings, commonNameOf(csr));
-  requireNotCaSubject(subject, [{ name: 'intermediate', certificate: intermediate }, { name: 'root', certificate: (await authority(ca, 'root')).certificate }]);
-  requireCommonNameAmongSans(subject, sans, options.profile);
-  if (settings.nameConstraints) requireWithinNameConstraints({ sans, commonName: subject.commonName }, settings.nameConstraints);
+  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate });
   requireValidityWithin(options.days, options.profile, intermediate);
   const profile = PROFILES[options.profile];
   const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);

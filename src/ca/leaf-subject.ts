@@ -2,6 +2,9 @@ import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { formatName, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
 import type { San } from '../x509/san.js';
+import { authority } from './authority.js';
+import type { LoadedCa } from './context.js';
+import { requireWithinNameConstraints } from './name-constraints.js';
 import type { ProfileName } from './profiles.js';
 import { LEAF_ATTRIBUTE_VALUE, type Settings } from './settings.js';
 
@@ -57,6 +60,18 @@ export function requireCommonNameAmongSans(subject: LeafSubject, sans: readonly 
 }
 
 /** The CSR's one commonName (readCsr has already refused requests without exactly one). */
-export function commonNameOf(csr: DecodedCsr): string {
+function commonNameOf(csr: DecodedCsr): string {
   return csr.subject.find((a) => a.shortName === 'CN')!.value;
+}
+
+/**
+ * The subject a leaf is issued with, once every check on its names that needs no token has passed: not a
+ * CA's subject, a server profile's CN among its SANs, every name within the intermediate's constraints.
+ */
+export async function decideLeafSubject(ca: LoadedCa, request: { csr: DecodedCsr; sans: readonly San[]; profile: ProfileName; intermediate: DecodedCertificate }): Promise<LeafSubject> {
+  const subject = leafSubjectFor(ca.settings, commonNameOf(request.csr));
+  requireNotCaSubject(subject, [{ name: 'intermediate', certificate: request.intermediate }, { name: 'root', certificate: (await authority(ca, 'root')).certificate }]);
+  requireCommonNameAmongSans(subject, request.sans, request.profile);
+  if (ca.settings.nameConstraints) requireWithinNameConstraints({ sans: request.sans, commonName: subject.commonName }, ca.settings.nameConstraints);
+  return subject;
 }
