@@ -89,18 +89,14 @@ export async function ceremony(sandbox: Sandbox, initArgs: readonly string[] = [
   }
 }
 
-/**
- * A software key and CSR made with openssl, as a server operator would. The CN defaults to the first DNS
- * SAN (a server certificate's CN must be one of its SANs), else NAME.example.com.
- */
+/** A software key and CSR made with openssl, as a server operator would. */
 export async function makeCsr(dir: string, name: string, options: { subject?: string; sans?: string; key?: string[] } = {}): Promise<string> {
   const csr = join(dir, `${name}.csr`);
-  const firstDns = /(?:^|,)DNS:([^,]+)/.exec(options.sans ?? '')?.[1];
   await mustExec('openssl', [
     'req', '-new', '-nodes', '-batch',
     ...(options.key ?? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']),
     '-keyout', join(dir, `${name}.key`),
-    '-subj', options.subject ?? `/CN=${firstDns ?? `${name}.example.com`}`,
+    '-subj', options.subject ?? `/CN=${name}.example.com`,
     ...(options.sans ? ['-addext', `subjectAltName=${options.sans}`] : []),
     '-out', csr,
   ]);

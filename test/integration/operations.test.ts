@@ -71,7 +71,7 @@ describe('inventory, renewal and the audit log', () => {
       if (result.code !== 0) throw new Error(result.stderr);
     }
     for (const [name, days] of [['soon', '10'], ['later', '300']] as const) {
-      const csr = await makeCsr(sandbox.root, name, { sans: `DNS:${name}.ops.test` });
+      const csr = await makeCsr(sandbox.root, name, { subject: `/CN=${name}.ops.test`, sans: `DNS:${name}.ops.test` });
       const result = await cli(['server', csr, '--dir', dir, '--days', days], { env: sandbox.env });
       if (result.code !== 0) throw new Error(result.stderr);
     }
