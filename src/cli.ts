@@ -132,6 +132,7 @@ export function buildProgram(): Command {
     .option('--crl-url <url>', 'CRL Distribution Point put into every certificate the intermediate issues')
     .option('--ca-issuers-url <url>', 'Authority Information Access (where intermediate.crt is published) for those certificates')
     .option('--root-crl-url <url>', 'CRL Distribution Point of the root\'s CRL, put into the intermediate\'s certificate')
+    .option('--leaf-subject <attrs>', 'the CA\'s own attributes every issued certificate\'s subject carries before the CSR\'s CN: any of C, ST, O, OU, e.g. O,OU (default: the CN alone)')
     .action((flags) => initCommand(flags));
 
   withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'))

@@ -59,9 +59,39 @@ export class ParseError extends CaError {
 }
 
 /**
- * Makes text safe for one line of a terminal: control characters (a newline in a CSR's name, a file name,
- * tool output) are shown as escapes, so no input can split a message or forge a line of its own.
+ * Characters no name may hold and no printed line shows as they are: C0 and C1 controls and DEL (a newline
+ * splits a message, CSI \u009b drives a terminal), format characters such as the bidi overrides and isolates
+ * U+202A–U+202E and U+2066–U+2069, the marks U+200E/U+200F and zero-width characters (they reorder or hide
+ * what an operator reads), the line and paragraph separators, and lone surrogates.
+ */
+export const UNSAFE_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+const UNSAFE_CHARACTERS = new RegExp(UNSAFE_CHARACTER.source, 'gu');
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeCharacter(c: string): string {
+  const code = c.codePointAt(0)!;
+  if (NAMED_ESCAPES[c]) return NAMED_ESCAPES[c];
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
+}
+
+/**
+ * Makes text safe for one line of a terminal: every UNSAFE_CHARACTER (a newline in a CSR's name, a bidi
+ * override in a certificate's subject, an escape sequence in tool output) is shown as an escape, so no
+ * input can split a message, forge a line of its own or make one name look like another. Every value a
+ * command prints goes through here.
  */
 export function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(UNSAFE_CHARACTERS, escapeCharacter);
+}
+
+/**
+ * JSON for a terminal or a script: printable's rule in JSON's own syntax. JSON.stringify escapes only C0,
+ * so every other UNSAFE_CHARACTER becomes a \uXXXX escape, which a JSON parser reads back unchanged.
+ */
+export function printableJson(value: unknown): string {
+  const units = (c: string): string => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  // The only raw control characters JSON.stringify leaves are its own line breaks between members.
+  return JSON.stringify(value, null, 2).replace(UNSAFE_CHARACTERS, (c) => (c === '\n' ? c : units(c)));
 }

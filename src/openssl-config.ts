@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { UsageError } from './errors.js';
+import { UNSAFE_CHARACTER, UsageError } from './errors.js';
 
 const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
 
@@ -16,7 +16,7 @@ export function opensslConfigValue(value: unknown, field = 'a value'): string {
     throw new UsageError(`${field} is missing; it must be text for the OpenSSL config`);
   }
   const text = String(value);
-  if (/[\x00-\x1f\x7f]/.test(text)) throw new UsageError(`${field} contains a control character (newline, tab, NUL…); remove it`);
+  if (UNSAFE_CHARACTER.test(text)) throw new UsageError(`${field} contains a control character or a bidi/format character (newline, tab, NUL, U+202E…); remove it`);
   if (text !== text.trim()) throw new UsageError(`${field} "${text}" starts or ends with a space; remove it`);
   return text.replace(/[\\$#"']/g, (c) => `\\${c}`);
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { CaError, UsageError } from './errors.js';
+import { CaError, printable, UsageError } from './errors.js';
 
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
@@ -71,7 +71,7 @@ export async function readPin(source: { pinEnv: string; pinFile: string | undefi
 /** Shows what is about to be signed and asks, as the article's `Sign the certificate? [y/n]` does. */
 export async function confirmSigning(summary: string, options: { yes: boolean }): Promise<void> {
   if (options.yes || !interactive()) return;
-  process.stderr.write(`${summary}\n`);
+  process.stderr.write(`${summary.split('\n').map(printable).join('\n')}\n`);
   const readline = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await readline.question('Sign the certificate? [y/n]: ');

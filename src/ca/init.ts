@@ -4,7 +4,7 @@ import { CaError, UsageError } from '../errors.js';
 import { appendAudit } from './audit/head.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
 import { parseBackendChoice } from '../openssl/backend.js';
-import { caKeyType, digestFits, digestFor, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type CaRole, type Settings, describeKeys } from './settings.js';
+import { caKeyType, digestFits, digestFor, parseDigest, parseKeyType, parseLeafSubject, requireConfigSafe, validateSettings, type CaRole, type Settings, type Subject, describeKeys } from './settings.js';
 
 export interface InitOptions {
   readonly dir: string;
@@ -26,6 +26,8 @@ export interface InitOptions {
   readonly crlUrl?: string;
   readonly caIssuersUrl?: string;
   readonly rootCrlUrl?: string;
+  /** The CA's own attributes every leaf subject carries, e.g. "O,OU"; absent: CN only. */
+  readonly leafSubject?: string;
 }
 
 /** A warning for each CA whose key the explicit --digest does not fit. */
@@ -40,18 +42,20 @@ function digestWarnings(settings: Settings): string[] {
 /** The article's "Prepping to Start": the directory layout and a settings file naming the token and subject. */
 export async function initCa(options: InitOptions): Promise<{ paths: CaPaths; settings: Settings; warnings: string[] }> {
   const keyType = parseKeyType(options.keyType);
+  const subject: Subject = {
+    ...(options.country !== undefined ? { country: options.country } : {}),
+    ...(options.state !== undefined ? { state: options.state } : {}),
+    organization: options.org,
+    organizationalUnit: options.orgUnit ?? `${options.org} Certificate Authority`,
+  };
   const settings: Settings = {
     version: 1,
     module: options.module,
     token: options.token,
     ...(options.rootModule !== undefined && options.rootModule !== options.module ? { rootModule: options.rootModule } : {}),
     ...(options.rootToken !== undefined && options.rootToken !== options.token ? { rootToken: options.rootToken } : {}),
-    subject: {
-      ...(options.country !== undefined ? { country: options.country } : {}),
-      ...(options.state !== undefined ? { state: options.state } : {}),
-      organization: options.org,
-      organizationalUnit: options.orgUnit ?? `${options.org} Certificate Authority`,
-    },
+    subject,
+    ...(options.leafSubject !== undefined ? { leafSubject: parseLeafSubject(options.leafSubject, subject) } : {}),
     rootCommonName: options.rootCn ?? `${options.org} Root CA`,
     intermediateCommonName: options.intermediateCn ?? `${options.org} Intermediate CA`,
     keyType,

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CaError, printable, UsageError } from '../errors.js';
+import { CaError, printable, UNSAFE_CHARACTER, UsageError } from '../errors.js';
 import { confirmSigning } from '../terminal.js';
 import * as openssl from '../tools/openssl.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
@@ -9,8 +9,8 @@ import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } fr
 import { authority } from './authority.js';
 import { loadCa, type TokenCommandOptions } from './context.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
-import { requireWithinNameConstraints } from './name-constraints.js';
 import { requireWritableOutput } from './output-file.js';
+import { decideLeafSubject } from './leaf-subject.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from './signer.js';
@@ -71,8 +71,8 @@ export async function readCsr(path: string): Promise<{ csr: DecodedCsr; keyType:
 
 /** Refuses a subject with control characters or an over-long CN, and an extension requested twice. */
 function requireCleanRequest(csr: DecodedCsr, path: string): void {
-  const dirty = csr.subject.find((a) => /[\x00-\x1f\x7f]/.test(a.value));
-  if (dirty) throw new UsageError(`the CSR ${path} has a control character in its subject (${dirty.shortName}=${printable(dirty.value)}); ask for a new CSR`);
+  const dirty = csr.subject.find((a) => UNSAFE_CHARACTER.test(a.value));
+  if (dirty) throw new UsageError(`the CSR ${path} has a control character or a bidi/format character in its subject (${dirty.shortName}=${printable(dirty.value)}); ask for a new CSR`);
   const cn = csr.subject.filter((a) => a.shortName === 'CN');
   if (cn.length === 0 || cn.some((a) => a.value.trim().length === 0)) throw new UsageError(`the CSR ${path} has no commonName; the signing policy requires one`);
   if (cn.length > 1) throw new UsageError(`the CSR ${path} has ${cn.length} commonNames; ask for a CSR with one`);
@@ -157,14 +157,14 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   if (options.profile === 'server' && nonTls) {
     throw new UsageError(`SAN ${nonTls.type}:${nonTls.value} does not belong in a TLS server certificate (only DNS and IP names do); use --profile server-client or the client command`);
   }
-  if (settings.nameConstraints) requireWithinNameConstraints(sans, settings.nameConstraints);
+  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate });
   requireValidityWithin(options.days, options.profile, intermediate);
   const profile = PROFILES[options.profile];
   const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
   const keyUsage = keyType === 'ec' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
   const sanText = sans.map((s) => `${s.type}:${s.value}`);
   await confirmSigning(
-    `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${formatName(csr.subject)}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
+    `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
     options,
   );
   await requireTools();
@@ -177,7 +177,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
       await writeWorkspaceFile(csrCopy, csrPem);
-      options.say(`signing ${formatName(csr.subject)} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
+      options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signed = await signStaged({
         signer: await signerFor(token, ca.intermediateToken, pin, work, options.say),
         workspace: work,
@@ -191,6 +191,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
           digest,
           keyUsage: keyUsage.join(', '),
           sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
+          subjectPolicy: subject.policy,
           crlUrl: settings.crlUrl ?? '',
           caIssuersUrl: settings.caIssuersUrl ?? '',
         },
@@ -198,9 +199,10 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
         days: options.days,
         digest,
         csr: csrCopy,
+        subject: subject.subj,
       });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
-      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
+      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       const result = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };

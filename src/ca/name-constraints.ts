@@ -25,34 +25,95 @@ export function parsePermittedDns(text: string): string {
   return name.toLowerCase();
 }
 
-/** A DNS name is within a permitted subtree when it equals it or ends with "." + it (RFC 5280 4.2.1.10). */
-function dnsPermitted(name: string, permitted: readonly string[]): boolean {
-  const lower = name.toLowerCase().replace(/^\*\./, '');
-  return permitted.some((base) => lower === base || lower.endsWith(`.${base}`));
+/**
+ * OpenSSL's nc_dns: the name equals the base or ends with "." + base, compared ASCII case-insensitively.
+ * A wildcard is just a label here, so *.example.com is within example.com but not within www.example.com.
+ */
+function dnsWithin(name: string, base: string): boolean {
+  const [lower, suffix] = [name.toLowerCase(), base.toLowerCase()];
+  if (!lower.endsWith(suffix)) return false;
+  return lower.length === suffix.length || suffix.startsWith('.') || lower[lower.length - suffix.length - 1] === '.';
 }
 
-function ipPermitted(address: string, permitted: readonly string[]): boolean {
-  const list = new BlockList();
-  for (const cidr of permitted) {
-    const { address: base, prefix, family } = parseCidr(cidr);
-    list.addSubnet(base, prefix, family);
-  }
-  return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+/** The 4 or 16 bytes of an address, as a certificate carries them. */
+function ipBytes(address: string): Buffer {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  // The URL parser canonicalises: lower case, one "::" at most, an embedded IPv4 tail turned into hex groups.
+  const [left = '', right] = new URL(`http://[${address}]/`).hostname.slice(1, -1).split('::');
+  const groups = (text: string | undefined): string[] => (text ? text.split(':') : []);
+  const all = [...groups(left), ...Array<string>(8 - groups(left).length - groups(right).length).fill('0'), ...groups(right)];
+  return Buffer.from(all.flatMap((group) => [parseInt(group, 16) >> 8, parseInt(group, 16) & 0xff]));
 }
 
 /**
- * Refuses a SAN outside the intermediate's name constraints before the token is touched: clients would
- * reject such a certificate anyway. A constraint only binds names of its own type, as in RFC 5280.
+ * OpenSSL's nc_ip: an IPv4 address matches only IPv4 ranges and an IPv6 one only IPv6 ranges, so
+ * ::ffff:10.1.2.3 (IPv4-mapped) is outside 10.0.0.0/8 (Node's BlockList would say inside).
  */
-export function requireWithinNameConstraints(sans: readonly San[], constraints: NameConstraints): void {
-  for (const san of sans) {
-    if (san.type === 'DNS' && constraints.dns.length > 0 && !dnsPermitted(san.value, constraints.dns)) {
-      throw new UsageError(`SAN DNS:${san.value} is outside the intermediate's name constraints (permitted: ${constraints.dns.join(', ')}); it cannot be issued by this CA`);
+function ipWithin(address: string, cidr: string): boolean {
+  const host = ipBytes(address);
+  const { address: baseAddress, prefix } = parseCidr(cidr);
+  const base = ipBytes(baseAddress);
+  if (host.length !== base.length) return false;
+  return [...host].every((byte, i) => {
+    const mask = (0xff << (8 - Math.max(0, Math.min(8, prefix - i * 8)))) & 0xff;
+    return (byte & mask) === (base[i]! & mask);
+  });
+}
+
+/**
+ * OpenSSL's cn2dnsid: a CN counts as a host name when it is letters, digits and "_", with "-" and "."
+ * only inside and at least one "." that has no "." or "-" next to it. "www.evil.com" and "10.1.2.3" do;
+ * "Alice", "*.evil.com" and "www.evil.com." do not.
+ */
+export function commonNameAsHostName(cn: string): string | undefined {
+  const text = cn.replace(/\0+$/, '');
+  let hostLike = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i]!;
+    if (/[A-Za-z0-9_]/.test(c)) continue;
+    const inner = i > 0 && i < text.length - 1;
+    if (inner && c === '-') continue;
+    if (inner && c === '.' && text[i + 1] !== '.' && text[i - 1] !== '-' && text[i + 1] !== '-') {
+      hostLike = true;
+      continue;
     }
-    if (san.type === 'IP' && constraints.ip.length > 0 && !ipPermitted(san.value, constraints.ip)) {
-      throw new UsageError(`SAN IP:${san.value} is outside the intermediate's name constraints (permitted: ${constraints.ip.join(', ')}); it cannot be issued by this CA`);
+    return undefined;
+  }
+  return hostLike ? text : undefined;
+}
+
+/**
+ * What a verifier would find outside the constraints, or undefined. The rules are OpenSSL's
+ * (crypto/x509/v3_ncons.c, check_name_constraints in x509_vfy.c), proven against `openssl verify` by
+ * test/integration/name-constraints-differential.test.ts:
+ * - a constraint binds only names of its own type, so e-mail and URI names pass (this CA writes no
+ *   e-mail or URI constraints, and issues no emailAddress in subjects);
+ * - with permitted subtrees of a type, every name of that type must be within one of them;
+ * - a leaf without a DNS SAN has its CN checked as a DNS name when the CN looks like a host name.
+ */
+export function nameConstraintViolation(names: { sans: readonly San[]; commonName: string }, constraints: NameConstraints): string | undefined {
+  const dnsOutside = (name: string): boolean => constraints.dns.length > 0 && !constraints.dns.some((base) => dnsWithin(name, base));
+  for (const san of names.sans) {
+    if (san.type === 'DNS' && dnsOutside(san.value)) return `SAN DNS:${san.value} is outside the intermediate's name constraints (permitted: ${constraints.dns.join(', ')})`;
+    if (san.type === 'IP' && constraints.ip.length > 0 && !constraints.ip.some((cidr) => ipWithin(san.value, cidr))) {
+      const mapped = /^::ffff:/i.test(san.value) ? '; verifiers treat an IPv4-mapped IPv6 address as IPv6, so request the IPv4 address itself' : '';
+      return `SAN IP:${san.value} is outside the intermediate's name constraints (permitted: ${constraints.ip.join(', ')}${mapped})`;
     }
   }
+  const host = names.sans.some((san) => san.type === 'DNS') ? undefined : commonNameAsHostName(names.commonName);
+  if (host !== undefined && dnsOutside(host)) {
+    return `the CN ${names.commonName} is outside the intermediate's DNS name constraints (permitted: ${constraints.dns.join(', ')}): with no DNS SAN, verifiers check a CN that looks like a host name; ask for a CSR with a CN inside them`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses names outside the intermediate's name constraints before the token is touched: verifiers would
+ * reject such a certificate anyway.
+ */
+export function requireWithinNameConstraints(names: { sans: readonly San[]; commonName: string }, constraints: NameConstraints): void {
+  const violation = nameConstraintViolation(names, constraints);
+  if (violation) throw new UsageError(`${violation}; it cannot be issued by this CA`);
 }
 
 /** "10.0.0.0/8" → "10.0.0.0/255.0.0.0": OpenSSL's config wants an IP constraint as address/netmask. */

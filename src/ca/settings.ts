@@ -21,6 +21,18 @@ export interface Subject {
   readonly organizationalUnit: string;
 }
 
+/** The CA's own subject attributes a leaf subject may carry, in the order they are written (CN follows). */
+export const LEAF_SUBJECT_ATTRIBUTES = ['C', 'ST', 'O', 'OU'] as const;
+export type LeafSubjectAttribute = (typeof LEAF_SUBJECT_ATTRIBUTES)[number];
+
+/** Where each of those attributes comes from in the CA's subject. */
+export const LEAF_ATTRIBUTE_VALUE: Record<LeafSubjectAttribute, (subject: Subject) => string | undefined> = {
+  C: (subject) => subject.country,
+  ST: (subject) => subject.state,
+  O: (subject) => subject.organization,
+  OU: (subject) => subject.organizationalUnit,
+};
+
 /** A key this CA generated on the token. */
 export interface TokenKey {
   readonly label: string;
@@ -37,6 +49,11 @@ export interface Settings {
   readonly rootModule?: string;
   readonly rootToken?: string;
   readonly subject: Subject;
+  /**
+   * Which of the CA's own subject attributes every leaf subject carries before its CN (`init
+   * --leaf-subject O,OU`). Absent (and in settings files older than this field): the CSR's CN alone.
+   */
+  readonly leafSubject?: readonly LeafSubjectAttribute[];
   readonly rootCommonName: string;
   readonly intermediateCommonName: string;
   /** The key type of both CAs unless one has its own below. */
@@ -143,10 +160,22 @@ export function validateSettings(settings: Settings): void {
   for (const [option, url] of [['--crl-url', settings.crlUrl], ['--ca-issuers-url', settings.caIssuersUrl], ['--root-crl-url', settings.rootCrlUrl]] as const) {
     if (url !== undefined) requirePublicationUrl(option, url);
   }
+  if (settings.leafSubject) parseLeafSubject(settings.leafSubject.join(','), subject);
   requireTokenLabel('--token', settings.token);
   requireModulePath('--module', settings.module);
   if (settings.rootToken !== undefined) requireTokenLabel('--root-token', settings.rootToken);
   if (settings.rootModule !== undefined) requireModulePath('--root-module', settings.rootModule);
+}
+
+/** Parses `--leaf-subject O,OU`: known attributes the CA's own subject has, each once, put in X.509 order. */
+export function parseLeafSubject(text: string, subject: Subject): LeafSubjectAttribute[] {
+  const names = text.split(',').map((name) => name.trim().toUpperCase()).filter((name) => name !== '');
+  const unknown = names.find((name) => !(LEAF_SUBJECT_ATTRIBUTES as readonly string[]).includes(name));
+  if (unknown !== undefined) throw new UsageError(`--leaf-subject ${text}: ${unknown} is not one of ${LEAF_SUBJECT_ATTRIBUTES.join(', ')} (the CA's own attributes a leaf may carry; the CN always comes from the CSR)`);
+  const chosen = LEAF_SUBJECT_ATTRIBUTES.filter((name) => names.includes(name));
+  const missing = chosen.find((name) => LEAF_ATTRIBUTE_VALUE[name](subject) === undefined);
+  if (missing !== undefined) throw new UsageError(`--leaf-subject ${text}: the CA's subject has no ${missing}; pass ${missing === 'C' ? '--country' : '--state'} too or leave ${missing} out`);
+  return chosen;
 }
 
 export async function readSettings(dir: string): Promise<Settings> {

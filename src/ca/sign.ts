@@ -41,6 +41,8 @@ export async function signStaged(request: {
   days: number;
   digest: Digest;
   csr: string;
+  /** The subject to issue, as `openssl ca -subj` takes it; absent: the request's, filtered by the config's policy. */
+  subject?: string;
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
   const issuedBefore = new Set((await readIndex(staging)).map((entry) => BigInt(`0x${entry.serial}`)));
@@ -49,7 +51,7 @@ export async function signStaged(request: {
   const out = join(request.workspace, 'issued.crt');
   await openssl.signWithCa(
     request.signer,
-    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out },
+    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
   ).catch(explainRepeatedSerial);
   const pem = await readFile(out, 'utf8');
   requireFreshSerial(pemToDer(pem, 'CERTIFICATE', 'the issued certificate'), issuedBefore);

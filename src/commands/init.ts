@@ -1,4 +1,5 @@
 import { initCa, type InitOptions } from '../ca/init.js';
+import { leafSubjectFor } from '../ca/leaf-subject.js';
 import { describeKeys } from '../ca/settings.js';
 import { printReport, say } from './output.js';
 
@@ -15,6 +16,7 @@ export async function initCommand(options: InitOptions): Promise<void> {
       ['backend', settings.backend ?? 'auto'],
       ['root CN', settings.rootCommonName],
       ['interm. CN', settings.intermediateCommonName],
+      ['leaf subj.', leafSubjectFor(settings, '<the CSR\'s CN>').text],
       ['settings', paths.settings],
       ['next', `hsm-openssl-ca root --dir ${paths.dir}`],
     ],

@@ -1,6 +1,7 @@
 import { authority } from '../ca/authority.js';
 import { loadCa } from '../ca/context.js';
 import { issuedBy } from '../ca/inventory.js';
+import { printable, printableJson } from '../errors.js';
 
 /** `list`: what the intermediate issued, filtered; `--json` for scripts. */
 export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean }): Promise<void> {
@@ -10,10 +11,10 @@ export async function listCommand(options: { dir: string; expiring?: number; rev
     (c) => (!options.revoked || c.status === 'revoked') && (options.expiring === undefined || (c.status === 'valid' && c.notAfter.getTime() <= horizon)),
   );
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(certificates, null, 2)}\n`);
+    process.stdout.write(`${printableJson(certificates)}\n`);
     return;
   }
-  const rows = certificates.map((c) => [c.serial, c.status, c.notAfter.toISOString().slice(0, 10), c.profile ?? '-', c.subject, c.sans.join(' ')]);
+  const rows = certificates.map((c) => [c.serial, c.status, c.notAfter.toISOString().slice(0, 10), c.profile ?? '-', c.subject, c.sans.join(' ')].map(printable));
   const header = ['SERIAL', 'STATUS', 'NOT AFTER', 'PROFILE', 'SUBJECT', 'SANS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const format = (row: string[]): string => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');

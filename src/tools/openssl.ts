@@ -44,11 +44,13 @@ export async function createCsr(context: SigningContext, request: { config: stri
 /** `openssl ca`: signs a CSR with the CA key named in the config's `private_key`. `-batch`: without it openssl exits 0 without issuing. */
 export async function signWithCa(
   context: SigningContext,
-  request: { config: string; extensions: string; days: number; digest: Digest; csr: string; out: string },
+  request: { config: string; extensions: string; days: number; digest: Digest; csr: string; out: string; subject?: string },
 ): Promise<void> {
+  // -subj replaces the request's subject with the one the CA decided; -utf8 keeps non-ASCII values intact.
+  const subject = request.subject === undefined ? [] : ['-subj', request.subject, '-utf8'];
   await context.run(
     'openssl',
-    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, '-in', request.csr, '-out', request.out],
+    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, ...subject, '-in', request.csr, '-out', request.out],
     signingOptions(context),
   );
 }

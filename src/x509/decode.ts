@@ -249,7 +249,7 @@ export function pemToDer(text: string, label: 'CERTIFICATE' | 'CERTIFICATE REQUE
 }
 
 /** "C=US, O=My Co, CN=Root" for messages. */
-export function formatName(name: readonly NameAttribute[]): string {
+export function formatName(name: ReadonlyArray<Pick<NameAttribute, 'shortName' | 'value'>>): string {
   return printable(name.map((a) => `${a.shortName}=${a.value}`).join(', '));
 }
 

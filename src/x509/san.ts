@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { printable, UsageError } from '../errors.js';
+import { printable, UNSAFE_CHARACTER, UsageError } from '../errors.js';
 import type { Extension } from './decode.js';
 
 /** A subjectAltName entry this CA issues. */
@@ -74,7 +74,7 @@ function uri(text: string, value: string): San {
 
 /** Validates and normalises one SAN given as `DNS:name`, `IP:address`, `email:address` or `URI:uri`. */
 export function parseSanText(text: string): San {
-  if (/[\x00-\x1f\x7f]/.test(text)) throw new UsageError(`SAN "${printable(text)}" contains a control character`);
+  if (UNSAFE_CHARACTER.test(text)) throw new UsageError(`SAN "${printable(text)}" contains a control character or a bidi/format character; ask for a name without it`);
   const match = /^(DNS|IP|email|URI):(.*)$/i.exec(text);
   if (!match) throw new UsageError(`SAN "${text}" must be DNS:name, IP:address, email:address or URI:uri`);
   const type = match[1]!.toUpperCase();

@@ -1,7 +1,7 @@
 import forge from 'node-forge';
 import { createPublicKey, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
 import { CaError } from '../errors.js';
-import type { DecodedCertificate, DecodedCrl, DecodedCsr, Extension } from './decode.js';
+import { formatName, type DecodedCertificate, type DecodedCrl, type DecodedCsr, type Extension } from './decode.js';
 
 export type Digest = 'sha256' | 'sha384' | 'sha512';
 export const DIGESTS: readonly Digest[] = ['sha256', 'sha384', 'sha512'];
@@ -150,6 +150,8 @@ interface LeafExpectations {
   readonly issuer: DecodedCertificate;
   readonly csr: DecodedCsr;
   readonly digest: Digest;
+  /** The subject the CA decided, attribute by attribute, in order. */
+  readonly subject: ReadonlyArray<{ readonly shortName: string; readonly value: string }>;
   /** Requested SANs as "DNS:x" / "IP:y", in order. */
   readonly sans: readonly string[];
   readonly keyUsage: readonly string[];
@@ -166,6 +168,7 @@ export function verifyLeafCertificate(what: string, cert: DecodedCertificate, ex
     .check('signature valid under the intermediate key', signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, expect.issuer.spkiDer))
     .check(`signature algorithm ${signatureAlgorithmName(cert.signatureAlgorithmOid)}`, signatureAlgorithmMatches(cert.signatureAlgorithmOid, expect.digest, expect.issuer.spkiDer))
     .check('public key = the CSR\'s key', cert.spkiDer.equals(expect.csr.spkiDer))
+    .check(`subject ${formatName(cert.subject)}, as decided`, JSON.stringify(cert.subject.map((a) => [a.shortName, a.value])) === JSON.stringify(expect.subject.map((a) => [a.shortName, a.value])), `expected ${formatName(expect.subject)}`)
     .check('basicConstraints CA:FALSE', bc !== undefined && bc['cA'] !== true)
     .check(`keyUsage critical ${expect.keyUsage.join(', ')}`, ku?.critical === true && expect.keyUsage.every((usage) => ku[usage] === true) && !ku['keyCertSign'] && !ku['cRLSign'])
     .check(`extendedKeyUsage ${expect.extendedKeyUsage.join(', ')}`, expect.extendedKeyUsage.every((usage) => eku?.[usage] === true) && (['serverAuth', 'clientAuth'] as const).every((usage) => expect.extendedKeyUsage.includes(usage) || !eku?.[usage]))

@@ -78,11 +78,11 @@ export function cli(args: readonly string[], options: { env?: NodeJS.ProcessEnv;
 }
 
 /** init + root + intermediate, each asserted to succeed. */
-export async function ceremony(sandbox: Sandbox, initArgs: readonly string[] = []): Promise<void> {
+export async function ceremony(sandbox: Sandbox, initArgs: readonly string[] = [], intermediateArgs: readonly string[] = []): Promise<void> {
   for (const args of [
     ['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'My Company', '--country', 'US', '--state', 'My State', ...initArgs],
     ['root', '--dir', sandbox.caDir],
-    ['intermediate', '--dir', sandbox.caDir],
+    ['intermediate', '--dir', sandbox.caDir, ...intermediateArgs],
   ]) {
     const result = await cli(args, { env: sandbox.env });
     if (result.code !== 0) throw new Error(`${args[0]} exited ${result.code}: ${result.stderr}`);

@@ -79,7 +79,7 @@ describe('inventory, renewal and the audit log', () => {
       if (result.code !== 0) throw new Error(result.stderr);
     }
     for (const [name, days] of [['soon', '10'], ['later', '300']] as const) {
-      const csr = await makeCsr(sandbox.root, name, { sans: `DNS:${name}.ops.test` });
+      const csr = await makeCsr(sandbox.root, name, { subject: `/CN=${name}.ops.test`, sans: `DNS:${name}.ops.test` });
       const result = await cli(['server', csr, '--dir', dir, '--days', days], { env: sandbox.env });
       if (result.code !== 0) throw new Error(result.stderr);
     }
@@ -89,9 +89,9 @@ describe('inventory, renewal and the audit log', () => {
   it('list shows serial, status, expiry, profile, subject and SANs, and filters', async () => {
     const all = await cli(['list', '--dir', dir]);
     expect(all.stdout).toMatch(/^SERIAL +STATUS +NOT AFTER +PROFILE +SUBJECT +SANS$/m);
-    expect(all.stdout).toMatch(/ valid +\d{4}-\d\d-\d\d +server +CN=soon.example.com +DNS:soon.ops.test$/m);
+    expect(all.stdout).toMatch(/ valid +\d{4}-\d\d-\d\d +server +CN=soon.ops.test +DNS:soon.ops.test$/m);
     const expiring = JSON.parse((await cli(['list', '--dir', dir, '--expiring', '30', '--json'])).stdout) as Array<{ subject: string }>;
-    expect(expiring.map((c) => c.subject)).toEqual(['CN=soon.example.com']);
+    expect(expiring.map((c) => c.subject)).toEqual(['CN=soon.ops.test']);
   });
 
   it('show summarises one certificate by file or serial', async () => {
@@ -133,7 +133,7 @@ describe('inventory, renewal and the audit log', () => {
   it('the audit log records every change in a hash chain that audit verify checks', async () => {
     const log = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(log.map((r) => r['action'])).toEqual(['init', 'key-generated', 'certificate-issued', 'key-generated', 'certificate-issued', 'certificate-issued', 'certificate-issued', 'certificate-issued', 'revoked', 'crl-published']);
-    expect(log[5]).toMatchObject({ command: 'server', subject: 'CN=soon.example.com', sans: ['DNS:soon.ops.test'] });
+    expect(log[5]).toMatchObject({ command: 'server', subject: 'CN=soon.ops.test', sans: ['DNS:soon.ops.test'] });
     expect(log[5]!['certificateSha256']).toMatch(/^[0-9a-f]{64}$/);
     expect(log.every((r) => typeof r['time'] === 'string' && typeof r['user'] === 'string' && typeof r['prev'] === 'string')).toBe(true);
     expect(JSON.stringify(log)).not.toContain(sandbox.pin);
@@ -145,7 +145,7 @@ describe('inventory, renewal and the audit log', () => {
   it('an edited audit line fails audit verify, and no further change is made until it is restored', async () => {
     const path = join(dir, 'audit.log');
     const original = await readFile(path, 'utf8');
-    await writeFile(path, original.replace('CN=soon.example.com', 'CN=innocent.example.com'));
+    await writeFile(path, original.replace('CN=soon.ops.test', 'CN=innocent.example.com'));
     const verified = await cli(['audit', 'verify', '--dir', dir]);
     expect(verified.code).toBe(1);
     expect(verified.stdout).toMatch(/line \d+: /);

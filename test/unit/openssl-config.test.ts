@@ -51,6 +51,7 @@ const LEAF_CONTEXT = {
   certificate: `${CA_DIR}/intermediate/certs/intermediate.crt`,
   digest: 'sha512',
   keyUsage: 'digitalSignature',
+  subjectPolicy: ['organizationName', 'organizationalUnitName'],
   sans: [
     { type: 'DNS', index: 1, value: 'www.example.com' },
     { type: 'IP', index: 2, value: '10.0.0.1' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cidrToAddressMask, nameConstraintEntries, parseCidr, parsePermittedDns, requireWithinNameConstraints } from '../../../src/ca/name-constraints.js';
+import { cidrToAddressMask, commonNameAsHostName, nameConstraintEntries, nameConstraintViolation, parseCidr, parsePermittedDns, requireWithinNameConstraints } from '../../../src/ca/name-constraints.js';
 import { UsageError } from '../../../src/errors.js';
 import type { San } from '../../../src/x509/san.js';
 
@@ -26,20 +26,20 @@ describe('name constraints', () => {
     expect(() => parsePermittedDns('exa mple.com')).toThrow(UsageError);
   });
 
-  it('accepts names inside the subtrees, wildcards included', () => {
-    expect(() =>
-      requireWithinNameConstraints(
-        [
-          { type: 'DNS', value: 'example.com' },
-          { type: 'DNS', value: 'a.b.Example.com' },
-          { type: 'DNS', value: '*.example.com' },
-          { type: 'IP', value: '10.255.0.1' },
-          { type: 'IP', value: 'fd12::1' },
-          { type: 'email', value: 'a@elsewhere.org' },
-        ],
-        constraints,
-      ),
-    ).not.toThrow();
+  const check = (sans: San[], commonName = 'Some Service'): string | undefined => nameConstraintViolation({ sans, commonName }, constraints);
+
+  it('accepts names inside the subtrees, wildcards and other types included', () => {
+    expect(
+      check([
+        { type: 'DNS', value: 'example.com' },
+        { type: 'DNS', value: 'a.b.Example.com' },
+        { type: 'DNS', value: '*.example.com' },
+        { type: 'IP', value: '10.255.0.1' },
+        { type: 'IP', value: 'fd12::1' },
+        { type: 'email', value: 'a@elsewhere.org' },
+        { type: 'URI', value: 'https://elsewhere.org/' },
+      ]),
+    ).toBeUndefined();
   });
 
   it.each([
@@ -47,8 +47,27 @@ describe('name constraints', () => {
     [{ type: 'DNS', value: 'example.com.evil.org' }, /outside/],
     [{ type: 'IP', value: '11.0.0.1' }, /IP:11.0.0.1 is outside .*10\.0\.0\.0\/8/],
     [{ type: 'IP', value: '2001:db8::1' }, /outside/],
+    // IPv4-mapped IPv6 is 16 bytes: OpenSSL never matches it against an IPv4 range.
+    [{ type: 'IP', value: '::ffff:a01:203' }, /IP:::ffff:a01:203 is outside .*IPv4-mapped/],
   ] as Array<[San, RegExp]>)('refuses %j', (san, message) => {
-    expect(() => requireWithinNameConstraints([san], constraints)).toThrow(message);
+    expect(() => requireWithinNameConstraints({ sans: [san], commonName: 'x' }, constraints)).toThrow(message);
+  });
+
+  it('checks a host-like CN against the DNS constraints only when there is no DNS SAN, as OpenSSL does', () => {
+    expect(check([{ type: 'email', value: 'a@example.com' }], 'www.evil.com')).toMatch(/the CN www.evil.com is outside/);
+    expect(check([], '10.1.2.3')).toMatch(/the CN 10.1.2.3/);
+    expect(check([{ type: 'DNS', value: 'www.example.com' }], 'www.evil.com')).toBeUndefined();
+    for (const notHostLike of ['Alice Example', '*.evil.com', 'www.evil.com.', 'evil', '-a.evil.com', 'a..evil.com', 'a-.evil.com']) {
+      expect(check([], notHostLike)).toBeUndefined();
+    }
+    expect(check([], 'WWW.Example.COM')).toBeUndefined();
+  });
+
+  it('takes a CN as a host name the way cn2dnsid does', () => {
+    expect(commonNameAsHostName('a_b.example.com')).toBe('a_b.example.com');
+    expect(commonNameAsHostName('a-b.c')).toBe('a-b.c');
+    expect(commonNameAsHostName('a.-b')).toBeUndefined();
+    expect(commonNameAsHostName('müller.example.com')).toBeUndefined();
   });
 
   it('lists the template entries in order, DNS first', () => {

@@ -241,8 +241,8 @@ describe('formatName', () => {
     expect(formatName([])).toBe('');
     expect(
       formatName([
-        { oid: '2.5.4.6', shortName: 'C', value: 'US' },
-        { oid: '2.5.4.3', shortName: 'CN', value: 'Root' },
+        { shortName: 'C', value: 'US' },
+        { shortName: 'CN', value: 'Root' },
       ]),
     ).toBe('C=US, CN=Root');
   });

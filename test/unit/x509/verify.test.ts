@@ -141,6 +141,7 @@ describe('verifyLeafCertificate', () => {
     issuer: intermediate,
     csr: leafCsr,
     digest: 'sha512',
+    subject: leaf.subject,
     sans: ['DNS:www.example.com', 'DNS:example.com', 'IP:10.0.0.1', 'IP:::1'],
     keyUsage: ['digitalSignature'],
     extendedKeyUsage: ['serverAuth'],
@@ -151,7 +152,7 @@ describe('verifyLeafCertificate', () => {
     expect(checks).toContain('subjectAltName DNS:www.example.com, DNS:example.com, IP:10.0.0.1, IP:::1');
     expect(checks).toContain('keyUsage critical digitalSignature');
     expect(checks).toContain('extendedKeyUsage serverAuth');
-    expect(checks).toHaveLength(10);
+    expect(checks).toHaveLength(11);
   });
 
   it('names the failed checks for a wrong issuer', () => {
@@ -174,6 +175,11 @@ describe('verifyLeafCertificate', () => {
     expect(failure(() => verifyLeafCertificate('leaf', leaf, { ...expectations, digest: 'sha256' }, sanStrings(leaf.extensions))).message).toContain(
       'signature algorithm ecdsa-with-SHA512',
     );
+  });
+
+  it('names a subject other than the one the CA decided', () => {
+    const decided = [{ shortName: 'CN', value: 'other.example.com' }];
+    expect(failure(() => verifyLeafCertificate('leaf', leaf, { ...expectations, subject: decided }, sanStrings(leaf.extensions))).message).toContain('expected CN=other.example.com');
   });
 
   it('does not pass the key identifier check when neither certificate has one', () => {

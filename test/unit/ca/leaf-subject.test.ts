@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { leafSubjectFor, requireCommonNameAmongSans, requireNotCaSubject } from '../../../src/ca/leaf-subject.js';
+import { parseLeafSubject, type Settings } from '../../../src/ca/settings.js';
+import type { DecodedCertificate } from '../../../src/x509/decode.js';
+import type { San } from '../../../src/x509/san.js';
+
+const subject = { country: 'US', organization: 'My Company', organizationalUnit: 'My Company CA' };
+const settings = (leafSubject?: Settings['leafSubject']): Settings => ({ subject, ...(leafSubject ? { leafSubject } : {}) }) as Settings;
+
+describe('leafSubjectFor', () => {
+  it('is the CN alone when the settings name nothing (and in settings files older than leafSubject)', () => {
+    const leaf = leafSubjectFor(settings(), 'www.example.com');
+    expect(leaf.attributes).toEqual([{ shortName: 'CN', value: 'www.example.com' }]);
+    expect(leaf.subj).toBe('/CN=www.example.com');
+    expect(leaf.policy).toEqual([]);
+  });
+
+  it('puts the CA\'s chosen attributes first and escapes OpenSSL\'s separators in -subj', () => {
+    const leaf = leafSubjectFor(settings(['C', 'O']), 'a/b+c\\d=e');
+    expect(leaf.text).toBe('C=US, O=My Company, CN=a/b+c\\d=e');
+    expect(leaf.subj).toBe('/C=US/O=My Company/CN=a\\/b\\+c\\\\d=e');
+    expect(leaf.policy).toEqual(['countryName', 'organizationName']);
+  });
+});
+
+describe('parseLeafSubject', () => {
+  it('puts known attributes in X.509 order, any case, each once', () => {
+    expect(parseLeafSubject('ou, o,C,o', subject)).toEqual(['C', 'O', 'OU']);
+  });
+
+  it('refuses unknown attributes and ones the CA has not got', () => {
+    expect(() => parseLeafSubject('O,L', subject)).toThrow(/L is not one of C, ST, O, OU/);
+    expect(() => parseLeafSubject('ST', subject)).toThrow(/the CA's subject has no ST; pass --state/);
+  });
+});
+
+describe('requireNotCaSubject', () => {
+  const ca = { subject: [{ oid: '', shortName: 'O', value: 'My Company' }, { oid: '', shortName: 'CN', value: 'My  Company CA' }] } as unknown as DecodedCertificate;
+
+  it('refuses a subject equal to a CA\'s as verifiers compare names (case and spaces aside)', () => {
+    expect(() => requireNotCaSubject(leafSubjectFor(settings(['O']), 'my company ca'), [{ name: 'intermediate', certificate: ca }])).toThrow(/would equal the intermediate CA's own subject/);
+    expect(() => requireNotCaSubject(leafSubjectFor(settings(), 'My Company CA'), [{ name: 'intermediate', certificate: ca }])).not.toThrow();
+  });
+});
+
+describe('requireCommonNameAmongSans', () => {
+  const sans: San[] = [{ type: 'DNS', value: 'www.example.com' }, { type: 'IP', value: '2001:db8::1' }];
+  const check = (cn: string, profile: 'server' | 'client' = 'server'): void => requireCommonNameAmongSans(leafSubjectFor(settings(), cn), sans, profile);
+
+  it('accepts a CN that is a DNS SAN (case and a final dot aside) or an IP SAN (any spelling)', () => {
+    for (const cn of ['www.example.com', 'WWW.Example.com', 'www.example.com.', '2001:DB8:0::1']) expect(() => check(cn)).not.toThrow();
+  });
+
+  it('refuses any other CN for server profiles, naming the --san to add', () => {
+    expect(() => check('api.example.com')).toThrow(/add --san DNS:api\.example\.com/);
+    expect(() => check('10.0.0.1')).toThrow(/add --san IP:10\.0\.0\.1/);
+    expect(() => check('Alice', 'client')).not.toThrow();
+  });
+});
