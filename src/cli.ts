@@ -2,10 +2,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isProfileName, PROFILES, type ProfileName } from './ca/profiles.js';
-import { parseCidr, parsePermittedDns } from './ca/name-constraints.js';
-import { REVOCATION_REASONS, type RevocationReason } from './ca/revocation.js';
-import { DEFAULT_MODULE, KEY_TYPES, type NameConstraints } from './ca/settings.js';
+import { isProfileName, PROFILES, type ProfileName } from './ca/signing/profiles.js';
+import { parseCidr, parsePermittedDns } from './ca/signing/name-constraints.js';
+import { REVOCATION_REASONS, type RevocationReason } from './ca/signing/revocation.js';
+import { DEFAULT_MODULE, KEY_TYPES, type NameConstraints } from './ca/directory/settings.js';
 import { auditVerifyCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { clientCommand } from './commands/client.js';

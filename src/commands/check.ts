@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { checkCaDirectory } from '../ca/check.js';
-import { repairCaDirectory } from '../ca/repair.js';
+import { checkCaDirectory } from '../ca/check/check.js';
+import { repairCaDirectory } from '../ca/directory/repair.js';
 import { CaError, printable } from '../errors.js';
 
 /** `check`: what is wrong with the CA directory, if anything; exit 1 when something is broken (repairable states only warn). */

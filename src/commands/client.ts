@@ -1,4 +1,4 @@
-import { issueLeaf, type IssueOptions } from '../ca/issue.js';
+import { issueLeaf, type IssueOptions } from '../ca/signing/issue.js';
 import { printLeafReport } from './output.js';
 
 export async function clientCommand(options: Omit<IssueOptions, 'profile'>): Promise<void> {

@@ -1,5 +1,5 @@
-import type { TokenCommandOptions } from '../ca/context.js';
-import { publishCrl } from '../ca/revocation.js';
+import type { TokenCommandOptions } from '../ca/directory/context.js';
+import { publishCrl } from '../ca/signing/revocation.js';
 import { day, printReport } from './output.js';
 
 export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number }): Promise<void> {

@@ -1,4 +1,4 @@
-import { diagnose } from '../ca/doctor.js';
+import { diagnose } from '../ca/check/doctor.js';
 import { CaError, printable } from '../errors.js';
 import { run } from '../tools/run.js';
 

@@ -1,6 +1,6 @@
-import { initCa, type InitOptions } from '../ca/init.js';
-import { leafSubjectFor } from '../ca/leaf-subject.js';
-import { describeKeys } from '../ca/settings.js';
+import { initCa, type InitOptions } from '../ca/directory/init.js';
+import { leafSubjectFor } from '../ca/signing/leaf-subject.js';
+import { describeKeys } from '../ca/directory/settings.js';
 import { printReport, say } from './output.js';
 
 export async function initCommand(options: InitOptions): Promise<void> {

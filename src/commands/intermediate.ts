@@ -1,6 +1,6 @@
-import type { TokenCommandOptions } from '../ca/context.js';
-import type { NameConstraints } from '../ca/settings.js';
-import { createIntermediate } from '../ca/intermediate.js';
+import type { TokenCommandOptions } from '../ca/directory/context.js';
+import type { NameConstraints } from '../ca/directory/settings.js';
+import { createIntermediate } from '../ca/signing/intermediate.js';
 import { printCaReport } from './output.js';
 
 export async function intermediateCommand(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<void> {

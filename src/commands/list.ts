@@ -1,6 +1,6 @@
-import { authority } from '../ca/authority.js';
-import { loadCa } from '../ca/context.js';
-import { issuedBy } from '../ca/inventory.js';
+import { authority } from '../ca/signing/authority.js';
+import { loadCa } from '../ca/directory/context.js';
+import { issuedBy } from '../ca/inventory/inventory.js';
 import { printable, printableJson } from '../errors.js';
 
 /** `list`: what the intermediate issued, filtered; `--json` for scripts. */

@@ -1,5 +1,5 @@
-import type { TokenCommandOptions } from '../ca/context.js';
-import { renewCertificate } from '../ca/renew.js';
+import type { TokenCommandOptions } from '../ca/directory/context.js';
+import { renewCertificate } from '../ca/signing/renew.js';
 import { printLeafReport, printReport } from './output.js';
 
 export async function renewCommand(options: TokenCommandOptions & { target: string; days: number; out?: string; revokeOld: boolean }): Promise<void> {

@@ -1,5 +1,5 @@
-import type { TokenCommandOptions } from '../ca/context.js';
-import { revokeCertificate, type RevocationReason } from '../ca/revocation.js';
+import type { TokenCommandOptions } from '../ca/directory/context.js';
+import { revokeCertificate, type RevocationReason } from '../ca/signing/revocation.js';
 import { day, printReport } from './output.js';
 
 export async function revokeCommand(options: TokenCommandOptions & { target?: string; reason: RevocationReason; root: boolean; crlDays: number }): Promise<void> {

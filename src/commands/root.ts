@@ -1,5 +1,5 @@
-import type { TokenCommandOptions } from '../ca/context.js';
-import { createRoot } from '../ca/root.js';
+import type { TokenCommandOptions } from '../ca/directory/context.js';
+import { createRoot } from '../ca/signing/root.js';
 import { printCaReport } from './output.js';
 
 export async function rootCommand(options: TokenCommandOptions & { days: number; label: string }): Promise<void> {

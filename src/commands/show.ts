@@ -1,7 +1,7 @@
-import { authority } from '../ca/authority.js';
-import { loadCa } from '../ca/context.js';
-import { describeCertificate } from '../ca/inventory.js';
-import { findIssued } from '../ca/issued.js';
+import { authority } from '../ca/signing/authority.js';
+import { loadCa } from '../ca/directory/context.js';
+import { describeCertificate } from '../ca/inventory/inventory.js';
+import { findIssued } from '../ca/inventory/issued.js';
 import { printReport } from './output.js';
 
 /** `show SERIAL|CERT`: a readable summary of one issued certificate and its database status. */

@@ -1,5 +1,5 @@
-import { loadCa } from '../ca/context.js';
-import { caStatus } from '../ca/inventory.js';
+import { loadCa } from '../ca/directory/context.js';
+import { caStatus } from '../ca/inventory/inventory.js';
 import { CaError } from '../errors.js';
 import { day, printReport } from './output.js';
 

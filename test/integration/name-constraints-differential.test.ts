@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nameConstraintEntries, nameConstraintViolation } from '../../src/ca/name-constraints.js';
-import type { NameConstraints } from '../../src/ca/settings.js';
+import { nameConstraintEntries, nameConstraintViolation } from '../../src/ca/signing/name-constraints.js';
+import type { NameConstraints } from '../../src/ca/directory/settings.js';
 import { parseSanText } from '../../src/x509/san.js';
 import { exec, mustExec } from './helpers.js';
 

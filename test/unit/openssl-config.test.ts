@@ -43,7 +43,7 @@ const ROOT_KEY_URI =
 const INTERMEDIATE_KEY_URI =
   'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=5c0ab1c3a8f1e2d4;token=example-ca;id=%3B%7A%90%11%C2%4D%E8%05%6B%2F%AA%31%0E%77%D4%92%58%60%1C%0D;object=intermediate-ca-key;type=private';
 
-/** What src/ca/issue.ts passes for a leaf: the CA part and the profile's extension section share it. */
+/** What src/ca/signing/issue.ts passes for a leaf: the CA part and the profile's extension section share it. */
 const LEAF_CONTEXT = {
   profile: 'server',
   extensions: 'server_cert',
@@ -62,7 +62,7 @@ const LEAF_CONTEXT = {
   dir: `${CA_DIR}/intermediate`,
 };
 
-/** The contexts src/ca/root.ts, src/ca/intermediate.ts, src/ca/server.ts (via sign.ts) and workspace.ts pass. */
+/** The contexts src/ca/signing/root.ts, intermediate.ts and issue.ts (via sign.ts) pass. */
 const CONTEXTS: Record<TemplateName, object> = {
   'create_root_cert.ini': { dir: CA_DIR, digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Root CA' },
   'create_intermediate_csr.ini': { digest: 'sha512', subject: SUBJECT, commonName: 'Example Org Intermediate CA' },

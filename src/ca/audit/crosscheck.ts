@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
-import { caPaths } from '../layout.js';
+import { caPaths } from '../directory/layout.js';
 import { isMissing, type AuditRecord } from './record.js';
 
 const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);

@@ -2,7 +2,7 @@
  * `checkCaDirectory` against a real CA directory. Unlike the other unit tests, beforeAll spawns `openssl` (only
  * there, only to build the fixture): a software root and intermediate (keys in files, no token), two server
  * certificates signed with `openssl ca`, one of them revoked, and CRLs — so index.txt, serial, crlnumber and
- * newcerts/ are exactly what `openssl ca` writes, laid out as src/ca/layout.ts does. Every damage test works on
+ * newcerts/ are exactly what `openssl ca` writes, laid out as src/ca/directory/layout.ts does. Every damage test works on
  * a fresh copy of that directory.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appendAudit } from '../../../src/ca/audit/head.js';
 import { prepareAudit } from '../../../src/ca/audit/log.js';
-import { storeWrites, writePending } from '../../../src/ca/journal.js';
-import { repairCaDirectory } from '../../../src/ca/repair.js';
-import { checkCaDirectory, subjectMatchesIndex, type CheckFinding } from '../../../src/ca/check.js';
-import type { Settings } from '../../../src/ca/settings.js';
+import { storeWrites, writePending } from '../../../src/ca/directory/journal.js';
+import { repairCaDirectory } from '../../../src/ca/directory/repair.js';
+import { checkCaDirectory, subjectMatchesIndex, type CheckFinding } from '../../../src/ca/check/check.js';
+import type { Settings } from '../../../src/ca/directory/settings.js';
 import { decodeCertificate, pemToDer } from '../../../src/x509/decode.js';
 
 const ROOT_SUBJECT = '/C=US/O=Example Org/OU=Example Org Certificate Authority/CN=Example Org Root CA';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { leafSubjectFor, requireCommonNameAmongSans, requireNotCaSubject } from '../../../src/ca/leaf-subject.js';
-import { parseLeafSubject, type Settings } from '../../../src/ca/settings.js';
+import { leafSubjectFor, requireCommonNameAmongSans, requireNotCaSubject } from '../../../src/ca/signing/leaf-subject.js';
+import { parseLeafSubject, type Settings } from '../../../src/ca/directory/settings.js';
 import type { DecodedCertificate } from '../../../src/x509/decode.js';
 import type { San } from '../../../src/x509/san.js';
 

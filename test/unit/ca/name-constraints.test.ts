@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cidrToAddressMask, commonNameAsHostName, nameConstraintEntries, nameConstraintViolation, parseCidr, parsePermittedDns, requireWithinNameConstraints } from '../../../src/ca/name-constraints.js';
+import { cidrToAddressMask, commonNameAsHostName, nameConstraintEntries, nameConstraintViolation, parseCidr, parsePermittedDns, requireWithinNameConstraints } from '../../../src/ca/signing/name-constraints.js';
 import { UsageError } from '../../../src/errors.js';
 import type { San } from '../../../src/x509/san.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { ToolFailedError, WrongPinError } from '../../../src/errors.js';
-import { guardPin } from '../../../src/ca/pin-state.js';
+import { guardPin } from '../../../src/ca/token/pin-state.js';
 import { pinFailure, type Runner } from '../../../src/tools/run.js';
 
 const MODULE = '/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import forge from 'node-forge';
-import { requireFreshSerial, serialOctets } from '../../../src/ca/serial.js';
+import { requireFreshSerial, serialOctets } from '../../../src/ca/signing/serial.js';
 import { certificate, certificateDer } from '../x509/fixtures.js';
 
 /** The start of a v3 certificate: SEQUENCE { SEQUENCE { [0] { INTEGER 2 }, INTEGER serial } }, enough to hold a serial. */

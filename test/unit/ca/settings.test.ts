@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { UsageError } from '../../../src/errors.js';
-import { caDigest, caKeyType, DEFAULT_MODULE, digestFits, digestFor, KEY_TYPES, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from '../../../src/ca/settings.js';
+import { caDigest, caKeyType, DEFAULT_MODULE, digestFits, digestFor, KEY_TYPES, parseDigest, parseKeyType, requireConfigSafe, validateSettings, type Settings } from '../../../src/ca/directory/settings.js';
 
 const VALID: Settings = {
   version: 1,

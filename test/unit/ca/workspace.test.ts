@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { chmod, mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stageDatabase } from '../../../src/ca/workspace.js';
+import { stageDatabase } from '../../../src/ca/directory/workspace.js';
 
 let caDir: string;
 let workspace: string;

@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CaError } from '../errors.js';
-import { formatPkcs11Uri, parsePkcs11Uri, uriText, withoutNulPadding } from '../pkcs11/uri.js';
-import * as dpkg from '../tools/dpkg.js';
-import * as openssl from '../tools/openssl.js';
-import * as p11tool from '../tools/p11tool.js';
-import type { Runner } from '../tools/run.js';
-import { daysUntil, decodeCertificate, pemToDer } from '../x509/decode.js';
-import { caPaths } from './layout.js';
-import { DEFAULT_MODULE, describeKeys, readSettings, type Settings } from './settings.js';
-import { requireTools } from './token.js';
-import { withWorkspace } from './workspace.js';
-import { BACKEND_PACKAGES, backendCandidates, backendLoads, writeBackendConfig, type BackendName } from '../openssl/backend.js';
+import { CaError } from '../../errors.js';
+import { formatPkcs11Uri, parsePkcs11Uri, uriText, withoutNulPadding } from '../../pkcs11/uri.js';
+import * as dpkg from '../../tools/dpkg.js';
+import * as openssl from '../../tools/openssl.js';
+import * as p11tool from '../../tools/p11tool.js';
+import type { Runner } from '../../tools/run.js';
+import { daysUntil, decodeCertificate, pemToDer } from '../../x509/decode.js';
+import { caPaths } from '../directory/layout.js';
+import { DEFAULT_MODULE, describeKeys, readSettings, type Settings } from '../directory/settings.js';
+import { requireTools } from '../token/token.js';
+import { withWorkspace } from '../directory/workspace.js';
+import { BACKEND_PACKAGES, backendCandidates, backendLoads, writeBackendConfig, type BackendName } from '../../openssl/backend.js';
 
 export type Finding = { readonly level: 'ok' | 'warn' | 'fail'; readonly text: string };
 

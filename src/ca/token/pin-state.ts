@@ -1,9 +1,9 @@
-import { ParseError, printable, ToolFailedError, WrongPinError } from '../errors.js';
-import { describePinSource } from '../terminal.js';
-import { pinState, type PinState } from '../pkcs11/pin-state.js';
-import * as pkcs11Tool from '../tools/pkcs11-tool.js';
-import type { Runner } from '../tools/run.js';
-import type { TokenRole } from './context.js';
+import { ParseError, printable, ToolFailedError, WrongPinError } from '../../errors.js';
+import { describePinSource } from '../../terminal.js';
+import { pinState, type PinState } from '../../pkcs11/pin-state.js';
+import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
+import type { Runner } from '../../tools/run.js';
+import type { TokenRole } from '../directory/context.js';
 
 type PinRole = Pick<TokenRole, 'role' | 'module' | 'tokenLabel' | 'pinEnv' | 'pinFile'>;
 

@@ -1,7 +1,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, printable } from '../errors.js';
-import { ATOMIC_TEMP } from '../fs-atomic.js';
+import { CaError, printable } from '../../errors.js';
+import { ATOMIC_TEMP } from '../../fs-atomic.js';
 import { finishCommit, readPending } from './journal.js';
 import { withCaLock } from './lock.js';
 

@@ -1,20 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError } from '../errors.js';
-import { renderTemplate } from '../openssl-config.js';
-import { confirmSigning } from '../terminal.js';
-import * as openssl from '../tools/openssl.js';
-import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../x509/decode.js';
-import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../x509/verify.js';
-import { fileExists, loadCa, sameToken, type TokenCommandOptions } from './context.js';
-import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
+import { CaError } from '../../errors.js';
+import { renderTemplate } from '../../openssl-config.js';
+import { confirmSigning } from '../../terminal.js';
+import * as openssl from '../../tools/openssl.js';
+import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../../x509/decode.js';
+import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../../x509/verify.js';
+import { fileExists, loadCa, sameToken, type TokenCommandOptions } from '../directory/context.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
 import type { IssuedCa } from './root.js';
 import { nameConstraintEntries } from './name-constraints.js';
-import { caDigest, caKeyType, requireKeyLabel, settingsWrite, type NameConstraints, type Settings } from './settings.js';
-import { requireCaKey, signerFor } from './signer.js';
+import { caDigest, caKeyType, requireKeyLabel, settingsWrite, type NameConstraints, type Settings } from '../directory/settings.js';
+import { requireCaKey, signerFor } from '../token/signer.js';
 import { signStaged } from './sign.js';
-import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from './token.js';
-import { databaseWrites, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
+import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 
 /** The subject the CA's configs ask for, in their order. */
 export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {

@@ -1,8 +1,8 @@
 import { chmod, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tmp from 'tmp-promise';
-import { CaError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { CaError } from '../../errors.js';
+import { writeFileAtomic } from '../../fs-atomic.js';
 import type { PlannedWrite } from './journal.js';
 
 tmp.setGracefulCleanup();

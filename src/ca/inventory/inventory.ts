@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate } from '../x509/decode.js';
-import { sanStrings } from '../x509/san.js';
-import { describeKey, extension, signatureAlgorithmName } from '../x509/verify.js';
-import { authority, type Authority } from './authority.js';
-import type { LoadedCa } from './context.js';
-import { fileExists } from './context.js';
+import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
+import { sanStrings } from '../../x509/san.js';
+import { describeKey, extension, signatureAlgorithmName } from '../../x509/verify.js';
+import { authority, type Authority } from '../signing/authority.js';
+import type { LoadedCa } from '../directory/context.js';
+import { fileExists } from '../directory/context.js';
 import { readIndex } from './issued.js';
-import { profileFromExtendedKeyUsage } from './profiles.js';
+import { profileFromExtendedKeyUsage } from '../signing/profiles.js';
 
 export interface IssuedCertificate {
   readonly serial: string;

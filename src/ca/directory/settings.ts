@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
-import { DIGESTS, type Digest } from '../x509/verify.js';
-import { opensslConfigValue } from '../openssl-config.js';
-import type { BackendChoice } from '../openssl/backend.js';
+import { CaError, UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../fs-atomic.js';
+import { DIGESTS, type Digest } from '../../x509/verify.js';
+import { opensslConfigValue } from '../../openssl-config.js';
+import type { BackendChoice } from '../../openssl/backend.js';
 
 export const SETTINGS_FILE = 'hsm-openssl-ca.json';
 

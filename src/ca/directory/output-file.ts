@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 const code = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code;
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError } from '../errors.js';
+import { CaError } from '../../errors.js';
 
 /** The lock's name in the CA directory; `check` reads it too. */
 export const LOCK_FILE = '.hsm-openssl-ca.lock';

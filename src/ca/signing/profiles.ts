@@ -1,4 +1,4 @@
-import type { TemplateName } from '../openssl-config.js';
+import type { TemplateName } from '../../openssl-config.js';
 
 /** What an end-entity certificate is for; one template per profile under templates/profiles/. */
 export const PROFILES = {

@@ -1,12 +1,12 @@
 import { isIP } from 'node:net';
-import { UsageError } from '../errors.js';
-import { formatName, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
-import type { San } from '../x509/san.js';
+import { UsageError } from '../../errors.js';
+import { formatName, type DecodedCertificate, type DecodedCsr } from '../../x509/decode.js';
+import type { San } from '../../x509/san.js';
 import { authority } from './authority.js';
-import type { LoadedCa } from './context.js';
+import type { LoadedCa } from '../directory/context.js';
 import { requireWithinNameConstraints } from './name-constraints.js';
 import type { ProfileName } from './profiles.js';
-import { LEAF_ATTRIBUTE_VALUE, type Settings } from './settings.js';
+import { LEAF_ATTRIBUTE_VALUE, type Settings } from '../directory/settings.js';
 
 /** The subject a leaf is issued with: decided here, never copied from the request beyond its CN. */
 export interface LeafSubject {

@@ -1,6 +1,6 @@
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError } from '../errors.js';
+import { CaError } from '../../errors.js';
 import { SETTINGS_FILE, writeSettings, type Settings } from './settings.js';
 
 /** Where everything lives, in the article's layout. */

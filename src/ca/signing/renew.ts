@@ -1,11 +1,11 @@
 import { basename, dirname, join, resolve } from 'node:path';
-import { CaError } from '../errors.js';
-import { sanStrings } from '../x509/san.js';
+import { CaError } from '../../errors.js';
+import { sanStrings } from '../../x509/san.js';
 import { authority } from './authority.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
+import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
 import { issueLeaf, type IssuedLeaf } from './issue.js';
-import { findIssued } from './issued.js';
-import { profileOf } from './inventory.js';
+import { findIssued } from '../inventory/issued.js';
+import { profileOf } from '../inventory/inventory.js';
 import { isProfileName } from './profiles.js';
 import { revokeCertificate, type Revocation } from './revocation.js';
 

@@ -1,15 +1,15 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
-import { printable } from '../errors.js';
-import { ATOMIC_TEMP } from '../fs-atomic.js';
-import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
-import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../x509/decode.js';
-import { signatureValid } from '../x509/verify.js';
+import { printable } from '../../errors.js';
+import { ATOMIC_TEMP } from '../../fs-atomic.js';
+import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
+import { signatureValid } from '../../x509/verify.js';
 import { checkAuditLog, checkInterrupted } from './check-log.js';
-import { caPaths } from './layout.js';
-import { LOCK_FILE, lockOwner, processAlive } from './lock.js';
-import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from './settings.js';
+import { caPaths } from '../directory/layout.js';
+import { LOCK_FILE, lockOwner, processAlive } from '../directory/lock.js';
+import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from '../directory/settings.js';
 
 /**
  * One line of `hsm-openssl-ca check`.

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseBackendChoice, type BackendChoice } from '../openssl/backend.js';
-import type { Runner } from '../tools/run.js';
+import { parseBackendChoice, type BackendChoice } from '../../openssl/backend.js';
+import type { Runner } from '../../tools/run.js';
 import { caPaths, type CaPaths } from './layout.js';
 import { readSettings, requireModulePath, requireTokenLabel, type Settings } from './settings.js';
 

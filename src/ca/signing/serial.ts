@@ -1,5 +1,5 @@
 import forge from 'node-forge';
-import { CaError } from '../errors.js';
+import { CaError } from '../../errors.js';
 
 /** RFC 5280 §4.1.2.2 caps a serial at 20 octets; CA/Browser Forum BR 7.1 asks for 64 bits from a CSPRNG. */
 const MAX_SERIAL_OCTETS = 20;

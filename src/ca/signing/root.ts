@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError } from '../errors.js';
-import { renderTemplate } from '../openssl-config.js';
-import * as openssl from '../tools/openssl.js';
-import { decodeCertificate, formatName, pemToDer } from '../x509/decode.js';
-import { describeKey, verifyCaCertificate } from '../x509/verify.js';
-import { fileExists, loadCa, type TokenCommandOptions } from './context.js';
-import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
-import { caDigest, caKeyType, requireKeyLabel, settingsWrite } from './settings.js';
+import { CaError } from '../../errors.js';
+import { renderTemplate } from '../../openssl-config.js';
+import * as openssl from '../../tools/openssl.js';
+import { decodeCertificate, formatName, pemToDer } from '../../x509/decode.js';
+import { describeKey, verifyCaCertificate } from '../../x509/verify.js';
+import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
+import { caDigest, caKeyType, requireKeyLabel, settingsWrite } from '../directory/settings.js';
 import { requireFreshSerial } from './serial.js';
-import { signerFor } from './signer.js';
-import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from './token.js';
-import { withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { signerFor } from '../token/signer.js';
+import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
+import { withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 
 export interface IssuedCa {
   readonly certificate: string;

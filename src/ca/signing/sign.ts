@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, ToolFailedError } from '../errors.js';
-import { renderTemplates, type TemplateName } from '../openssl-config.js';
-import * as openssl from '../tools/openssl.js';
-import { pemToDer } from '../x509/decode.js';
-import type { Digest } from '../x509/verify.js';
-import { readIndex } from './issued.js';
+import { CaError, ToolFailedError } from '../../errors.js';
+import { renderTemplates, type TemplateName } from '../../openssl-config.js';
+import * as openssl from '../../tools/openssl.js';
+import { pemToDer } from '../../x509/decode.js';
+import type { Digest } from '../../x509/verify.js';
+import { readIndex } from '../inventory/issued.js';
 import { requireFreshSerial } from './serial.js';
-import { stageDatabase, writeWorkspaceFile } from './workspace.js';
+import { stageDatabase, writeWorkspaceFile } from '../directory/workspace.js';
 
 export interface StagedSigning {
   /** The issued certificate, PEM. */

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
-import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding, type Pkcs11Uri } from '../pkcs11/uri.js';
-import * as p11tool from '../tools/p11tool.js';
-import * as pkcs11Tool from '../tools/pkcs11-tool.js';
-import type { Runner } from '../tools/run.js';
-import type { TokenRole } from './context.js';
+import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../../errors.js';
+import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding, type Pkcs11Uri } from '../../pkcs11/uri.js';
+import * as p11tool from '../../tools/p11tool.js';
+import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
+import type { Runner } from '../../tools/run.js';
+import type { TokenRole } from '../directory/context.js';
 import { guardPin } from './pin-state.js';
-import type { KeyType, TokenKey } from './settings.js';
-import { readPin } from '../terminal.js';
+import type { KeyType, TokenKey } from '../directory/settings.js';
+import { readPin } from '../../terminal.js';
 
 const REQUIRED_TOOLS: Array<[string, string]> = [
   ['openssl', 'openssl'],

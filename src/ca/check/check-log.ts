@@ -1,8 +1,8 @@
-import { printable } from '../errors.js';
-import { auditDisagreements } from './audit/crosscheck.js';
-import { verifyAudit } from './audit/verify.js';
+import { printable } from '../../errors.js';
+import { auditDisagreements } from '../audit/crosscheck.js';
+import { verifyAudit } from '../audit/verify.js';
 import type { CheckFinding } from './check.js';
-import { journalPath, readPending, type Pending } from './journal.js';
+import { journalPath, readPending, type Pending } from '../directory/journal.js';
 
 /** What `check` says of an interrupted change, and how it is finished. */
 function interruptedFinding(dir: string, pending: Pending): CheckFinding {

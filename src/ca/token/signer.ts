@@ -1,9 +1,9 @@
-import { CaError } from '../errors.js';
-import { resolveBackend } from '../openssl/backend.js';
-import type { SigningContext } from '../tools/openssl.js';
-import * as pkcs11Tool from '../tools/pkcs11-tool.js';
-import type { TokenRole } from './context.js';
-import type { TokenKey } from './settings.js';
+import { CaError } from '../../errors.js';
+import { resolveBackend } from '../../openssl/backend.js';
+import type { SigningContext } from '../../tools/openssl.js';
+import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
+import type { TokenRole } from '../directory/context.js';
+import type { TokenKey } from '../directory/settings.js';
 import type { Token } from './token.js';
 
 /**

@@ -1,9 +1,9 @@
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CaError, UsageError } from '../errors.js';
-import { appendAudit } from './audit/head.js';
+import { CaError, UsageError } from '../../errors.js';
+import { appendAudit } from '../audit/head.js';
 import { caPaths, createLayout, type CaPaths } from './layout.js';
-import { parseBackendChoice } from '../openssl/backend.js';
+import { parseBackendChoice } from '../../openssl/backend.js';
 import { caKeyType, digestFits, digestFor, parseDigest, parseKeyType, parseLeafSubject, requireConfigSafe, validateSettings, type CaRole, type Settings, type Subject, describeKeys } from './settings.js';
 
 export interface InitOptions {

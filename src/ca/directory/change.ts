@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { CaError, printable } from '../errors.js';
-import type { DecodedCertificate } from '../x509/decode.js';
-import { auditDisagreements } from './audit/crosscheck.js';
-import { prepareAudit } from './audit/log.js';
-import type { AuditEvent } from './audit/record.js';
-import { verifyAudit } from './audit/verify.js';
+import { CaError, printable } from '../../errors.js';
+import type { DecodedCertificate } from '../../x509/decode.js';
+import { auditDisagreements } from '../audit/crosscheck.js';
+import { prepareAudit } from '../audit/log.js';
+import type { AuditEvent } from '../audit/record.js';
+import { verifyAudit } from '../audit/verify.js';
 import { decodeResult, encodeResult, finishCommit, readPending, removePending, storeWrites, writePending, type KeyInGeneration, type PendingCommit, type PlannedWrite } from './journal.js';
 import { withCaLock } from './lock.js';
 import { removeInterruptedWrites } from './repair.js';

@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, UsageError } from '../errors.js';
-import { renderTemplate } from '../openssl-config.js';
-import * as openssl from '../tools/openssl.js';
-import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../x509/decode.js';
-import { verifyCrl } from '../x509/verify.js';
+import { CaError, UsageError } from '../../errors.js';
+import { renderTemplate } from '../../openssl-config.js';
+import * as openssl from '../../tools/openssl.js';
+import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../../x509/decode.js';
+import { verifyCrl } from '../../x509/verify.js';
 import { authority, type Authority } from './authority.js';
-import { loadCa, type LoadedCa, type TokenCommandOptions } from './context.js';
-import { findIssued, readIndex } from './issued.js';
-import type { AuditEvent } from './audit/record.js';
-import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions, type CommitPlan } from './change.js';
-import { requireCaKey, signerFor } from './signer.js';
-import { openToken, pinFor, requireTools } from './token.js';
-import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
+import { findIssued, readIndex } from '../inventory/issued.js';
+import type { AuditEvent } from '../audit/record.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions, type CommitPlan } from '../directory/change.js';
+import { requireCaKey, signerFor } from '../token/signer.js';
+import { openToken, pinFor, requireTools } from '../token/token.js';
+import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;

@@ -1,7 +1,7 @@
 import { BlockList, isIPv4 } from 'node:net';
-import { UsageError } from '../errors.js';
-import { dnsNameProblem, type San } from '../x509/san.js';
-import type { NameConstraints } from './settings.js';
+import { UsageError } from '../../errors.js';
+import { dnsNameProblem, type San } from '../../x509/san.js';
+import type { NameConstraints } from '../directory/settings.js';
 
 /** Parses "10.0.0.0/8" or "fd00::/8" into address, prefix length and family. */
 export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {

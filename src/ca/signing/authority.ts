@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError } from '../errors.js';
-import type { TemplateName } from '../openssl-config.js';
-import { decodeCertificate, pemToDer, type DecodedCertificate } from '../x509/decode.js';
-import type { LoadedCa } from './context.js';
-import { caDigest, type TokenKey } from './settings.js';
-import type { Digest } from '../x509/verify.js';
+import { CaError } from '../../errors.js';
+import type { TemplateName } from '../../openssl-config.js';
+import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
+import type { LoadedCa } from '../directory/context.js';
+import { caDigest, type TokenKey } from '../directory/settings.js';
+import type { Digest } from '../../x509/verify.js';
 
 /** One of the two CAs as `openssl ca` sees it: its database, key, certificate, config and CRL. */
 export interface Authority {

@@ -1,10 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, UsageError } from '../errors.js';
-import { parseIndex, type IndexEntry } from '../tools/parse/index-txt.js';
-import { decodeCertificate, pemToDer, type DecodedCertificate } from '../x509/decode.js';
-import { signatureValid } from '../x509/verify.js';
-import type { Authority } from './authority.js';
+import { CaError, UsageError } from '../../errors.js';
+import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
+import { signatureValid } from '../../x509/verify.js';
+import type { Authority } from '../signing/authority.js';
 
 export const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 

@@ -1,10 +1,10 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, printable } from '../errors.js';
-import { syncDirectory, writeFileAtomic, writeFileExclusive } from '../fs-atomic.js';
-import { auditHeadPath, auditHeadText } from './audit/head.js';
-import { appendPrepared, type PreparedAudit } from './audit/log.js';
-import { isMissing } from './audit/record.js';
+import { CaError, printable } from '../../errors.js';
+import { syncDirectory, writeFileAtomic, writeFileExclusive } from '../../fs-atomic.js';
+import { auditHeadPath, auditHeadText } from '../audit/head.js';
+import { appendPrepared, type PreparedAudit } from '../audit/log.js';
+import { isMissing } from '../audit/record.js';
 
 /**
  * The crash journal, `DIR/.hsm-openssl-ca.pending.json`: a change is first written here whole — every file

@@ -1,21 +1,21 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CaError, printable, UNSAFE_CHARACTER, UsageError } from '../errors.js';
-import { confirmSigning } from '../terminal.js';
-import * as openssl from '../tools/openssl.js';
-import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../x509/decode.js';
-import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../x509/san.js';
-import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../x509/verify.js';
+import { CaError, printable, UNSAFE_CHARACTER, UsageError } from '../../errors.js';
+import { confirmSigning } from '../../terminal.js';
+import * as openssl from '../../tools/openssl.js';
+import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../../x509/decode.js';
+import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../x509/san.js';
+import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../../x509/verify.js';
 import { authority } from './authority.js';
-import { loadCa, type TokenCommandOptions } from './context.js';
-import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from './change.js';
-import { requireWritableOutput } from './output-file.js';
+import { loadCa, type TokenCommandOptions } from '../directory/context.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
+import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
-import { requireCaKey, signerFor } from './signer.js';
-import { openToken, pinFor, requireTools } from './token.js';
-import { databaseWrites, withWorkspace, writeWorkspaceFile } from './workspace.js';
+import { requireCaKey, signerFor } from '../token/signer.js';
+import { openToken, pinFor, requireTools } from '../token/token.js';
+import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
