@@ -80,9 +80,9 @@ export async function runTraced(worker: Worker, args: readonly string[], killAt?
   return { ...run, steps: text.split('\n').filter(Boolean) };
 }
 
-/** A step line without what changes from run to run: temporary names, pids, the workspace's name. */
+/** A step line without what changes from run to run: temporary names, pids, key ids, the workspace's name. */
 export function normalizeStep(line: string): string {
-  return line.replace(/hsm-openssl-ca-[^/\s]*/g, 'WORKSPACE').replace(/[0-9a-f]{8,}/gi, 'H').replace(/\d+/g, 'N');
+  return line.replace(/hsm-openssl-ca-[^/\s]*/g, 'WORKSPACE').replace(/(%[0-9a-f]{2})+/gi, '%H').replace(/[0-9a-f]{8,}/gi, 'H').replace(/\d+/g, 'N');
 }
 
 export interface IndexEntry {

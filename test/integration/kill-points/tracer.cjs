@@ -177,10 +177,11 @@ wrapPromise(fsp, 'open', 'open', openTarget, (args, handle) => {
   handlePaths.set(handle, pathOf(args[0]));
 });
 
-/** `openssl ca`, `pkcs11-tool --keypairgen`: the program and its first arguments, file names shortened. */
+/** The program and its arguments, file names shortened to their last part: `pkcs11-tool … --keypairgen …`. */
 function commandLine(file, args) {
-  const shown = (Array.isArray(args) ? args : []).slice(0, 3).map((arg) => (String(arg).includes('/') ? basename(String(arg)) : String(arg)));
-  return [basename(String(file)), ...shown].join(' ');
+  const shown = (Array.isArray(args) ? args : []).map((arg) => (String(arg).includes('/') ? basename(String(arg)) : String(arg)));
+  const line = [basename(String(file)), ...shown].join(' ');
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
 }
 
 /** A child is a step when it exits: the listener is attached before the caller's, so a kill here hides the exit. */
