@@ -12,7 +12,8 @@ import { killPoint, onWorkers, type Scenario } from './kill-points/sweep.js';
  * on HSM_CA_KILL_POINT_WORKERS copies of the CA side by side (default 2).
  */
 const WORKERS = Number(process.env['HSM_CA_KILL_POINT_WORKERS'] ?? 2);
-const covered: [string, number][] = [];
+/** Per command: kill points swept, and how many of them broke the promise. */
+const covered: [string, number, number][] = [];
 const started = Date.now();
 
 let sandbox: Sandbox;
@@ -50,7 +51,9 @@ async function restoreFromSandbox(worker: Worker): Promise<void> {
 
 afterAll(async () => {
   const total = covered.reduce((sum, [, count]) => sum + count, 0);
-  console.log(`kill-point sweep: ${covered.map(([command, count]) => `${command} ${count}`).join(', ')} — ${total} kill points in ${Math.round((Date.now() - started) / 1000)} s on ${WORKERS} workers`);
+  const failing = covered.reduce((sum, [, , failed]) => sum + failed, 0);
+  const each = covered.map(([command, count, failed]) => `${command} ${count}${failed ? ` (${failed} failing)` : ''}`).join(', ');
+  console.log(`kill-point sweep: ${each} — ${total} kill points, ${failing} failing, in ${Math.round((Date.now() - started) / 1000)} s on ${WORKERS} workers`);
   await sandbox?.cleanup();
 });
 
@@ -104,7 +107,7 @@ describe('kill-point sweep: SIGKILL after every file-system step of every changi
       const problems = await killPoint(worker, scenario, k, step);
       if (problems.length > 0) failures.push(`${command} k=${k}/${points.length} (after ${step.replace('\t', ' ')}):\n    ${problems.join('\n    ')}`);
     });
-    covered.push([command, points.length]);
+    covered.push([command, points.length, failures.length]);
     failures.sort((a, b) => Number(/k=(\d+)/.exec(a)![1]) - Number(/k=(\d+)/.exec(b)![1]));
     expect(failures.join('\n')).toBe('');
   }, 3_600_000);
