@@ -13,8 +13,15 @@ export async function readIndex(databaseDir: string): Promise<IndexEntry[]> {
   return parseIndex(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
 }
 
+/** A certificate this CA issued: its database line, its newcerts/ file and the decoded certificate. */
+export interface IssuedCertificate {
+  readonly entry: IndexEntry;
+  readonly path: string;
+  readonly cert: DecodedCertificate;
+}
+
 /** Finds a certificate named by file or serial, and checks that this CA issued it and that its database knows it. */
-export async function findIssued(auth: Authority, target: string): Promise<{ entry: IndexEntry; path: string; cert: DecodedCertificate }> {
+export async function findIssued(auth: Authority, target: string): Promise<IssuedCertificate> {
   const isFile = await stat(target).then((info) => info.isFile(), () => false);
   const index = await readIndex(auth.databaseDir);
   let cert: DecodedCertificate;

@@ -8,7 +8,10 @@ import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensi
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../../x509/verify.js';
 import { authority } from './authority.js';
 import { loadCa, type TokenCommandOptions } from '../directory/context.js';
-import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
+import type { AuditEvent } from '../audit/record.js';
+import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions } from '../directory/change.js';
+import type { PlannedWrite } from '../directory/journal.js';
+import type { Revocation } from './revocation.js';
 import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
 import { PROFILES, type ProfileName } from './profiles.js';
@@ -26,6 +29,8 @@ export interface IssuedLeaf {
   readonly profile: ProfileName;
   readonly ignoredExtensions: readonly string[];
   readonly checks: readonly string[];
+  /** The predecessor's revocation, when the same change revoked it (renew --revoke-old). */
+  readonly revocation?: Revocation;
 }
 
 export interface IssueOptions extends TokenCommandOptions {
@@ -39,6 +44,24 @@ export interface IssueOptions extends TokenCommandOptions {
   readonly replaceSans?: boolean;
   /** The command for the audit log, when not the profile's own (renew). */
   readonly command?: string;
+  /**
+   * More of the same change, on the same staged database after the certificate verified: renew
+   * --revoke-old revokes the predecessor there, so both are committed together or not at all.
+   */
+  readonly alsoRevoke?: (staged: { signer: openssl.SigningContext; staging: string; work: string }) => Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }>;
+}
+
+/** The change a leaf issuance makes, keyed by what was asked: a rerun of the same request gets its result. */
+export async function leafChange(options: IssueOptions, csrPath: string, out: string): Promise<ChangeOptions> {
+  const command = options.command ?? options.profile;
+  const csr = await readFile(csrPath).catch(() => undefined);
+  return {
+    command,
+    requestKey: requestKey(command, csr, out, options.profile, options.sans.join('\n'), options.replaceSans, options.days, options.alsoRevoke !== undefined),
+    timeoutMs: options.lockTimeoutMs,
+    onWait: options.say,
+    say: options.say,
+  };
 }
 
 /** Server certificates default to at most this: Apple and Chromium reject longer-lived TLS certificates. */
@@ -139,14 +162,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const { settings, paths } = ca;
   const csrPath = resolve(options.csrPath);
   const wantedOut = resolve(options.out ?? defaultOutput(csrPath));
-  const command = options.command ?? options.profile;
-  const change = {
-    command,
-    requestKey: requestKey(command, await readFile(csrPath).catch(() => undefined), wantedOut, options.profile, options.sans.join('\n'), options.replaceSans, options.days),
-    timeoutMs: options.lockTimeoutMs,
-    onWait: options.say,
-    say: options.say,
-  };
+  const change = await leafChange(options, csrPath, wantedOut);
   const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
   if (resumed) return resumed;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
@@ -178,8 +194,9 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       const csrCopy = join(work, 'request.csr');
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
+      const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
       const signed = await signStaged({
-        signer: await signerFor(token, ca.intermediateToken, pin, work, options.say),
+        signer,
         workspace: work,
         caDir: paths.intermediateDir,
         templates: ['sign_server_csrs.ini', profile.template],
@@ -205,17 +222,20 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
-      const result = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks };
+      const revocation = options.alsoRevoke ? await options.alsoRevoke({ signer, staging: signed.staging, work }) : undefined;
+      const result: IssuedLeaf = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks, ...(revocation ? { revocation: revocation.result } : {}) };
+      const issued = `${options.profile} certificate ${cert.serialHex} for ${result.subject} (${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}, delivered to ${out})`;
       return {
         result,
-        summary: `${options.profile} certificate ${cert.serialHex} for ${result.subject} (${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}, delivered to ${out})`,
+        summary: revocation ? `${issued} and ${revocation.summary}` : issued,
         writes: [
           ...(await databaseWrites(signed.staging, paths.intermediateDir)),
           { path: join(paths.csrArchive, `${cert.serialHex}.csr`), data: csrPem },
           { path: join(paths.config, 'sign_server_csrs.ini'), data: signed.configText },
           { path: out, data: signed.pem, exclusive: true },
+          ...(revocation?.writes ?? []),
         ],
-        audit: [{ action: 'certificate-issued' as const, command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }],
+        audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }, ...(revocation?.audit ?? [])],
       };
     }),
     change,

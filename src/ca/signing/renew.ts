@@ -3,11 +3,12 @@ import { CaError } from '../../errors.js';
 import { sanStrings } from '../../x509/san.js';
 import { authority } from './authority.js';
 import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
-import { issueLeaf, type IssuedLeaf } from './issue.js';
+import { resumeInterrupted } from '../directory/change.js';
+import { issueLeaf, leafChange, type IssuedLeaf, type IssueOptions } from './issue.js';
 import { findIssued } from '../inventory/issued.js';
 import { profileOf } from '../inventory/inventory.js';
 import { isProfileName } from './profiles.js';
-import { revokeCertificate, type Revocation } from './revocation.js';
+import { revokeInStaging, stagedAuthority, type Revocation } from './revocation.js';
 
 function defaultOutput(target: string, serial: string, isFile: boolean): string {
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
@@ -16,30 +17,26 @@ function defaultOutput(target: string, serial: string, isFile: boolean): string 
 
 /**
  * `renew CERT|SERIAL`: re-signs the CSR kept at issuance (intermediate/csr/SERIAL.csr) with fresh validity,
- * the same profile and the same SANs as the old certificate; `--revoke-old` then revokes the predecessor
- * as superseded and publishes a CRL.
+ * the same profile and the same SANs as the old certificate; `--revoke-old` also revokes the predecessor
+ * as superseded and publishes a CRL — in the same change, so a kill never leaves one without the other.
  */
 export async function renewCertificate(options: TokenCommandOptions & { target: string; days: number; out?: string; revokeOld: boolean }): Promise<{ issued: IssuedLeaf; revocation?: Revocation }> {
   const ca = await loadCa(options);
   const auth = await authority(ca, 'intermediate');
   const old = await findIssued(auth, options.target);
-  if (old.entry.status === 'revoked') throw new CaError(`serial ${old.entry.serial} is revoked${old.entry.reason ? ` (${old.entry.reason})` : ''}; a revoked certificate is not renewed — sign a new CSR instead`);
   const csrPath = join(ca.paths.csrArchive, `${old.entry.serial}.csr`);
   if (!(await fileExists(csrPath))) throw new CaError(`no CSR kept for serial ${old.entry.serial} (${csrPath}); renew by signing a new CSR with \`hsm-openssl-ca server\``);
   const profile = profileOf(old.cert);
   if (!profile || !isProfileName(profile)) throw new CaError(`serial ${old.entry.serial} has no server or client usage to renew with; sign a new CSR instead`);
   const isFile = resolve(options.target) !== resolve(old.entry.serial) && (await fileExists(options.target));
-  const issued = await issueLeaf({
-    ...options,
-    csrPath,
-    days: options.days,
-    out: options.out ?? defaultOutput(options.target, old.entry.serial, isFile),
-    profile,
-    sans: sanStrings(old.cert.extensions),
-    replaceSans: true,
-    command: 'renew',
-  });
-  if (!options.revokeOld) return { issued };
-  const revocation = await revokeCertificate({ ...options, target: old.entry.serial, reason: 'superseded', root: false, crlDays: 30 });
-  return { issued, revocation };
+  const out = resolve(options.out ?? defaultOutput(options.target, old.entry.serial, isFile));
+  const revokeOld: IssueOptions['alsoRevoke'] = async (staged) =>
+    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
+  const request: IssueOptions = { ...options, csrPath, days: options.days, out, profile, sans: sanStrings(old.cert.extensions), replaceSans: true, command: 'renew', ...(options.revokeOld ? { alsoRevoke: revokeOld } : {}) };
+  // Before judging the old certificate: an interrupted renewal of it may have revoked it already.
+  const resumed = await resumeInterrupted<IssuedLeaf>(ca.paths.dir, await leafChange(request, csrPath, out));
+  if (resumed) return { issued: resumed, ...(resumed.revocation ? { revocation: resumed.revocation } : {}) };
+  if (old.entry.status === 'revoked') throw new CaError(`serial ${old.entry.serial} is revoked${old.entry.reason ? ` (${old.entry.reason})` : ''}; a revoked certificate is not renewed — sign a new CSR instead`);
+  const issued = await issueLeaf(request);
+  return { issued, ...(issued.revocation ? { revocation: issued.revocation } : {}) };
 }

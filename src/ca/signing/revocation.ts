@@ -7,11 +7,12 @@ import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../
 import { verifyCrl } from '../../x509/verify.js';
 import { authority, type Authority } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
-import { findIssued, readIndex } from '../inventory/issued.js';
+import { findIssued, readIndex, type IssuedCertificate } from '../inventory/issued.js';
 import type { AuditEvent } from '../audit/record.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions, type CommitPlan } from '../directory/change.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
+import type { PlannedWrite } from '../directory/journal.js';
 import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
@@ -36,11 +37,19 @@ async function previousCrlNumber(auth: Authority): Promise<bigint | undefined> {
   return pem ? decodeCrl(pemToDer(pem, 'X509 CRL', auth.crlPath)).crlNumber : undefined;
 }
 
-interface StagedAuthority {
+/** A CA's database staged in a workspace, with the CA's config pointing at it and the signer to use. */
+export interface StagedAuthority {
   readonly signer: openssl.SigningContext;
   readonly staging: string;
   readonly config: string;
   readonly work: string;
+}
+
+/** Renders the CA's own config (revoke, gencrl) against a staged database. */
+export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string): Promise<StagedAuthority> {
+  const config = join(work, auth.configName);
+  await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
+  return { signer, staging, config, work };
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
@@ -53,9 +62,7 @@ async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa
       const pin = await pinFor(role, options.say);
       await requireCaKey(token, pin, auth.key, role);
       const staging = await stageDatabase(auth.databaseDir, dir);
-      const config = join(dir, auth.configName);
-      await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-      return work({ signer: await signerFor(token, role, pin, dir, options.say), staging, config, work: dir });
+      return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir));
     }),
     change,
   );
@@ -130,16 +137,31 @@ export async function revokeCertificate(options: TokenCommandOptions & { target?
   if (found.entry.status === 'revoked') throw new CaError(`serial ${found.entry.serial} is already revoked (${found.entry.revokedAt?.toISOString().slice(0, 10)}${found.entry.reason ? `, ${found.entry.reason}` : ''}); nothing to do`);
   requireCrlDays(options.crlDays, auth);
   return withStagedAuthority(options, ca, auth, change, async (staged) => {
-    options.say(`revoking serial ${found.entry.serial} (${formatName(found.cert.subject)}) with the ${auth.name} key…`);
-    await openssl.revoke(staged.signer, { config: staged.config, certificate: found.path, reason: options.reason });
-    const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
-    if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
-    const { pem, crl, checks } = await stageCrl(staged, auth, options.crlDays);
-    return {
-      summary: `revocation of serial ${found.entry.serial} (${formatName(found.cert.subject)}) and ${auth.name} CRL number ${crl.crlNumber}`,
-      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), { path: auth.crlPath, data: pem }],
-      result: { serial: found.entry.serial, subject: formatName(found.cert.subject), reason: options.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${options.reason}) in index.txt`, ...checks]) },
-      audit: [{ action: 'revoked', command, ...certificateAudit(found.cert, formatName(found.cert.subject)), detail: options.reason }, crlAudit(command, auth, crl)],
-    };
+    const revoked = await revokeInStaging(staged, auth, found, { reason: options.reason, crlDays: options.crlDays, command, say: options.say });
+    return { ...revoked, writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...revoked.writes] };
   });
+}
+
+/**
+ * Revokes a certificate in a staged database and generates the CRL there, verified. Returns the CRL's write
+ * (the database's writes are the caller's: renew --revoke-old commits them with its own new certificate).
+ */
+export async function revokeInStaging(
+  staged: StagedAuthority,
+  auth: Authority,
+  found: IssuedCertificate,
+  how: { reason: RevocationReason; crlDays: number; command: string; say: (line: string) => void },
+): Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }> {
+  const subject = formatName(found.cert.subject);
+  how.say(`revoking serial ${found.entry.serial} (${subject}) with the ${auth.name} key…`);
+  await openssl.revoke(staged.signer, { config: staged.config, certificate: found.path, reason: how.reason });
+  const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
+  if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
+  const { pem, crl, checks } = await stageCrl(staged, auth, how.crlDays);
+  return {
+    summary: `revocation of serial ${found.entry.serial} (${subject}) and ${auth.name} CRL number ${crl.crlNumber}`,
+    writes: [{ path: auth.crlPath, data: pem }],
+    result: { serial: found.entry.serial, subject, reason: how.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${how.reason}) in index.txt`, ...checks]) },
+    audit: [{ action: 'revoked', command: how.command, ...certificateAudit(found.cert, subject), detail: how.reason }, crlAudit(how.command, auth, crl)],
+  };
 }
