@@ -1,16 +1,18 @@
 import type { TokenCommandOptions } from '../ca/directory/context.js';
-import { publishCrl } from '../ca/signing/revocation.js';
+import { publishCrl, type PublishedCrl } from '../ca/signing/revocation.js';
 import { day, printReport } from './output.js';
+
+/** Where the new CRL went and where it must be copied: the DER file is what a CRL Distribution Point serves. */
+export function crlFields(crl: PublishedCrl): Array<[string, string]> {
+  return [
+    ['DER', crl.derPath],
+    ['publish', crl.url ? `copy ${crl.derPath} to ${crl.url}` : `copy ${crl.derPath} where relying parties fetch it (no CRL URL set: see init --crl-url, --root-crl-url)`],
+    ['CRL number', String(crl.number)],
+    ['next update', day(crl.nextUpdate)],
+  ];
+}
 
 export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number }): Promise<void> {
   const crl = await publishCrl(options);
-  printReport(
-    `CRL published: ${crl.path}`,
-    [
-      ['CRL number', String(crl.number)],
-      ['next update', day(crl.nextUpdate)],
-      ['revoked', `${crl.revokedCount} certificate(s)`],
-    ],
-    crl.checks,
-  );
+  printReport(`CRL published: ${crl.path}`, [...crlFields(crl), ['revoked', `${crl.revokedCount} certificate(s)`]], crl.checks);
 }

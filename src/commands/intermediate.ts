@@ -5,5 +5,5 @@ import { printCaReport } from './output.js';
 
 export async function intermediateCommand(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<void> {
   const intermediate = await createIntermediate(options);
-  printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
+  await printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
 }

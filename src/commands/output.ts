@@ -1,3 +1,4 @@
+import { fingerprintOfFile } from '../ca/inventory/inventory.js';
 import { printable } from '../errors.js';
 
 /** Formatting shared by the command files: what was made, where, and what was verified. */
@@ -14,14 +15,18 @@ export const say = (line: string): void => {
 
 export const day = (date: Date): string => date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 
-/** The report of `root` and `intermediate`: what was created, its key on the token, and the next step. */
-export function printCaReport(title: string, ca: { subject: string; keyUri: string; notAfter: Date; files: readonly string[]; checks: readonly string[] }, next: string): void {
+/**
+ * The report of `root` and `intermediate`: what was created, its key on the token, its fingerprint (to
+ * compare wherever the certificate is installed as a trust anchor), and the next step.
+ */
+export async function printCaReport(title: string, ca: { certificate: string; subject: string; keyUri: string; notAfter: Date; files: readonly string[]; checks: readonly string[] }, next: string): Promise<void> {
   printReport(
     title,
     [
       ['subject', ca.subject],
       ['key', ca.keyUri],
       ['expires', day(ca.notAfter)],
+      ['SHA-256', await fingerprintOfFile(ca.certificate)],
       ['files', ca.files.join(', ')],
       ['next', next],
     ],

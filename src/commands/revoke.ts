@@ -1,6 +1,7 @@
 import type { TokenCommandOptions } from '../ca/directory/context.js';
 import { revokeCertificate, type RevocationReason } from '../ca/signing/revocation.js';
-import { day, printReport } from './output.js';
+import { crlFields } from './crl.js';
+import { printReport } from './output.js';
 
 export async function revokeCommand(options: TokenCommandOptions & { target?: string; reason: RevocationReason; root: boolean; crlDays: number }): Promise<void> {
   const revoked = await revokeCertificate(options);
@@ -9,8 +10,7 @@ export async function revokeCommand(options: TokenCommandOptions & { target?: st
     [
       ['reason', revoked.reason],
       ['CRL', revoked.crl.path],
-      ['CRL number', String(revoked.crl.number)],
-      ['next update', day(revoked.crl.nextUpdate)],
+      ...crlFields(revoked.crl),
       ['revoked', `${revoked.crl.revokedCount} certificate(s) on the CRL`],
     ],
     revoked.crl.checks,

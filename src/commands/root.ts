@@ -4,5 +4,5 @@ import { printCaReport } from './output.js';
 
 export async function rootCommand(options: TokenCommandOptions & { days: number; label: string }): Promise<void> {
   const root = await createRoot(options);
-  printCaReport(`root CA created: ${root.certificate}`, root, `hsm-openssl-ca intermediate --dir ${options.dir}`);
+  await printCaReport(`root CA created: ${root.certificate}`, root, `hsm-openssl-ca intermediate --dir ${options.dir}`);
 }

@@ -3,10 +3,15 @@ import { caStatus } from '../ca/inventory/inventory.js';
 import { CaError } from '../errors.js';
 import { day, printReport } from './output.js';
 
-/** `status`: both CAs; fails (exit 1) when a CA certificate or CRL expires within `warnDays`, so cron can alert. */
-export async function statusCommand(options: { dir: string; warnDays: number }): Promise<void> {
+/**
+ * `status`: both CAs; fails (exit 1) when a CA certificate expires within `warnDays` or a CRL's nextUpdate
+ * comes within `crlWarnDays`, so cron can alert. The two windows differ because their lifetimes do: a CRL
+ * made with the default `crl --days 30` must pass right after it is published and still warn a week ahead.
+ */
+export async function statusCommand(options: { dir: string; warnDays: number; crlWarnDays: number }): Promise<void> {
   const ca = await loadCa({ dir: options.dir });
   const horizon = Date.now() + options.warnDays * 86_400_000;
+  const crlHorizon = Date.now() + options.crlWarnDays * 86_400_000;
   const warnings: string[] = [];
   for (const authority of await caStatus(ca)) {
     printReport(
@@ -14,13 +19,14 @@ export async function statusCommand(options: { dir: string; warnDays: number }):
       [
         ['key', authority.keyUri],
         ['expires', day(authority.notAfter)],
+        ['SHA-256', authority.fingerprint],
         ['issued', `${authority.issued} (${authority.revoked} revoked)`],
         ['CRL next', authority.crlNextUpdate ? day(authority.crlNextUpdate) : '(no CRL published)'],
       ],
       [],
     );
-    if (authority.notAfter.getTime() <= horizon) warnings.push(`the ${authority.name} CA certificate expires ${day(authority.notAfter)}`);
-    if (authority.crlNextUpdate && authority.crlNextUpdate.getTime() <= horizon) warnings.push(`the ${authority.name} CRL's nextUpdate is ${day(authority.crlNextUpdate)} (publish one with \`hsm-openssl-ca crl${authority.name === 'root' ? ' --root' : ''}\`)`);
+    if (authority.notAfter.getTime() <= horizon) warnings.push(`the ${authority.name} CA certificate expires ${day(authority.notAfter)}, within --warn-days ${options.warnDays}`);
+    if (authority.crlNextUpdate && authority.crlNextUpdate.getTime() <= crlHorizon) warnings.push(`the ${authority.name} CRL's nextUpdate is ${day(authority.crlNextUpdate)}, within --crl-warn-days ${options.crlWarnDays} (publish one with \`hsm-openssl-ca crl${authority.name === 'root' ? ' --root' : ''}\`)`);
   }
-  if (warnings.length > 0) throw new CaError(`${warnings.join('; ')} — within --warn-days ${options.warnDays}`);
+  if (warnings.length > 0) throw new CaError(warnings.join('; '));
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { Cert, Crl, CRL_REASON, OIDS, serialOf } from './certs.js';
@@ -165,11 +165,34 @@ describe('a CA operated for real: profiles, name constraints, revocation, CRLs a
     expect(crl.stdout).toMatch(/CRL number +4097/);
   });
 
+  it('each CRL is published in DER under the name the Distribution Point URL names, the PEM beside it, and check holds them to each other', async () => {
+    const published = await cli(['crl', '--dir', dir], { env: sandbox.env });
+    expect(published.code).toBe(0);
+    const der = join(dir, 'intermediate/crl/intermediate.crl');
+    expect(published.stdout).toContain(`copy ${der} to http://pki.life.test/intermediate.crl`);
+    const cdp = await mustExec('openssl', ['x509', '-in', files('both').crt, '-noout', '-ext', 'crlDistributionPoints']);
+    expect(cdp).toMatch(/URI:http:\/\/pki\.life\.test\/intermediate\.crl$/m);
+    const fromDer = await mustExec('openssl', ['crl', '-inform', 'DER', '-in', der, '-outform', 'PEM']);
+    expect(fromDer).toBe(await readFile(join(dir, 'intermediate/crl/intermediate.crl.pem'), 'utf8'));
+    expect((await cli(['check', '--dir', dir])).code).toBe(0);
+    await rm(der);
+    const missing = await cli(['check', '--dir', dir]);
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toMatch(/1 finding\(s\) to repair/);
+    expect(missing.stdout).toMatch(new RegExp(`^REPAIR  ${der.replace(/[.]/g, '\\.')} is missing`, 'm'));
+    expect(missing.stdout).toContain(`hsm-openssl-ca crl --dir ${dir}`);
+    expect((await cli(['crl', '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    expect((await cli(['check', '--dir', dir])).code).toBe(0);
+  });
+
   it('revoke --root revokes the intermediate itself on the root CRL', async () => {
     const result = await cli(['revoke', '--root', '--dir', dir, '--reason', 'superseded'], { env: sandbox.env });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
     const rootCrl = join(dir, 'crl/root.crl.pem');
     const checked = await exec('openssl', ['verify', '-crl_check', '-CAfile', root, '-CRLfile', rootCrl, intermediate]);
     expect(checked.stdout + checked.stderr).toMatch(/certificate revoked/);
+    expect(result.stdout).toContain(`copy ${join(dir, 'crl/root.crl')} to http://pki.life.test/root.crl`);
+    const derChecked = await exec('openssl', ['verify', '-crl_check', '-CAfile', root, '-CRLfile', join(dir, 'crl/root.crl'), intermediate]);
+    expect(derChecked.stdout + derChecked.stderr).toMatch(/certificate revoked/);
   });
 });

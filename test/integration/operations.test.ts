@@ -120,14 +120,20 @@ describe('inventory, renewal and the audit log', () => {
     expect(revoked).toEqual([expect.objectContaining({ serial: oldSerial, reason: 'superseded' })]);
   });
 
-  it('status reports both CAs and exits 1 when a CRL is due within --warn-days', async () => {
-    const fine = await cli(['status', '--dir', dir, '--warn-days', '7']);
+  it('status with its defaults passes right after a CRL of the default 30 days, and exits 1 when the CRL is due within --crl-warn-days', async () => {
+    const fine = await cli(['status', '--dir', dir]);
     expect(fine.code).toBe(0);
+    expect(fine.stderr).toBe('');
     expect(fine.stdout).toMatch(/^root CA: .*Ops Co Root CA$/m);
     expect(fine.stdout).toMatch(/issued +3 \(1 revoked\)/);
-    const due = await cli(['status', '--dir', dir, '--warn-days', '31']);
+    const rootDer = (await mustExec('openssl', ['x509', '-in', join(dir, 'certs/root.crt'), '-noout', '-fingerprint', '-sha256'])).trim().split('=')[1];
+    expect(fine.stdout).toContain(`SHA-256   ${rootDer}`);
+    const due = await cli(['status', '--dir', dir, '--crl-warn-days', '31']);
     expect(due.code).toBe(1);
-    expect(due.stderr).toMatch(/intermediate CRL's nextUpdate is .* within --warn-days 31/);
+    expect(due.stderr).toMatch(/^hsm-openssl-ca: the intermediate CRL's nextUpdate is .*, within --crl-warn-days 31 \(publish one with `hsm-openssl-ca crl`\)\n$/);
+    const caExpiring = await cli(['status', '--dir', dir, '--warn-days', '4000']);
+    expect(caExpiring.code).toBe(1);
+    expect(caExpiring.stderr).toMatch(/the root CA certificate expires .*, within --warn-days 4000/);
   });
 
   it('the audit log records every change in a hash chain that audit verify checks', async () => {

@@ -54,6 +54,7 @@ interface CaUnderCheck {
   readonly databaseDir: string;
   readonly certificatePath: string;
   readonly crlPath: string;
+  readonly crlDerPath: string;
   /** The command that publishes this CA's CRL, with --dir. */
   readonly crlCommand: string;
   certificate: DecodedCertificate | undefined;
@@ -93,7 +94,8 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
       name: 'root',
       databaseDir: paths.rootDatabase,
       certificatePath: paths.rootCert,
-      crlPath: join(paths.dir, 'crl', 'root.crl.pem'),
+      crlPath: paths.rootCrl,
+      crlDerPath: paths.rootCrlDer,
       crlCommand: `hsm-openssl-ca crl --root --dir ${paths.dir}`,
       certificate: undefined,
     },
@@ -101,7 +103,8 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
       name: 'intermediate',
       databaseDir: paths.intermediateDir,
       certificatePath: paths.intermediateCert,
-      crlPath: join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
+      crlPath: paths.intermediateCrl,
+      crlDerPath: paths.intermediateCrlDer,
       crlCommand: `hsm-openssl-ca crl --dir ${paths.dir}`,
       certificate: undefined,
     },
@@ -505,6 +508,7 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
     }
   }
 
+  if (!(await derCrlMatches(report, ca, pemToDer(bytes.toString('utf8'), 'X509 CRL', ca.crlPath)))) healthy = false;
   if (crl.nextUpdate === undefined) {
     healthy = false;
     report.repairable(`${ca.crlPath} has no nextUpdate; publish a new CRL with \`${ca.crlCommand}\``);
@@ -515,6 +519,18 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
   if (healthy) {
     report.ok(`${ca.name} CRL ${ca.crlPath}: number ${crl.crlNumber === undefined ? "(none)" : String(crl.crlNumber)}, lists the ${crl.revoked.length} revoked serial(s) of index.txt, next update ${crl.nextUpdate ? day(crl.nextUpdate) : '(none)'}`);
   }
+}
+
+/** The DER copy that a CRL Distribution Point serves must be the very CRL of the PEM file. */
+async function derCrlMatches(report: Report, ca: CaUnderCheck, der: Buffer): Promise<boolean> {
+  const published = await readOptional(ca.crlDerPath);
+  if (published?.equals(der)) return true;
+  report.repairable(
+    published === undefined
+      ? `${ca.crlDerPath} is missing: the CRL Distribution Point's file (DER) was never written beside ${ca.crlPath} (CA directories made by earlier versions lack it) — publish both with \`${ca.crlCommand}\``
+      : `${ca.crlDerPath} is not the CRL in ${ca.crlPath}: relying parties fetching the Distribution Point would get another CRL — publish both again with \`${ca.crlCommand}\``,
+  );
+  return false;
 }
 
 async function checkLeftovers(report: Report, dir: string): Promise<void> {

@@ -16,6 +16,12 @@ export function caPaths(dir: string) {
     intermediateCert: join(dir, 'intermediate', 'certs', 'intermediate.crt'),
     chain: join(dir, 'intermediate', 'certs', 'chain.crt'),
     csrArchive: join(dir, 'intermediate', 'csr'),
+    // Each CRL is published twice: DER under the name the CRL Distribution Point's URL ends in (what
+    // clients fetching a CDP expect, RFC 5280 §4.2.1.13), PEM beside it for people and `openssl crl`.
+    rootCrl: join(dir, 'crl', 'root.crl.pem'),
+    rootCrlDer: join(dir, 'crl', 'root.crl'),
+    intermediateCrl: join(dir, 'intermediate', 'crl', 'intermediate.crl.pem'),
+    intermediateCrlDer: join(dir, 'intermediate', 'crl', 'intermediate.crl'),
   };
 }
 

@@ -56,6 +56,16 @@ export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
   );
 }
 
+/** The SHA-256 fingerprint of a certificate as operators compare it: colon-separated upper-case hex. */
+export function sha256Fingerprint(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').replace(/(..)(?!$)/g, '$1:').toUpperCase();
+}
+
+/** The fingerprint of the certificate in a PEM file. */
+export async function fingerprintOfFile(path: string): Promise<string> {
+  return sha256Fingerprint(pemToDer(await readFile(path, 'utf8'), 'CERTIFICATE', path));
+}
+
 /** A readable summary of one certificate: what an operator checks, not `openssl x509 -text`. */
 export function describeCertificate(cert: DecodedCertificate): Array<[string, string]> {
   const ku: Record<string, unknown> = extension(cert.extensions, 'keyUsage') ?? {};
@@ -74,7 +84,7 @@ export function describeCertificate(cert: DecodedCertificate): Array<[string, st
     ['SANs', sanStrings(cert.extensions).join(', ') || '(none)'],
     ['key usage', usages.join(', ') || '(none)'],
     ['ext. usage', extended.join(', ') || '(none)'],
-    ['SHA-256', createHash('sha256').update(cert.der).digest('hex').replace(/(..)(?!$)/g, '$1:').toUpperCase()],
+    ['SHA-256', sha256Fingerprint(cert.der)],
   ];
 }
 
@@ -83,6 +93,8 @@ export interface CaStatus {
   readonly subject: string;
   readonly keyUri: string;
   readonly notAfter: Date;
+  /** The CA certificate's SHA-256 fingerprint, for comparing the trust anchor out of band. */
+  readonly fingerprint: string;
   readonly issued: number;
   readonly revoked: number;
   readonly crlNextUpdate: Date | undefined;
@@ -101,6 +113,7 @@ export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
       subject: formatName(auth.certificate.subject),
       keyUri: auth.key.uri,
       notAfter: auth.certificate.notAfter,
+      fingerprint: sha256Fingerprint(auth.certificate.der),
       issued: issued.length,
       revoked: issued.filter((c) => c.status === 'revoked').length,
       crlNextUpdate: crlPem ? decodeCrl(pemToDer(crlPem, 'X509 CRL', auth.crlPath)).nextUpdate : undefined,

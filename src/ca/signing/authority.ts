@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CaError } from '../../errors.js';
 import type { TemplateName } from '../../openssl-config.js';
 import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
@@ -17,7 +16,11 @@ export interface Authority {
   readonly key: TokenKey;
   /** The digest this CA signs with. */
   readonly digest: Digest;
+  /** The published CRL, PEM; and the same CRL in DER, under the name its Distribution Point URL ends in. */
   readonly crlPath: string;
+  readonly crlDerPath: string;
+  /** Where the certificates this CA issues say its CRL is published (their CRL Distribution Point), if set. */
+  readonly crlUrl: string | undefined;
   /** The config that signs with this CA, and the context its template takes. */
   readonly configName: TemplateName;
   readonly configContext: Record<string, unknown>;
@@ -39,7 +42,9 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
     certificate: decodeCertificate(pemToDer(pem, 'CERTIFICATE', certificatePath)),
     key,
     digest,
-    crlPath: which === 'root' ? join(paths.dir, 'crl', 'root.crl.pem') : join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
+    crlPath: which === 'root' ? paths.rootCrl : paths.intermediateCrl,
+    crlDerPath: which === 'root' ? paths.rootCrlDer : paths.intermediateCrlDer,
+    crlUrl: which === 'root' ? settings.rootCrlUrl : settings.crlUrl,
     configName: which === 'root' ? 'sign_intermediate_csr.ini' : 'sign_server_csrs.ini',
     configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [] } : { ...common, profile: 'server', extensions: 'server_cert', sans: [], subjectPolicy: [] },
   };

@@ -20,7 +20,10 @@ export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 export interface PublishedCrl {
+  /** The PEM file; `derPath` holds the same CRL in DER, the file to publish at `url`. */
   readonly path: string;
+  readonly derPath: string;
+  readonly url: string | undefined;
   readonly number: bigint;
   readonly nextUpdate: Date;
   readonly revokedCount: number;
@@ -83,12 +86,20 @@ async function stageCrl(staged: StagedAuthority, auth: Authority, days: number):
   return { pem, crl, checks };
 }
 
+/** A CRL is published as PEM and as DER, in the same change: the two never disagree. */
+function crlWrites(auth: Authority, pem: string): PlannedWrite[] {
+  return [
+    { path: auth.crlPath, data: pem },
+    { path: auth.crlDerPath, data: pemToDer(pem, 'X509 CRL', 'the new CRL') },
+  ];
+}
+
 function crlAudit(command: string, auth: Authority, crl: DecodedCrl): AuditEvent {
   return { action: 'crl-published', command, detail: `${auth.name} CRL number ${crl.crlNumber}, ${crl.revoked.length} revoked, next update ${crl.nextUpdate?.toISOString()}` };
 }
 
 function published(auth: Authority, crl: DecodedCrl, checks: string[]): PublishedCrl {
-  return { path: auth.crlPath, number: crl.crlNumber!, nextUpdate: crl.nextUpdate!, revokedCount: crl.revoked.length, checks };
+  return { path: auth.crlPath, derPath: auth.crlDerPath, url: auth.crlUrl, number: crl.crlNumber!, nextUpdate: crl.nextUpdate!, revokedCount: crl.revoked.length, checks };
 }
 
 /** `crl [--root] [--days N]`: a fresh CRL signed on the token, with CRL number and nextUpdate. */
@@ -106,7 +117,7 @@ export async function publishCrl(options: TokenCommandOptions & { root: boolean;
     return {
       result: published(auth, crl, checks),
       summary: `${auth.name} CRL number ${crl.crlNumber} (${auth.crlPath})`,
-      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), { path: auth.crlPath, data: pem }],
+      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...crlWrites(auth, pem)],
       audit: [crlAudit(command, auth, crl)],
     };
   });
@@ -160,7 +171,7 @@ export async function revokeInStaging(
   const { pem, crl, checks } = await stageCrl(staged, auth, how.crlDays);
   return {
     summary: `revocation of serial ${found.entry.serial} (${subject}) and ${auth.name} CRL number ${crl.crlNumber}`,
-    writes: [{ path: auth.crlPath, data: pem }],
+    writes: crlWrites(auth, pem),
     result: { serial: found.entry.serial, subject, reason: how.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${how.reason}) in index.txt`, ...checks]) },
     audit: [{ action: 'revoked', command: how.command, ...certificateAudit(found.cert, subject), detail: how.reason }, crlAudit(how.command, auth, crl)],
   };

@@ -103,6 +103,12 @@ authorityKeyIdentifier = keyid:always
 `;
 }
 
+/** Puts a CRL where `crl` publishes it: the PEM, and its DER copy beside it (named without .pem). */
+async function publishCrlFile(pemPath: string, source: string): Promise<void> {
+  await writeFile(pemPath, await readFile(source));
+  openssl('crl', '-in', source, '-outform', 'DER', '-out', pemPath.replace(/\.pem$/, ''));
+}
+
 function openssl(...args: string[]): void {
   execFileSync('openssl', args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -155,6 +161,8 @@ beforeAll(async () => {
   openssl(...intermediateCrl, '-crl_lastupdate', '200101000000Z', '-crl_nextupdate', '200102000000Z', '-out', join(work, 'expired.crl.pem'));
   openssl(...intermediateCrl, '-out', join(template, 'intermediate/crl/intermediate.crl.pem'));
   openssl('ca', '-config', config, '-name', 'root_ca', '-gencrl', '-out', join(template, 'crl/root.crl.pem'));
+  // Each CRL's DER copy, as `crl` publishes it for its Distribution Point.
+  for (const crl of ['intermediate/crl/intermediate.crl', 'crl/root.crl']) openssl('crl', '-in', join(template, `${crl}.pem`), '-outform', 'DER', '-out', join(template, crl));
 
   // A signing interrupted after newcerts/ was written: sign a third certificate, keep its newcerts file aside
   // and put index.txt back as it was (serial stays advanced, as after a crash between serial and index.txt).
@@ -324,7 +332,7 @@ describe('checkCaDirectory', () => {
   it('reports a CRL that lacks a revoked serial as repairable with hsm-openssl-ca crl', async () => {
     const dir = await fresh();
     const crl = join(dir, 'intermediate/crl/intermediate.crl.pem');
-    await writeFile(crl, await readFile(join(work, 'before-revoke.crl.pem')));
+    await publishCrlFile(crl, join(work, 'before-revoke.crl.pem'));
     const findings = await checkCaDirectory(dir);
     expect(problems(findings)).toHaveLength(1);
     const found = finding(findings, 'repairable', crl);
@@ -341,10 +349,23 @@ describe('checkCaDirectory', () => {
     expect(finding(findings, 'broken', join(dir, 'intermediate/crl/intermediate.crl.pem')).text).toContain(`hsm-openssl-ca revoke ${serials.revoked} --dir ${dir}`);
   });
 
+  it('reports a DER CRL that is not the PEM CRL, and a missing one, as repairable with hsm-openssl-ca crl', async () => {
+    const dir = await fresh();
+    const der = join(dir, 'intermediate/crl/intermediate.crl');
+    openssl('crl', '-in', join(work, 'before-revoke.crl.pem'), '-outform', 'DER', '-out', der);
+    const stale = await checkCaDirectory(dir);
+    expect(problems(stale)).toHaveLength(1);
+    expect(finding(stale, 'repairable', der).text).toMatch(/is not the CRL in .*intermediate\.crl\.pem.*publish both again with `hsm-openssl-ca crl --dir /);
+    await rm(der);
+    const missing = await checkCaDirectory(dir);
+    expect(problems(missing)).toHaveLength(1);
+    expect(finding(missing, 'repairable', der).text).toMatch(/is missing: the CRL Distribution Point's file \(DER\).*`hsm-openssl-ca crl --dir /);
+  });
+
   it('reports an expired CRL as repairable', async () => {
     const dir = await fresh();
     const crl = join(dir, 'intermediate/crl/intermediate.crl.pem');
-    await writeFile(crl, await readFile(join(work, 'expired.crl.pem')));
+    await publishCrlFile(crl, join(work, 'expired.crl.pem'));
     const findings = await checkCaDirectory(dir);
     expect(problems(findings)).toHaveLength(1);
     expect(finding(findings, 'repairable', crl).text).toMatch(/CRL expired on 2020-01-02.*run `hsm-openssl-ca crl --dir /);
