@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isProfileName, PROFILES, type ProfileName } from './ca/signing/profiles.js';
@@ -72,18 +72,50 @@ interface TokenFlags {
   lockTimeout?: number;
 }
 
-function withTokenOptions(command: Command): Command {
-  return command
-    .option('--dir <dir>', 'CA directory', '.')
+/** `--dir`, from HSM_CA_DIR when it is not given, so a shell or a cron job can name its CA once. */
+function dirOption(): Option {
+  return new Option('--dir <dir>', 'CA directory').env('HSM_CA_DIR').default('.');
+}
+
+/**
+ * The token options of a command that signs. Only the commands that may use the root key (`root: true`)
+ * offer the options of an offline root's own token; `server`, `client` and `renew` never touch it.
+ */
+function withTokenOptions(command: Command, keys: { root: boolean }): Command {
+  command
+    .addOption(dirOption())
     .option('--module <path>', 'PKCS#11 module (overrides the settings file)')
     .option('--token <label>', 'token label (overrides the settings file)')
-    .option('--pin-file <path>', 'read the PIN from this file (else HSM_CA_PIN, else a hidden prompt)')
-    .option('--root-module <path>', 'PKCS#11 module of an offline root\'s own token (overrides the settings file)')
-    .option('--root-token <label>', 'label of an offline root\'s own token (overrides the settings file)')
-    .option('--root-pin-file <path>', 'PIN file for the root\'s own token (else HSM_CA_ROOT_PIN, else a prompt)')
+    .option('--pin-file <path>', 'read the PIN from this file (else HSM_CA_PIN, else a hidden prompt)');
+  if (keys.root) {
+    command
+      .option('--root-module <path>', 'PKCS#11 module of an offline root\'s own token (overrides the settings file)')
+      .option('--root-token <label>', 'label of an offline root\'s own token (overrides the settings file)')
+      .option('--root-pin-file <path>', 'PIN file for the root\'s own token (else HSM_CA_ROOT_PIN, else a prompt)');
+  }
+  return command
     .option('--backend <backend>', 'how openssl reaches the token: auto, engine (libp11) or provider (pkcs11-provider); overrides the settings file')
     .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)')
     .option('--lock-timeout <seconds>', 'how long to wait for another run to release the CA directory', positiveSeconds, 120);
+}
+
+/** An example or two under a command's help. */
+function examples(command: Command, ...lines: string[]): Command {
+  return command.addHelpText('after', `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ hsm-openssl-ca ${line}`).join('\n')}\n`);
+}
+
+/** What each exit code means: stable, so scripts may rely on them. */
+export const EXIT_CODES = `Exit codes:
+  0   done (check, audit verify, status: everything is in order)
+  1   refused or failed: the message says what and what to do next (status: something expires soon;
+      check: a BROKEN finding; audit verify: the log does not verify)
+  2   bad usage: an unknown option, a missing or malformed argument
+  70  internal error (a bug: run with --debug and report it)
+  130, 143  interrupted by SIGINT, SIGTERM (nothing half-written: see \`check\`)`;
+
+/** The package's version, read where it is installed (dist/cli.js sits beside package.json's folder). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 function tokenOptions(flags: TokenFlags) {
@@ -106,16 +138,18 @@ function tokenOptions(flags: TokenFlags) {
 export function buildProgram(): Command {
   const program = new Command('hsm-openssl-ca')
     .description('A two-tier private CA (root + intermediate) whose keys never leave a PKCS#11 token.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
+    .allowExcessArguments(false)
+    .addHelpText('after', `\nThe CA directory is --dir, else HSM_CA_DIR, else the current directory.\n\n${EXIT_CODES}\n`)
     .exitOverride();
 
-  program
-    .command('init')
+  examples(program.command('init'), 'init --dir /srv/ca --org "Example Corp" --token "CA Token" --crl-url http://pki.example.test/intermediate.crl')
     .description('create the CA directory layout and settings (no token access)')
     .requiredOption('--org <org>', 'organisation (O)')
     .requiredOption('--token <label>', 'token label')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .option('--module <path>', 'PKCS#11 module', DEFAULT_MODULE)
     .option('--root-module <path>', 'PKCS#11 module of the root\'s own token (default: --module)')
     .option('--root-token <label>', 'label of the root\'s own token, for an offline root (default: --token)')
@@ -135,90 +169,87 @@ export function buildProgram(): Command {
     .option('--leaf-subject <attrs>', 'the CA\'s own attributes every issued certificate\'s subject carries before the CSR\'s CN: any of C, ST, O, OU, e.g. O,OU (default: the CN alone)')
     .action((flags) => initCommand(flags));
 
-  withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'))
+  examples(withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'), { root: true }), 'root --dir /srv/ca', 'root --dir /srv/ca --root-token "Offline Root" --root-pin-file /run/root.pin')
     .option('--days <days>', 'validity', positiveDays, 3650)
     .option('--label <label>', 'label of the key on the token', 'root')
     .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
 
-  withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key'))
+  examples(withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key'), { root: true }), 'intermediate --dir /srv/ca', 'intermediate --dir /srv/ca --permit-dns example.test --permit-ip 10.0.0.0/8')
     .option('--days <days>', 'validity', positiveDays, 1825)
     .option('--label <label>', 'label of the key on the token', 'intermediate')
     .option('--permit-dns <domain>', 'name constraint: only names in this DNS subtree (repeatable)', collect, [])
     .option('--permit-ip <cidr>', 'name constraint: only addresses in this range, e.g. 10.0.0.0/8 (repeatable)', collect, [])
     .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp) }));
 
-  withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'))
+  examples(withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'), { root: false }), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
     .option('--profile <profile>', 'server, client or server-client', profileName, 'server')
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san }));
 
-  withTokenOptions(program.command('client').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a client (mutual TLS) CSR with the intermediate key'))
+  examples(withTokenOptions(program.command('client').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a client (mutual TLS) CSR with the intermediate key'), { root: false }), 'client alice.csr --dir /srv/ca --san email:alice@example.test')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san }));
 
-  withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'))
+  examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')
     .option('--root', 'revoke with the root key (the intermediate CA itself)', false)
     .option('--crl-days <days>', 'validity of the CRL published with the revocation', positiveDays, 30)
     .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays }));
 
-  withTokenOptions(program.command('crl').description('publish a CRL signed on the token'))
+  examples(withTokenOptions(program.command('crl').description('publish a CRL signed on the token'), { root: true }), 'crl --dir /srv/ca', 'crl --root --dir /srv/ca --days 180')
     .option('--root', 'the root\'s CRL (crl/root.crl.pem) instead of the intermediate\'s', false)
     .option('--days <days>', 'until nextUpdate', positiveDays, 30)
     .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days }));
 
-  withTokenOptions(program.command('renew').argument('<target>', 'certificate file or serial number').description('re-sign a certificate\'s kept CSR with fresh validity, same profile and SANs'))
+  examples(withTokenOptions(program.command('renew').argument('<target>', 'certificate file or serial number').description('re-sign a certificate\'s kept CSR with fresh validity, same profile and SANs'), { root: false }), 'renew web.crt --dir /srv/ca --revoke-old')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--revoke-old', 'revoke the old certificate as superseded and publish a CRL', false)
     .addOption(new Option('--out <file>', 'where to write the new certificate (default: NAME-renewed-YYYYMMDD.crt)'))
     .action((target: string, flags) => renewCommand({ ...tokenOptions(flags), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld }));
 
-  program
-    .command('list')
+  examples(program.command('list'), 'list --dir /srv/ca --expiring 30', 'list --dir /srv/ca --json')
     .description('certificates the intermediate issued (serial, status, not-after, profile, subject, SANs)')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .option('--expiring <days>', 'only valid certificates that expire within DAYS', wholeDays)
     .option('--revoked', 'only revoked certificates', false)
     .option('--json', 'machine-readable output', false)
     .action((flags) => listCommand(flags));
 
-  program
-    .command('show')
+  examples(program.command('show'), 'show web.crt --dir /srv/ca')
     .argument('<target>', 'certificate file or serial number')
     .description('a readable summary of one issued certificate')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .action((target: string, flags) => showCommand({ dir: flags.dir, target }));
 
-  program
-    .command('status')
+  examples(program.command('status'), 'status --dir /srv/ca --warn-days 30')
     .description('both CAs: subject, key, expiry, counts, CRL; exit 1 when something expires soon')
-    .option('--dir <dir>', 'CA directory', '.')
-    .option('--warn-days <days>', 'exit 1 when a CA certificate or CRL expires within DAYS', wholeDays, 30)
+    .addOption(dirOption())
+    .option('--warn-days <days>', 'exit 1 when a CA certificate expires within DAYS', wholeDays, 30)
+    .option('--crl-warn-days <days>', 'exit 1 when a CRL\'s nextUpdate comes within DAYS (publish CRLs more often than crl --days minus this)', wholeDays, 7)
     .action((flags) => statusCommand(flags));
 
   program
     .command('audit')
     .description('the audit log')
     .command('verify')
+    .addHelpText('after', '\nExample:\n  $ hsm-openssl-ca audit verify --dir /srv/ca\n')
     .description('check DIR/audit.log: its hash chain, its end against audit.head, and a record for every issuance and revocation in the databases')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .action((flags) => auditVerifyCommand(flags));
 
-  program
-    .command('check')
+  examples(program.command('check'), 'check --dir /srv/ca', 'check --dir /srv/ca --repair')
     .description('check the CA directory\'s consistency (index.txt, serial, newcerts, CRLs, certificates, settings, audit log, interrupted changes)')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .option('--repair', 'first finish an interrupted change from its journal and remove what interrupted writes left', false)
     .action((flags) => checkCommand(flags));
 
-  program
-    .command('doctor')
+  examples(program.command('doctor'), 'doctor --dir /srv/ca')
     .description('check the tools, libp11, the module and the token (no login)')
-    .option('--dir <dir>', 'CA directory', '.')
+    .addOption(dirOption())
     .option('--module <path>', 'PKCS#11 module (default: the settings file\'s, else SoftHSM2)')
     .option('--token <label>', 'token label to look for')
     .action((flags) => doctorCommand(flags));
