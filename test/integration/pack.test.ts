@@ -32,6 +32,15 @@ describe('the npm package', () => {
     expect(files.filter((file) => /^package\/(src|test)\//.test(file))).toEqual([]);
   });
 
+  it('carries the MIT licence its package.json names, and no source maps without their sources', async () => {
+    const files = (await mustExec('tar', ['-tzf', tarball])).trim().split('\n');
+    expect(files).toContain('package/LICENSE');
+    expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
+    const licence = await mustExec('tar', ['-xzOf', tarball, 'package/LICENSE']);
+    expect(licence).toMatch(/^MIT License\n/);
+    expect(JSON.parse(await mustExec('tar', ['-xzOf', tarball, 'package/package.json']))).toMatchObject({ license: 'MIT' });
+  });
+
   it('runs as `npx hsm-openssl-ca` from an empty folder and performs the whole ceremony', async () => {
     const help = await exec('npx', ['--no-install', 'hsm-openssl-ca', '--help'], { cwd: app, env: sandbox.env });
     expect(help.code).toBe(0);
