@@ -4,7 +4,34 @@ import { CaError, printable, UsageError } from './errors.js';
 
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
-/** Reads a line from the terminal without echoing it. */
+/** What the hidden prompt has after some keystrokes: the PIN so far, and whether Enter or Ctrl-C/D ended it. */
+export interface HiddenLine {
+  readonly typed: string;
+  readonly ended?: 'enter' | 'cancel';
+  /** Inside an escape sequence (an arrow or function key): its bytes never reach the PIN. */
+  readonly escape?: 'start' | 'csi';
+}
+
+/**
+ * Line editing for the hidden PIN prompt, one character at a time: Backspace deletes one character,
+ * Ctrl-U (and Ctrl-W: a PIN has no words) clears the line, escape sequences (arrows, Home, F-keys, ESC
+ * itself) and other control characters are dropped. Without this an arrow key typed in the dark became
+ * three characters of the PIN, a failed login, and a SmartCard-HSM locks after 3.
+ */
+export function editHidden(line: HiddenLine, char: string): HiddenLine {
+  const code = char.codePointAt(0)!;
+  if (line.escape === 'start') return char === '[' || char === 'O' ? { typed: line.typed, escape: 'csi' } : { typed: line.typed };
+  if (line.escape === 'csi') return code >= 0x40 && code <= 0x7e ? { typed: line.typed } : line;
+  if (char === '\r' || char === '\n') return { typed: line.typed, ended: 'enter' };
+  if (char === '\u0003' || char === '\u0004') return { typed: line.typed, ended: 'cancel' };
+  if (char === '\u001b') return { typed: line.typed, escape: 'start' };
+  if (char === '\u007f' || char === '\b') return { typed: [...line.typed].slice(0, -1).join('') };
+  if (char === '\u0015' || char === '\u0017') return { typed: '' };
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return line;
+  return { typed: line.typed + char };
+}
+
+/** Reads a line from the terminal without echoing it, with the line editing of `editHidden`. */
 async function readHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   // Echo goes off before the question shows, so nothing typed in answer to it can ever be echoed.
@@ -13,18 +40,13 @@ async function readHidden(question: string): Promise<string> {
   process.stderr.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
-      let typed = '';
+      let line: HiddenLine = { typed: '' };
       const onData = (chunk: Buffer): void => {
         for (const char of chunk.toString('utf8')) {
-          if (char === '\r' || char === '\n') {
-            stdin.off('data', onData);
-            return resolve(typed);
-          }
-          if (char === '\u0003' || char === '\u0004') {
-            stdin.off('data', onData);
-            return reject(new CaError('cancelled at the PIN prompt; nothing was changed'));
-          }
-          typed = char === '\u007f' || char === '\b' ? typed.slice(0, -1) : typed + char;
+          line = editHidden(line, char);
+          if (line.ended === undefined) continue;
+          stdin.off('data', onData);
+          return line.ended === 'enter' ? resolve(line.typed) : reject(new CaError('cancelled at the PIN prompt; nothing was changed'));
         }
       };
       stdin.on('data', onData);
@@ -68,15 +90,36 @@ export async function readPin(source: { pinEnv: string; pinFile: string | undefi
   return pin;
 }
 
-/** Shows what is about to be signed and asks, as the article's `Sign the certificate? [y/n]` does. */
-export async function confirmSigning(summary: string, options: { yes: boolean }): Promise<void> {
+/** How many unclear answers a question takes before it counts as no. */
+const MAX_ASKS = 3;
+
+/** y/yes or n/no, any case; anything else is unclear and asked again. */
+export function parseAnswer(answer: string): 'yes' | 'no' | undefined {
+  const word = answer.trim().toLowerCase();
+  return word === 'y' || word === 'yes' ? 'yes' : word === 'n' || word === 'no' ? 'no' : undefined;
+}
+
+/**
+ * Shows what is about to happen and asks, before anything slow or irreversible. An unclear answer is asked
+ * again; only y/yes goes on. Without a terminal, or with --yes, nothing is asked.
+ */
+export async function confirm(summary: string, question: string, refusal: string, options: { yes: boolean }): Promise<void> {
   if (options.yes || !interactive()) return;
   process.stderr.write(`${summary.split('\n').map(printable).join('\n')}\n`);
   const readline = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await readline.question('Sign the certificate? [y/n]: ');
-    if (!/^y(es)?$/i.test(answer.trim())) throw new CaError('not signed (answered no); nothing was changed');
+    for (let ask = 1; ask <= MAX_ASKS; ask += 1) {
+      const answer = parseAnswer(await readline.question(ask === 1 ? `${question} [y/n]: ` : 'Please answer y or n: '));
+      if (answer === 'yes') return;
+      if (answer === 'no') throw new CaError(`${refusal} (answered no); nothing was changed`);
+    }
+    throw new CaError(`${refusal}: no clear answer after ${MAX_ASKS} questions; nothing was changed`);
   } finally {
     readline.close();
   }
+}
+
+/** Shows what is about to be signed and asks, as the article's `Sign the certificate? [y/n]` does. */
+export function confirmSigning(summary: string, options: { yes: boolean }): Promise<void> {
+  return confirm(summary, 'Sign the certificate?', 'not signed', options);
 }

@@ -5,13 +5,19 @@ import { CLI, cli, exec, makeCsr, makeSandbox, treeHash, type Result, type Sandb
 
 /**
  * Runs the CLI on a pseudo-terminal (util-linux `script`, flushing its typescript as it goes) and types
- * `keys` once the CLI has asked its question: typed earlier, the terminal would still echo them.
+ * each step's keys once the CLI has printed that step's prompt: typed earlier, the terminal would still
+ * echo them, and a line typed before its question would be lost. A string is one step after the first
+ * question.
  */
-function onTerminal(args: readonly string[], keys: string, env: NodeJS.ProcessEnv): Promise<Result> {
+function onTerminal(args: readonly string[], steps: string | ReadonlyArray<readonly [prompt: string, keys: string]>, env: NodeJS.ProcessEnv): Promise<Result> {
   const command = [process.execPath, CLI, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-  const typeAfterPrompt = 'for i in $(seq 600); do grep -qE "PIN for token|Sign the certificate" "$TYPESCRIPT" 2>/dev/null && break; sleep 0.1; done; printf "%s" "$KEYS"';
-  return exec('bash', ['-c', `TYPESCRIPT=$(mktemp); (${typeAfterPrompt}) | script -qefc "$COMMAND" "$TYPESCRIPT"; status=$?; rm -f "$TYPESCRIPT"; exit $status`], {
-    env: { ...env, KEYS: keys, COMMAND: command },
+  const list = typeof steps === 'string' ? [['PIN for token|Sign the certificate|Revoke the certificate', steps] as const] : steps;
+  const stepEnv = Object.fromEntries(list.flatMap(([prompt, keys], i) => [[`PROMPT${i}`, prompt], [`KEYS${i}`, keys]]));
+  const typeAfterPrompts = list
+    .map((_, i) => `for t in $(seq 600); do grep -qE "$PROMPT${i}" "$TYPESCRIPT" 2>/dev/null && break; sleep 0.1; done; printf "%s" "$KEYS${i}"`)
+    .join('; ');
+  return exec('bash', ['-c', `TYPESCRIPT=$(mktemp); (${typeAfterPrompts}) | script -qefc "$COMMAND" "$TYPESCRIPT"; status=$?; rm -f "$TYPESCRIPT"; exit $status`], {
+    env: { ...env, ...stepEnv, COMMAND: command },
   });
 }
 
@@ -28,8 +34,8 @@ describe('PIN sources and the terminal', () => {
   });
   afterAll(() => sandbox.cleanup());
 
-  it('asks for the PIN on a terminal without echoing it', async () => {
-    const result = await onTerminal(['root', '--dir', sandbox.caDir], `${sandbox.pin}\r`, noPinEnv);
+  it('asks for the PIN on a terminal without echoing it; Ctrl-U clears what was typed and arrow keys never reach the PIN', async () => {
+    const result = await onTerminal(['root', '--dir', sandbox.caDir], `99\u0015${sandbox.pin.slice(0, 3)}\u001b[D\u001b[C${sandbox.pin.slice(3)}\r`, noPinEnv);
     expect(result.stdout).toMatch(/PIN for token 'CA Token' \(root key\):/);
     expect(result.stdout).toMatch(/root CA created/);
     expect(result.stdout).not.toContain(sandbox.pin);
@@ -51,6 +57,24 @@ describe('PIN sources and the terminal', () => {
     expect(result.stdout).toMatch(/not signed \(answered no\)/);
     expect(await treeHash(sandbox.caDir)).toEqual(before);
     await expect(readFile(join(sandbox.root, 'asked.crt'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('asks again after an unclear answer, and signs on yes', async () => {
+    const csr = await makeCsr(sandbox.root, 'unclear');
+    const result = await onTerminal(['server', csr, '--dir', sandbox.caDir], [['Sign the certificate', 'maybe\r'], ['Please answer y or n', 'y\r']], sandbox.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Sign the certificate\? \[y\/n\]: [\s\S]*maybe[\s\S]*Please answer y or n: /);
+    expect(result.stdout).toMatch(/server certificate issued/);
+  });
+
+  it('revoke shows the certificate and asks first; no revokes nothing', async () => {
+    const crt = join(sandbox.root, 'unclear.crt');
+    const before = await treeHash(sandbox.caDir);
+    const result = await onTerminal(['revoke', crt, '--dir', sandbox.caDir, '--reason', 'keyCompromise'], 'n\r', sandbox.env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/About to revoke with the intermediate key, and publish its CRL:[\s\S]*subject +CN=[\s\S]*reason +keyCompromise[\s\S]*Revoke the certificate\? \[y\/n\]/);
+    expect(result.stdout).toMatch(/not revoked \(answered no\); nothing was changed/);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
   });
 
   it('signs when the answer is yes', async () => {

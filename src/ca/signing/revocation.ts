@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, UsageError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
+import { confirm } from '../../terminal.js';
 import * as openssl from '../../tools/openssl.js';
+import { sanStrings } from '../../x509/san.js';
 import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../../x509/decode.js';
 import { verifyCrl } from '../../x509/verify.js';
 import { authority, type Authority } from './authority.js';
@@ -147,6 +149,12 @@ export async function revokeCertificate(options: TokenCommandOptions & { target?
   const found = await findIssued(auth, target);
   if (found.entry.status === 'revoked') throw new CaError(`serial ${found.entry.serial} is already revoked (${found.entry.revokedAt?.toISOString().slice(0, 10)}${found.entry.reason ? `, ${found.entry.reason}` : ''}); nothing to do`);
   requireCrlDays(options.crlDays, auth);
+  await confirm(
+    `About to revoke with the ${auth.name} key, and publish its CRL:\n  serial   ${found.entry.serial}\n  subject  ${formatName(found.cert.subject)}\n  SANs     ${sanStrings(found.cert.extensions).join(', ') || '(none)'}\n  reason   ${options.reason}`,
+    'Revoke the certificate?',
+    'not revoked',
+    options,
+  );
   return withStagedAuthority(options, ca, auth, change, async (staged) => {
     const revoked = await revokeInStaging(staged, auth, found, { reason: options.reason, crlDays: options.crlDays, command, say: options.say });
     return { ...revoked, writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...revoked.writes] };
