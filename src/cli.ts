@@ -219,9 +219,9 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output', false)
     .action((flags) => listCommand(flags));
 
-  examples(program.command('show'), 'show web.crt --dir /srv/ca')
-    .argument('<target>', 'certificate file or serial number')
-    .description('a readable summary of one issued certificate')
+  examples(program.command('show'), 'show web.crt --dir /srv/ca', 'show www.example.test --dir /srv/ca', 'show 3E1D1B0A --dir /srv/ca', 'show incoming.csr --dir /srv/ca')
+    .argument('<target>', 'a certificate or CSR file, a serial or its first 4+ hex digits, or a CN or SAN')
+    .description('a readable summary of an issued certificate, a CA certificate or a CSR')
     .addOption(dirOption())
     .action((target: string, flags) => showCommand({ dir: flags.dir, target }));
 

@@ -120,6 +120,32 @@ describe('inventory, renewal and the audit log', () => {
     expect(revoked).toEqual([expect.objectContaining({ serial: oldSerial, reason: 'superseded' })]);
   });
 
+  it('show finds a certificate by serial prefix, CN or SAN, shows CA certificates and CSRs, and asks for a serial when a name is ambiguous', async () => {
+    const serial = await serialOf(join(sandbox.root, 'later.crt'));
+    for (const target of [serial.slice(0, 8), serial.slice(0, 8).toLowerCase(), 'later.ops.test', 'LATER.OPS.TEST']) {
+      const shown = await cli(['show', target, '--dir', dir]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(new RegExp(`^certificate ${serial}\n(?:.*\n)*  serial +${serial}$`, 'm'));
+    }
+    const renewed = await cli(['show', 'soon.ops.test', '--dir', dir]);
+    expect(renewed.code).toBe(0);
+    expect(renewed.stdout).toMatch(/status +valid/);
+    expect(renewed.stdout).toMatch(/older +1 other certificate\(s\) with this name/);
+    const root = await cli(['show', join(dir, 'certs/root.crt'), '--dir', dir]);
+    expect(root.stdout).toMatch(/^root CA certificate\n  status +self-signed trust anchor$/m);
+    expect(root.stdout).not.toMatch(/revok/i);
+    const intermediate = await cli(['show', join(dir, 'intermediate/certs/intermediate.crt'), '--dir', dir]);
+    expect(intermediate.stdout).toMatch(/^intermediate CA certificate\n  status +valid on the root's index\.txt$/m);
+    expect(intermediate.stdout).toMatch(/CA +yes, pathlen 0/);
+    const csr = await cli(['show', join(sandbox.root, 'later.csr'), '--dir', dir]);
+    expect(csr.code).toBe(0);
+    expect(csr.stdout).toMatch(/^certificate signing request .*later\.csr\n  subject +CN=later\.ops\.test\n(?:.*\n)*  SANs +DNS:later\.ops\.test$/m);
+    expect(csr.stdout).toMatch(/sign it +hsm-openssl-ca server .*later\.csr --dir /);
+    const unknown = await cli(['show', 'nobody.ops.test', '--dir', dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^hsm-openssl-ca: "nobody\.ops\.test" is not a file, not a serial .* and no issued certificate has it as CN or SAN/);
+  });
+
   it('status with its defaults passes right after a CRL of the default 30 days, and exits 1 when the CRL is due within --crl-warn-days', async () => {
     const fine = await cli(['status', '--dir', dir]);
     expect(fine.code).toBe(0);
