@@ -41,6 +41,6 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
     digest,
     crlPath: which === 'root' ? join(paths.dir, 'crl', 'root.crl.pem') : join(paths.intermediateDir, 'crl', 'intermediate.crl.pem'),
     configName: which === 'root' ? 'sign_intermediate_csr.ini' : 'sign_server_csrs.ini',
-    configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [] } : { ...common, profile: 'server', extensions: 'server_cert', sans: [], subjectPolicy: [] },
+    configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [], pathlen: 0, foreignSubject: false } : { ...common, profile: 'server', extensions: 'server_cert', sans: [], subjectPolicy: [] },
   };
 }
