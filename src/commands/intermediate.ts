@@ -34,6 +34,7 @@ export async function intermediateCommand(options: IntermediateCommandOptions): 
       ['pathlen', String(signed.pathlen)],
       ['expires', day(signed.notAfter)],
       ['files', signed.files.join(', ')],
+      ...(signed.ignoredExtensions.length > 0 ? [['ignored', `${signed.ignoredExtensions.join(', ')} (requested by the CSR, not signed)`] as [string, string]] : []),
       ['root SHA-256', signed.rootFingerprint],
       ['root CRL', signed.rootCrlUrl ? `${signed.rootCrlUrl} (publish ${signed.rootCrlFile} there after each \`crl --root\`)` : `no URL configured (init --root-crl-url); the file is ${signed.rootCrlFile}`],
       ['revoke', `hsm-openssl-ca revoke --root ${signed.serial} --dir ${options.dir}`],

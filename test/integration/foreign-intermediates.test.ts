@@ -113,6 +113,7 @@ describe('foreign intermediates: the offline root signs step-ca, Vault and EJBCA
     expect(signed.stderr).not.toMatch(/hsm-openssl-ca:/);
     expect(signed.code).toBe(0);
     expect(signed.stdout).toMatch(/root CRL +http:\/\/pki\.offline\.test\/root\.crl/);
+    expect(signed.stdout).toMatch(/ignored +.*subjectAltName|ignored +basicConstraints, keyUsage/);
 
     const cert = await Cert.load(join(handOver, 'intermediate.crt'));
     expect(cert.basicConstraints).toEqual({ critical: true, cA: true, pathLength: 0 });

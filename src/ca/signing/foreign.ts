@@ -34,6 +34,8 @@ export interface ForeignIntermediate {
   readonly subject: string;
   readonly notAfter: Date;
   readonly pathlen: number;
+  /** What the CSR asked for and the root did not write. */
+  readonly ignoredExtensions: readonly string[];
   readonly files: readonly string[];
   /** SHA-256 of the root certificate's DER, lower-case hex: what `step ca bootstrap --fingerprint` takes. */
   readonly rootFingerprint: string;
@@ -181,6 +183,7 @@ export async function signForeignIntermediate(options: ForeignIntermediateOption
         subject: formatName(cert.subject),
         notAfter: cert.notAfter,
         pathlen: options.pathlen,
+        ignoredExtensions: requested,
         files: writes.map((w) => w.path),
         rootFingerprint: fingerprint,
         ...(settings.rootCrlUrl ? { rootCrlUrl: settings.rootCrlUrl } : {}),
