@@ -29,6 +29,11 @@ function wholeDays(value: string): number {
   return Number(value);
 }
 
+function pathLength(value: string): number {
+  if (!/^\d$/.test(value)) throw new InvalidArgumentError('must be a whole number from 0 to 9 (the CA levels allowed below this one)');
+  return Number(value);
+}
+
 function positiveSeconds(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 86_400) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
   return Number(value);
@@ -54,9 +59,10 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function nameConstraints(dns: string[], ip: string[]): NameConstraints | undefined {
-  if (dns.length === 0 && ip.length === 0) return undefined;
-  return { dns: dns.map(parsePermittedDns), ip: ip.map((cidr) => (parseCidr(cidr), cidr)) };
+function nameConstraints(dns: string[], ip: string[], excluded: string[] = []): NameConstraints | undefined {
+  if (dns.length === 0 && ip.length === 0 && excluded.length === 0) return undefined;
+  const constraints = { dns: dns.map((name) => parsePermittedDns(name)), ip: ip.map((cidr) => (parseCidr(cidr), cidr)) };
+  return excluded.length === 0 ? constraints : { ...constraints, excludedDns: excluded.map((name) => parsePermittedDns(name, '--exclude-dns')) };
 }
 
 interface TokenFlags {
@@ -174,12 +180,22 @@ export function buildProgram(): Command {
     .option('--label <label>', 'label of the key on the token', 'root')
     .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
 
-  examples(withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key'), { root: true }), 'intermediate --dir /srv/ca', 'intermediate --dir /srv/ca --permit-dns example.test --permit-ip 10.0.0.0/8')
+  examples(
+    withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key, or with --csr sign an online CA\'s (step-ca, Vault, EJBCA)'), { root: true }),
+    'intermediate --dir /srv/ca',
+    'intermediate --dir /srv/ca --permit-dns example.test --permit-ip 10.0.0.0/8',
+    'intermediate --dir /srv/ca --csr step-ca-intermediate.csr --permit-dns internal.example.test --out-dir handover/',
+  )
     .option('--days <days>', 'validity', positiveDays, 1825)
     .option('--label <label>', 'label of the key on the token', 'intermediate')
     .option('--permit-dns <domain>', 'name constraint: only names in this DNS subtree (repeatable)', collect, [])
     .option('--permit-ip <cidr>', 'name constraint: only addresses in this range, e.g. 10.0.0.0/8 (repeatable)', collect, [])
-    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp) }));
+    .option('--csr <file>', 'sign this online CA\'s intermediate CSR with the root key instead (its key stays with that CA)')
+    .option('--pathlen <n>', 'with --csr: how many CA levels may sit below it (default 0)', pathLength)
+    .option('--exclude-dns <domain>', 'with --csr: name constraint: no names in this DNS subtree (repeatable)', collect, [])
+    .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
+    .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
+    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir }));
 
   examples(withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'), { root: false }), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
@@ -196,7 +212,7 @@ export function buildProgram(): Command {
 
   examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')
-    .option('--root', 'revoke with the root key (the intermediate CA itself)', false)
+    .option('--root', 'revoke with the root key: our intermediate CA (the default target) or an online CA\'s by serial', false)
     .option('--crl-days <days>', 'validity of the CRL published with the revocation', positiveDays, 30)
     .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays }));
 
@@ -216,6 +232,7 @@ export function buildProgram(): Command {
     .addOption(dirOption())
     .option('--expiring <days>', 'only valid certificates that expire within DAYS', wholeDays)
     .option('--revoked', 'only revoked certificates', false)
+    .option('--root', 'what the root signed instead: our intermediate and every online CA\'s (intermediate --csr)', false)
     .option('--json', 'machine-readable output', false)
     .action((flags) => listCommand(flags));
 

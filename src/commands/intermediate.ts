@@ -1,9 +1,44 @@
 import type { TokenCommandOptions } from '../ca/directory/context.js';
 import type { NameConstraints } from '../ca/directory/settings.js';
+import { signForeignIntermediate } from '../ca/signing/foreign.js';
 import { createIntermediate } from '../ca/signing/intermediate.js';
-import { printCaReport } from './output.js';
+import { UsageError } from '../errors.js';
+import { day, printCaReport, printReport } from './output.js';
 
-export async function intermediateCommand(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<void> {
-  const intermediate = await createIntermediate(options);
-  await printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
+export interface IntermediateCommandOptions extends TokenCommandOptions {
+  readonly days: number;
+  readonly label: string;
+  readonly nameConstraints?: NameConstraints;
+  /** An online CA's CSR (step-ca, Vault, EJBCA): sign it instead of making our own intermediate. */
+  readonly csr?: string;
+  readonly pathlen?: number;
+  readonly out?: string;
+  readonly outDir?: string;
+}
+
+/** `intermediate`: our own intermediate on the token, or with --csr an online CA's, signed by the root. */
+export async function intermediateCommand(options: IntermediateCommandOptions): Promise<void> {
+  if (options.csr === undefined) {
+    const foreignOnly = [['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--exclude-dns', options.nameConstraints?.excludedDns]].find(([, value]) => value !== undefined);
+    if (foreignOnly) throw new UsageError(`${foreignOnly[0]} applies to an online CA's intermediate only; add --csr FILE, or drop ${foreignOnly[0]}`);
+    const intermediate = await createIntermediate(options);
+    await printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
+    return;
+  }
+  const { csr, pathlen, out, outDir, ...rest } = options;
+  const signed = await signForeignIntermediate({ ...rest, csrPath: csr, pathlen: pathlen ?? 0, ...(out !== undefined ? { out } : {}), ...(outDir !== undefined ? { outDir } : {}) });
+  printReport(
+    `intermediate CA certificate signed for an online CA: ${signed.subject}`,
+    [
+      ['serial', signed.serial],
+      ['pathlen', String(signed.pathlen)],
+      ['expires', day(signed.notAfter)],
+      ['files', signed.files.join(', ')],
+      ...(signed.ignoredExtensions.length > 0 ? [['ignored', `${signed.ignoredExtensions.join(', ')} (requested by the CSR, not signed)`] as [string, string]] : []),
+      ['root SHA-256', signed.rootFingerprint],
+      ['root CRL', signed.rootCrlUrl ? `${signed.rootCrlUrl} (publish ${signed.rootCrlFile} there after each \`crl --root\`)` : `no URL configured (init --root-crl-url); the file is ${signed.rootCrlFile}`],
+      ['revoke', `hsm-openssl-ca revoke --root ${signed.serial} --dir ${options.dir}`],
+    ],
+    signed.checks,
+  );
 }

@@ -3,11 +3,11 @@ import { loadCa } from '../ca/directory/context.js';
 import { issuedBy } from '../ca/inventory/inventory.js';
 import { printable, printableJson } from '../errors.js';
 
-/** `list`: what the intermediate issued, filtered; `--json` for scripts. */
-export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean }): Promise<void> {
+/** `list`: what the intermediate issued (with `--root`: what the root signed, every intermediate), filtered; `--json` for scripts. */
+export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean; root?: boolean }): Promise<void> {
   const ca = await loadCa({ dir: options.dir });
   const horizon = Date.now() + (options.expiring ?? 0) * 86_400_000;
-  const certificates = (await issuedBy(await authority(ca, 'intermediate'))).filter(
+  const certificates = (await issuedBy(await authority(ca, options.root ? 'root' : 'intermediate'))).filter(
     (c) => (!options.revoked || c.status === 'revoked') && (options.expiring === undefined || (c.status === 'valid' && c.notAfter.getTime() <= horizon)),
   );
   if (options.json) {

@@ -73,9 +73,11 @@ const CONTEXTS: Record<TemplateName, object> = {
     dir: CA_DIR,
     rootCrlUrl: 'http://pki.example.com/root.crl',
     nameConstraints: [
-      { type: 'DNS', index: 1, value: 'example.com' },
-      { type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
+      { subtree: 'permitted', type: 'DNS', index: 1, value: 'example.com' },
+      { subtree: 'permitted', type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
     ],
+    pathlen: 0,
+    foreignSubject: false,
   },
   'sign_server_csrs.ini': LEAF_CONTEXT,
   'profiles/server.ini': LEAF_CONTEXT,
@@ -357,6 +359,20 @@ describe('renderTemplate golden files', () => {
   it('sign_intermediate_csr.ini without URLs or constraints has neither', async () => {
     const text = await renderTemplate('sign_intermediate_csr.ini', { ...CONTEXTS['sign_intermediate_csr.ini'], rootCrlUrl: '', nameConstraints: [] });
     expect(text).not.toMatch(/^(crlDistributionPoints|nameConstraints)/m);
+  });
+
+  it('sign_intermediate_csr.ini for a foreign CSR: its own pathlen, excluded subtrees, a policy with optional O/OU, still no CSR extensions', async () => {
+    const nameConstraints = [
+      { subtree: 'permitted', type: 'DNS', index: 1, value: 'example.com' },
+      { subtree: 'excluded', type: 'DNS', index: 2, value: 'secret.example.com' },
+    ];
+    const text = await renderTemplate('sign_intermediate_csr.ini', { ...CONTEXTS['sign_intermediate_csr.ini'], nameConstraints, pathlen: 1, foreignSubject: true });
+    expect(text).toContain('\nbasicConstraints = critical, CA:true, pathlen:1\n');
+    expect(text).toContain('\npolicy            = policy_foreign\n');
+    expect(text).toContain('[ policy_foreign ]\n');
+    expect(text).toContain('organizationName        = optional\norganizationalUnitName  = optional\ncommonName              = supplied\n');
+    expect(text).toContain('\ncopy_extensions   = none\n');
+    expect(text).toContain('[ name_constraints ]\npermitted;DNS.1 = example.com\nexcluded;DNS.2 = secret.example.com\n');
   });
 
   it('openssl_engine.cnf points the pkcs11 engine at the module', async () => {

@@ -80,6 +80,8 @@ export interface NameConstraints {
   readonly dns: readonly string[];
   /** CIDR ranges, e.g. 10.0.0.0/8 or fd00::/8. */
   readonly ip: readonly string[];
+  /** DNS subtrees excluded (--exclude-dns; only for a foreign intermediate, never stored in the settings). */
+  readonly excludedDns?: readonly string[];
 }
 
 /** Refuses a value that cannot reach an OpenSSL config faithfully, naming the option. */

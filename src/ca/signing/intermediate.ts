@@ -104,6 +104,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
             digest: rootDigest,
             rootCrlUrl: settings.rootCrlUrl ?? '',
             nameConstraints: nameConstraintEntries(options.nameConstraints),
+            pathlen: 0,
+            foreignSubject: false,
           },
           extensions: 'v3_intermediate_ca',
           days: options.days,

@@ -137,7 +137,8 @@ function sansFor(csr: DecodedCsr, options: IssueOptions): San[] {
   }
 }
 
-function defaultOutput(csrPath: string): string {
+/** The certificate next to its CSR: web.csr → web.crt. */
+export function defaultOutput(csrPath: string): string {
   return csrPath.replace(/\.(csr|req|pem)$/i, '') + '.crt';
 }
 

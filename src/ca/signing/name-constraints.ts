@@ -17,11 +17,11 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   return { address: match[1]!, prefix, family };
 }
 
-/** Validates a --permit-dns value: a DNS name (a leading dot is dropped), no wildcard. */
-export function parsePermittedDns(text: string): string {
+/** Validates a --permit-dns (or --exclude-dns) value: a DNS name (a leading dot is dropped), no wildcard. */
+export function parsePermittedDns(text: string, option = '--permit-dns'): string {
   const name = text.replace(/^\./, '');
   const problem = name.includes('*') ? 'wildcards have no meaning in a name constraint' : dnsNameProblem(name);
-  if (problem) throw new UsageError(`--permit-dns ${text} refused: ${problem}`);
+  if (problem) throw new UsageError(`${option} ${text} refused: ${problem}`);
   return name.toLowerCase();
 }
 
@@ -129,9 +129,13 @@ export function cidrToAddressMask(cidr: string): string {
   return `${address}/${groups.join(':')}`;
 }
 
-/** The intermediate's name constraints as template entries: `permitted;DNS.1 = …`, `permitted;IP.2 = …`. */
-export function nameConstraintEntries(constraints: NameConstraints | undefined): Array<{ type: string; index: number; value: string }> {
+/** The intermediate's name constraints as template entries: `permitted;DNS.1 = …`, `permitted;IP.2 = …`, `excluded;DNS.3 = …`. */
+export function nameConstraintEntries(constraints: NameConstraints | undefined): Array<{ subtree: 'permitted' | 'excluded'; type: string; index: number; value: string }> {
   if (!constraints) return [];
-  const entries = [...constraints.dns.map((value) => ({ type: 'DNS', value })), ...constraints.ip.map((cidr) => ({ type: 'IP', value: cidrToAddressMask(cidr) }))];
+  const entries = [
+    ...constraints.dns.map((value) => ({ subtree: 'permitted' as const, type: 'DNS', value })),
+    ...constraints.ip.map((cidr) => ({ subtree: 'permitted' as const, type: 'IP', value: cidrToAddressMask(cidr) })),
+    ...(constraints.excludedDns ?? []).map((value) => ({ subtree: 'excluded' as const, type: 'DNS', value })),
+  ];
   return entries.map((entry, i) => ({ ...entry, index: i + 1 }));
 }

@@ -72,9 +72,13 @@ describe('name constraints', () => {
 
   it('lists the template entries in order, DNS first', () => {
     expect(nameConstraintEntries(constraints)).toEqual([
-      { type: 'DNS', index: 1, value: 'example.com' },
-      { type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
-      { type: 'IP', index: 3, value: 'fd00::/ff00:0:0:0:0:0:0:0' },
+      { subtree: 'permitted', type: 'DNS', index: 1, value: 'example.com' },
+      { subtree: 'permitted', type: 'IP', index: 2, value: '10.0.0.0/255.0.0.0' },
+      { subtree: 'permitted', type: 'IP', index: 3, value: 'fd00::/ff00:0:0:0:0:0:0:0' },
+    ]);
+    expect(nameConstraintEntries({ dns: ['example.com'], ip: [], excludedDns: ['secret.example.com'] })).toEqual([
+      { subtree: 'permitted', type: 'DNS', index: 1, value: 'example.com' },
+      { subtree: 'excluded', type: 'DNS', index: 2, value: 'secret.example.com' },
     ]);
     expect(nameConstraintEntries(undefined)).toEqual([]);
   });
