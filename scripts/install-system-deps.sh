@@ -76,6 +76,8 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ca-certificates openssl opensc libpcsclite1 gnutls-bin softhsm2 p11-kit p11-kit-modules bsdutils >/dev/null
+# Go's crypto/x509 is a third, independent verifier of the chains (and name constraints) the tests sign.
+apt-get install -y -qq --no-install-recommends golang-go >/dev/null
 
 p11pkgs=(pkcs11-provider)
 [ "$engine" = 1 ] && p11pkgs+=(libengine-pkcs11-openssl)
@@ -92,4 +94,4 @@ fi
 bash "$(dirname "$0")/setup-opencryptoki.sh"
 
 version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
-echo "install-system-deps: $(openssl version | cut -d' ' -f1-2), libp11 $(version libengine-pkcs11-openssl), pkcs11-provider $(version pkcs11-provider), OpenSC $(version opensc), SoftHSM2 $(version softhsm2), GnuTLS $(version gnutls-bin), p11-kit $(version p11-kit)"
+echo "install-system-deps: $(openssl version | cut -d' ' -f1-2), libp11 $(version libengine-pkcs11-openssl), pkcs11-provider $(version pkcs11-provider), OpenSC $(version opensc), SoftHSM2 $(version softhsm2), GnuTLS $(version gnutls-bin), p11-kit $(version p11-kit), Go $(version golang-go)"

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cert, serialOf } from './certs.js';
 import { cli, expectOneLineError, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
@@ -46,6 +46,22 @@ describe('an offline root on a token of its own', () => {
     expectOneLineError(wrongRoot, /token 'Offline Root' \(root key\) rejected the PIN from HSM_CA_ROOT_PIN /);
     const wrongOnline = await cli(['crl', '--dir', sandbox.caDir], { env: { ...env, HSM_CA_PIN: '999999' } });
     expectOneLineError(wrongOnline, /token 'Online' \(intermediate key\) rejected the PIN from HSM_CA_PIN /);
+  });
+
+  it('signs an online CA\'s intermediate (intermediate --csr) with the offline root\'s token and PIN alone', async () => {
+    await mustExec('openssl', ['req', '-new', '-nodes', '-batch', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', join(sandbox.root, 'online-ca.key'), '-subj', '/CN=Online Issuing CA', '-out', join(sandbox.root, 'online-ca.csr')]);
+    const rootOnly = { ...env };
+    delete rootOnly['HSM_CA_PIN'];
+    const handOver = join(sandbox.root, 'online-handover');
+    await mkdir(handOver);
+    const signed = await cli(['intermediate', '--csr', join(sandbox.root, 'online-ca.csr'), '--dir', sandbox.caDir, '--out-dir', handOver], { env: rootOnly });
+    expect(signed.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(signed.code).toBe(0);
+    expect(signed.stderr).toMatch(/token 'Offline Root' \(root key\)/);
+    expect(signed.stderr).not.toMatch(/token 'Online'/);
+    const verified = await mustExec('openssl', ['verify', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), join(handOver, 'intermediate.crt')]);
+    expect(verified).toMatch(/: OK$/m);
+    expect(await keysOn('Offline Root', 'HSM_CA_ROOT_PIN')).toEqual(['root']);
   });
 
   it('signs, revokes and publishes the intermediate CRL with the root token unplugged, and names it when it is needed', async () => {

@@ -187,7 +187,7 @@ export async function signForeignIntermediate(options: ForeignIntermediateOption
         files: writes.map((w) => w.path),
         rootFingerprint: fingerprint,
         ...(settings.rootCrlUrl ? { rootCrlUrl: settings.rootCrlUrl } : {}),
-        rootCrlFile: join(paths.dir, 'crl', 'root.crl.pem'),
+        rootCrlFile: paths.rootCrlDer,
         checks: [...checks, 'openssl verify -CAfile root.crt: OK'],
       };
       return {
