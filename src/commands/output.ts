@@ -35,10 +35,11 @@ export async function printCaReport(title: string, ca: { certificate: string; su
 }
 
 /** The report of `server`, `client` and `renew`: the issued certificate, its names, and what was checked. */
-export function printLeafReport(title: string, leaf: { certificate: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date; profile: string; ignoredExtensions: readonly string[]; checks: readonly string[] }): void {
+export function printLeafReport(title: string, leaf: { certificate: string; chain: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date; profile: string; ignoredExtensions: readonly string[]; checks: readonly string[] }): void {
   printReport(
     `${title}: ${leaf.certificate}`,
     [
+      ['chain', `${leaf.chain} (certificate + intermediate: nginx ssl_certificate, HAProxy crt, Kubernetes tls.crt)`],
       ['serial', leaf.serial],
       ['profile', leaf.profile],
       ['subject', leaf.subject],

@@ -78,14 +78,16 @@ describe('a CA operated for real: profiles, name constraints, revocation, CRLs a
     expect(cert.caIssuers).toEqual(['URI:http://pki.life.test/intermediate.crt']);
     expect(cert.x509.keyUsage).toEqual([OIDS.serverAuth]); // Node's name for extended key usage
     expect((await verify(files('web').crt)).stdout).toMatch(/OK/);
-    const chain = join(sandbox.root, 'web-chain.pem');
-    await mustExec('sh', ['-c', `cat '${files('web').crt}' '${intermediate}' > '${chain}'`]);
+    // The full chain is written beside the certificate: leaf then intermediate, ready for nginx or HAProxy.
+    const chain = join(sandbox.root, 'web.chain.crt');
+    expect(result.stdout).toContain(`chain    ${chain} (certificate + intermediate`);
+    expect(await readFile(chain, 'utf8')).toBe((await readFile(files('web').crt, 'utf8')) + (await readFile(intermediate, 'utf8')));
     const gnutls = await exec('certtool', ['--verify', '--load-ca-certificate', root, '--infile', chain]);
     expect(gnutls.stdout).toMatch(/Chain verification output: Verified/);
   });
 
   it('Node\'s TLS client accepts the server certificate by DNS name and by IP address, trusting only root.crt', async () => {
-    const server = { key: await readFile(files('web').key, 'utf8'), cert: (await readFile(files('web').crt, 'utf8')) + (await readFile(intermediate, 'utf8')) };
+    const server = { key: await readFile(files('web').key, 'utf8'), cert: await readFile(join(sandbox.root, 'web.chain.crt'), 'utf8') };
     const ca = await readFile(root, 'utf8');
     await expect(handshake(server, { ca, host: '127.0.0.1', servername: 'www.life.test' })).resolves.toMatchObject({ ok: true });
     await expect(handshake(server, { ca, host: '127.0.0.1' })).resolves.toMatchObject({ ok: true });
@@ -145,7 +147,7 @@ describe('a CA operated for real: profiles, name constraints, revocation, CRLs a
     expect(checked.code).not.toBe(0);
     expect(checked.stdout + checked.stderr).toMatch(/certificate revoked/);
     expect((await verify(files('both').crt, ['-crl_check', '-CRLfile', crl])).stdout).toMatch(/OK/);
-    const gnutls = await exec('certtool', ['--verify', '--load-ca-certificate', root, '--load-crl', crl, '--infile', join(sandbox.root, 'web-chain.pem')]);
+    const gnutls = await exec('certtool', ['--verify', '--load-ca-certificate', root, '--load-crl', crl, '--infile', join(sandbox.root, 'web.chain.crt')]);
     expect(gnutls.stdout).toMatch(/Chain verification output: Not verified\. The certificate is NOT trusted\. The certificate chain is revoked\./);
 
     expect((await cli(['crl', '--root', '--dir', dir], { env: sandbox.env })).code).toBe(0);

@@ -22,6 +22,8 @@ import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/
 
 export interface IssuedLeaf {
   readonly certificate: string;
+  /** The same certificate followed by the intermediate's, for servers that send the chain. */
+  readonly chain: string;
   readonly serial: string;
   readonly subject: string;
   readonly sans: readonly string[];
@@ -142,6 +144,14 @@ export function defaultOutput(csrPath: string): string {
   return csrPath.replace(/\.(csr|req|pem)$/i, '') + '.crt';
 }
 
+/**
+ * Where the full chain goes beside a certificate: leaf then intermediate, the file nginx's ssl_certificate,
+ * HAProxy's crt and a Kubernetes TLS secret's tls.crt take (the root stays out: clients hold it).
+ */
+export function chainOutput(out: string): string {
+  return /\.(crt|pem|cer)$/i.test(out) ? out.replace(/\.(crt|pem|cer)$/i, '.chain.$1') : `${out}.chain.crt`;
+}
+
 function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
   const maxDays = daysUntil(issuer.notAfter);
   if (days > maxDays) {
@@ -169,6 +179,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const out = await requireWritableOutput(wantedOut, paths.dir);
+  const chainOut = await requireWritableOutput(chainOutput(out), paths.dir);
   const sans = sansFor(csr, options);
   const nonTls = sans.find((san) => san.type === 'email' || san.type === 'URI');
   if (options.profile === 'server' && nonTls) {
@@ -190,6 +201,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
     withWorkspace(async (work) => {
       // Again under the lock: a run that waited for it may find the file written by the run before.
       await requireWritableOutput(out, paths.dir);
+      await requireWritableOutput(chainOut, paths.dir);
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
@@ -224,7 +236,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       const revocation = options.alsoRevoke ? await options.alsoRevoke({ signer, staging: signed.staging, work }) : undefined;
-      const result: IssuedLeaf = { certificate: out, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks, ...(revocation ? { revocation: revocation.result } : {}) };
+      const result: IssuedLeaf = { certificate: out, chain: chainOut, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks, ...(revocation ? { revocation: revocation.result } : {}) };
       const issued = `${options.profile} certificate ${cert.serialHex} for ${result.subject} (${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}, delivered to ${out})`;
       return {
         result,
@@ -234,6 +246,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
           { path: join(paths.csrArchive, `${cert.serialHex}.csr`), data: csrPem },
           { path: join(paths.config, 'sign_server_csrs.ini'), data: signed.configText },
           { path: out, data: signed.pem, exclusive: true },
+          { path: chainOut, data: signed.pem + (await readFile(paths.intermediateCert, 'utf8')), exclusive: true },
           ...(revocation?.writes ?? []),
         ],
         audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }, ...(revocation?.audit ?? [])],
