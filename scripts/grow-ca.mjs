@@ -29,7 +29,7 @@ const PER_RUN = 2000;
 const DISTINCT_CSRS = 50;
 
 /** The backend the CA's settings choose, with an OPENSSL_CONF that loads it (as the CLI resolves it). */
-async function backendFor(settings, workspace) {
+export async function backendFor(settings, workspace) {
   for (const backend of backendCandidates(settings.backend ?? 'auto')) {
     const config = await writeBackendConfig(workspace, backend, settings.module, 'grow');
     if (await backendLoads(run, backend, config)) return { backend, config };
