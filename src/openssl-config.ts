@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
 import { UNSAFE_CHARACTER, UsageError } from './errors.js';
 
 const TEMPLATE_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
@@ -21,8 +21,17 @@ export function opensslConfigValue(value: unknown, field = 'a value'): string {
   return text.replace(/[\\$#"']/g, (c) => `\\${c}`);
 }
 
-const handlebars = Handlebars.create();
-handlebars.registerHelper('cnf', (value: unknown) => opensslConfigValue(value));
+let handlebars: typeof Handlebars | undefined;
+
+/** Handlebars, loaded on the first render: its 35 files are most of `--help`'s start-up otherwise (issue 11). */
+async function engine(): Promise<typeof Handlebars> {
+  if (!handlebars) {
+    const instance = (await import('handlebars')).default.create();
+    instance.registerHelper('cnf', (value: unknown) => opensslConfigValue(value));
+    handlebars = instance;
+  }
+  return handlebars;
+}
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();
 
@@ -43,7 +52,7 @@ export async function renderTemplate(name: TemplateName, context: object): Promi
   let template = compiled.get(name);
   if (!template) {
     const source = await readFile(`${TEMPLATE_DIR}${name}.hbs`, 'utf8');
-    template = handlebars.compile(source, { strict: true, noEscape: true });
+    template = (await engine()).compile(source, { strict: true, noEscape: true });
     compiled.set(name, template);
   }
   return template(context);

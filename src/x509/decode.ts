@@ -1,4 +1,5 @@
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from './forge.js';
 import { CaError, printable } from '../errors.js';
 
 /**
@@ -84,11 +85,11 @@ const slice = (der: Buffer, tlv: Tlv): Buffer => der.subarray(tlv.start, tlv.end
 
 function toAsn1(bytes: Buffer): forge.asn1.Asn1 {
   const options = { strict: true, parseAllBytes: true } as unknown as boolean; // the typings predate the options object
-  return forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')), options);
+  return nodeForge().asn1.fromDer(nodeForge().util.createBuffer(bytes.toString('binary')), options);
 }
 
 function oidOf(bytes: Buffer): string {
-  return forge.asn1.derToOid(forge.util.createBuffer(toAsn1(bytes).value as string));
+  return nodeForge().asn1.derToOid(nodeForge().util.createBuffer(toAsn1(bytes).value as string));
 }
 
 /** The outer SEQUENCE { signed, algorithm, signature } shared by certificates and CSRs. */
@@ -122,8 +123,8 @@ function decodeName(bytes: Buffer): NameAttribute[] {
     for (const pair of rdn.value as forge.asn1.Asn1[]) {
       const [oidNode, valueNode] = pair.value as forge.asn1.Asn1[];
       if (!oidNode || !valueNode || !STRING_TYPES.has(valueNode.type)) throw new DecodeError('a name attribute is not a string');
-      const oid = forge.asn1.derToOid(forge.util.createBuffer(oidNode.value as string));
-      const shortName = (forge.pki.oids[oid] && SHORT_NAMES[forge.pki.oids[oid] as string]) ?? oid;
+      const oid = nodeForge().asn1.derToOid(nodeForge().util.createBuffer(oidNode.value as string));
+      const shortName = (nodeForge().pki.oids[oid] && SHORT_NAMES[nodeForge().pki.oids[oid] as string]) ?? oid;
       attributes.push({ oid, shortName, value: decodeString(valueNode) });
     }
   }
@@ -164,7 +165,7 @@ function decodeTime(der: Buffer, tlv: Tlv): Date {
 function decodeExtensions(sequenceOfExtensions: Buffer): Extension[] {
   const wrapper = { value: [toAsn1(sequenceOfExtensions)] };
   try {
-    return (forge.pki as unknown as { certificateExtensionsFromAsn1(node: unknown): Extension[] }).certificateExtensionsFromAsn1(wrapper);
+    return (nodeForge().pki as unknown as { certificateExtensionsFromAsn1(node: unknown): Extension[] }).certificateExtensionsFromAsn1(wrapper);
   } catch (error) {
     throw new DecodeError(`unreadable extensions (${(error as Error).message})`);
   }

@@ -1,4 +1,5 @@
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from './forge.js';
 import { createPublicKey, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
 import { CaError } from '../errors.js';
 import { formatName, type DecodedCertificate, type DecodedCrl, type DecodedCsr, type Extension } from './decode.js';
@@ -85,9 +86,9 @@ export function authorityKeyId(extensions: readonly Extension[]): string | undef
   const aki = extension(extensions, 'authorityKeyIdentifier');
   if (!aki || typeof aki['value'] !== 'string') return undefined;
   try {
-    const sequence = forge.asn1.fromDer(aki['value']);
-    const keyIdentifier = (sequence.value as forge.asn1.Asn1[]).find((node) => node.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && node.type === 0);
-    return keyIdentifier ? forge.util.bytesToHex(keyIdentifier.value as string) : undefined;
+    const sequence = nodeForge().asn1.fromDer(aki['value']);
+    const keyIdentifier = (sequence.value as forge.asn1.Asn1[]).find((node) => node.tagClass === nodeForge().asn1.Class.CONTEXT_SPECIFIC && node.type === 0);
+    return keyIdentifier ? nodeForge().util.bytesToHex(keyIdentifier.value as string) : undefined;
   } catch {
     return undefined;
   }

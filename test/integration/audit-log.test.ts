@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialOf } from './certs.js';
-import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, treeHash, type Sandbox } from './helpers.js';
+import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, treeHash, type Sandbox } from './helpers.js';
 
 const CLOCK_OFFSET = fileURLToPath(new URL('../fixtures/preload/clock-offset.cjs', import.meta.url));
 
@@ -78,6 +78,23 @@ describe('the audit log against time, deletion and the databases', () => {
     expect(verify.stdout).toMatch(pattern);
     const before = await treeHash(dir);
     expectOneLineError(await cli(['crl', '--dir', dir], { env: sandbox.env }), /audit\.log is damaged .*nothing was changed/);
+    expect(await treeHash(dir)).toEqual(before);
+  });
+
+  it('a change right after another still refuses a log edited in the middle, even with its size and mtime kept', async () => {
+    const dir = await copyCa();
+    expect((await cli(['crl', '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    const path = join(dir, 'audit.log');
+    // touch -r copies the nanoseconds; utimes() from JavaScript would round them and change mtime itself.
+    await mustExec('cp', ['-p', path, join(sandbox.root, 'mtime-reference')]);
+    const original = await readFile(path, 'utf8');
+    const edited = original.replace('"command":"root"', '"command":"r00t"');
+    expect(edited).not.toBe(original);
+    await writeFile(path, edited);
+    await mustExec('touch', ['-m', '-r', join(sandbox.root, 'mtime-reference'), path]);
+    expect((await stat(path, { bigint: true })).mtimeNs).toBe((await stat(join(sandbox.root, 'mtime-reference'), { bigint: true })).mtimeNs);
+    const before = await treeHash(dir);
+    expectOneLineError(await cli(['crl', '--dir', dir], { env: sandbox.env }), /audit\.log is damaged \(line \d+: prev does not match.*nothing was changed/);
     expect(await treeHash(dir)).toEqual(before);
   });
 

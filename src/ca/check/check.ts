@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from '../../x509/forge.js';
 import { printable } from '../../errors.js';
 import { ATOMIC_TEMP } from '../../fs-atomic.js';
 import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
@@ -423,11 +424,11 @@ function valueCharPattern(char: string, bytes: Uint8Array, utf8: boolean): strin
 export function subjectMatchesIndex(subjectDer: Buffer, indexSubject: string): boolean {
   let pattern = '';
   try {
-    const name = forge.asn1.fromDer(forge.util.createBuffer(subjectDer.toString('binary')));
+    const name = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(subjectDer.toString('binary')));
     for (const rdn of name.value as forge.asn1.Asn1[]) {
       (rdn.value as forge.asn1.Asn1[]).forEach((pair, member) => {
         const [oidNode, valueNode] = pair.value as forge.asn1.Asn1[];
-        const oid = forge.asn1.derToOid(forge.util.createBuffer(oidNode!.value as string));
+        const oid = nodeForge().asn1.derToOid(nodeForge().util.createBuffer(oidNode!.value as string));
         const raw = Buffer.from(valueNode!.value as string, 'binary');
         const utf8 = valueNode!.type === UTF8_STRING && Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
         const shortName = OPENSSL_SHORT_NAMES[oid];

@@ -8,6 +8,7 @@ import { authority, type Authority } from '../signing/authority.js';
 import type { LoadedCa } from '../directory/context.js';
 import { fileExists } from '../directory/context.js';
 import { readIndex } from './issued.js';
+import type { IndexEntry } from '../../tools/parse/index-txt.js';
 import { profileFromExtendedKeyUsage } from '../signing/profiles.js';
 
 export interface IssuedCertificate {
@@ -29,31 +30,49 @@ export function profileOf(cert: DecodedCertificate): string | undefined {
   return eku ? profileFromExtendedKeyUsage(eku) : undefined;
 }
 
+/** Certificates read at once: far under any `ulimit -n` (256 is common), enough to keep the disk busy. */
+const READS_AT_ONCE = 32;
+
+/** `work` on every item, at most `limit` at a time, results in the items' order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** One index entry as `list` shows it: its newcerts/ file is read and decoded, only the summary is kept. */
+async function describeEntry(auth: Authority, entry: IndexEntry): Promise<IssuedCertificate> {
+  const file = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
+  const cert = decodeCertificate(pemToDer(await readFile(file, 'utf8'), 'CERTIFICATE', file));
+  const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
+  const profile = profileOf(cert);
+  return {
+    serial: entry.serial,
+    status,
+    subject: formatName(cert.subject),
+    sans: sanStrings(cert.extensions),
+    notAfter: cert.notAfter,
+    ...(entry.revokedAt ? { revokedAt: entry.revokedAt } : {}),
+    ...(entry.reason ? { reason: entry.reason } : {}),
+    ...(profile ? { profile } : {}),
+    file,
+  };
+}
+
 /**
  * Everything a CA issued, from its index.txt and the certificates in newcerts/. A valid entry past its
- * notAfter is reported as expired even before `openssl ca -updatedb` marks it.
+ * notAfter is reported as expired even before `openssl ca -updatedb` marks it. The files are read a few at a
+ * time: opened all at once, 2,000 certificates already exhaust a `ulimit -n` of 1024 (EMFILE).
  */
 export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
-  const entries = await readIndex(auth.databaseDir);
-  return Promise.all(
-    entries.map(async (entry) => {
-      const file = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
-      const cert = decodeCertificate(pemToDer(await readFile(file, 'utf8'), 'CERTIFICATE', file));
-      const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
-      const profile = profileOf(cert);
-      return {
-        serial: entry.serial,
-        status,
-        subject: formatName(cert.subject),
-        sans: sanStrings(cert.extensions),
-        notAfter: cert.notAfter,
-        ...(entry.revokedAt ? { revokedAt: entry.revokedAt } : {}),
-        ...(entry.reason ? { reason: entry.reason } : {}),
-        ...(profile ? { profile } : {}),
-        file,
-      };
-    }),
-  );
+  return mapBounded(await readIndex(auth.databaseDir), READS_AT_ONCE, (entry) => describeEntry(auth, entry));
 }
 
 /** The SHA-256 fingerprint of a certificate as operators compare it: colon-separated upper-case hex. */
@@ -106,7 +125,8 @@ export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
   for (const name of ['root', 'intermediate'] as const) {
     if (!(name === 'root' ? ca.settings.rootKey : ca.settings.intermediateKey)) continue;
     const auth = await authority(ca, name);
-    const issued = await issuedBy(auth);
+    // Counts need index.txt only, not a read of every certificate.
+    const entries = await readIndex(auth.databaseDir);
     const crlPem = (await fileExists(auth.crlPath)) ? await readFile(auth.crlPath, 'utf8') : undefined;
     out.push({
       name,
@@ -114,8 +134,8 @@ export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
       keyUri: auth.key.uri,
       notAfter: auth.certificate.notAfter,
       fingerprint: sha256Fingerprint(auth.certificate.der),
-      issued: issued.length,
-      revoked: issued.filter((c) => c.status === 'revoked').length,
+      issued: entries.length,
+      revoked: entries.filter((e) => e.status === 'revoked').length,
       crlNextUpdate: crlPem ? decodeCrl(pemToDer(crlPem, 'X509 CRL', auth.crlPath)).nextUpdate : undefined,
     });
   }

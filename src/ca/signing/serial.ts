@@ -1,4 +1,5 @@
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from '../../x509/forge.js';
 import { CaError } from '../../errors.js';
 
 /** RFC 5280 §4.1.2.2 caps a serial at 20 octets; CA/Browser Forum BR 7.1 asks for 64 bits from a CSPRNG. */
@@ -7,10 +8,10 @@ const MIN_SERIAL_BITS = 64;
 
 /** The content octets of a certificate's serialNumber INTEGER (two's complement, as signed). */
 export function serialOctets(certificateDer: Buffer): Buffer {
-  const certificate = forge.asn1.fromDer(forge.util.createBuffer(certificateDer.toString('binary')));
+  const certificate = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(certificateDer.toString('binary')));
   const tbs = (certificate.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
   // [0] EXPLICIT version comes first in a v2/v3 certificate; the serial follows it.
-  const serial = tbs[0]!.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC ? tbs[1]! : tbs[0]!;
+  const serial = tbs[0]!.tagClass === nodeForge().asn1.Class.CONTEXT_SPECIFIC ? tbs[1]! : tbs[0]!;
   return Buffer.from(serial.value as string, 'binary');
 }
 
