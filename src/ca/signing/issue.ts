@@ -14,11 +14,14 @@ import type { PlannedWrite } from '../directory/journal.js';
 import type { Revocation } from './revocation.js';
 import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
+import type { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged } from './sign.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { shadowAuthority } from '../shadow/authority.js';
+import { leafShadow } from '../shadow/judge.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
@@ -48,6 +51,11 @@ export interface IssueOptions extends TokenCommandOptions {
    * More of the same change, on the same staged database after the certificate verified: renew
    * --revoke-old revokes the predecessor there, so both are committed together or not at all.
    */
+  /**
+   * Test seam, never set by the CLI: the name-constraint pre-check to use, so a test can leave it out and
+   * show that the shadow CA alone refuses what the constraints forbid before the token signs anything.
+   */
+  readonly nameConstraintPreCheck?: typeof requireWithinNameConstraints;
   readonly alsoRevoke?: (staged: { signer: openssl.SigningContext; staging: string; work: string }) => Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }>;
 }
 
@@ -173,7 +181,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   if (options.profile === 'server' && nonTls) {
     throw new UsageError(`SAN ${nonTls.type}:${nonTls.value} does not belong in a TLS server certificate (only DNS and IP names do); use --profile server-client or the client command`);
   }
-  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate });
+  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate, ...(options.nameConstraintPreCheck ? { nameConstraintPreCheck: options.nameConstraintPreCheck } : {}) });
   requireValidityWithin(options.days, options.profile, intermediate);
   const profile = PROFILES[options.profile];
   const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
@@ -195,6 +203,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
+      const expect = { csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage };
+      const shadow = leafShadow(await shadowAuthority(options.run, ca, 'intermediate', work), `${options.profile} certificate`, expect);
       const signed = await signStaged({
         signer,
         workspace: work,
@@ -217,9 +227,10 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
         digest,
         csr: csrCopy,
         subject: subject.subj,
+        shadow,
       });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
-      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
+      const checks = [...signed.shadow.checks, ...verifyLeafCertificate(`the ${options.profile} certificate`, cert, { ...expect, issuer: intermediate }, sanStrings(cert.extensions))];
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       const revocation = options.alsoRevoke ? await options.alsoRevoke({ signer, staging: signed.staging, work }) : undefined;

@@ -8,6 +8,7 @@ import { issueLeaf, leafChange, type IssuedLeaf, type IssueOptions } from './iss
 import { findIssued } from '../inventory/issued.js';
 import { profileOf } from '../inventory/inventory.js';
 import { isProfileName } from './profiles.js';
+import { shadowAuthority } from '../shadow/authority.js';
 import { revokeInStaging, stagedAuthority, type Revocation } from './revocation.js';
 
 function defaultOutput(target: string, serial: string, isFile: boolean): string {
@@ -31,7 +32,7 @@ export async function renewCertificate(options: TokenCommandOptions & { target: 
   const isFile = resolve(options.target) !== resolve(old.entry.serial) && (await fileExists(options.target));
   const out = resolve(options.out ?? defaultOutput(options.target, old.entry.serial, isFile));
   const revokeOld: IssueOptions['alsoRevoke'] = async (staged) =>
-    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
+    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work, await shadowAuthority(options.run, ca, 'intermediate', staged.work)), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
   const request: IssueOptions = { ...options, csrPath, days: options.days, out, profile, sans: sanStrings(old.cert.extensions), replaceSans: true, command: 'renew', ...(options.revokeOld ? { alsoRevoke: revokeOld } : {}) };
   // Before judging the old certificate: an interrupted renewal of it may have revoked it already.
   const resumed = await resumeInterrupted<IssuedLeaf>(ca.paths.dir, await leafChange(request, csrPath, out));

@@ -14,6 +14,9 @@ import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import type { PlannedWrite } from '../directory/journal.js';
 import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
+import { requireSameCrl } from '../shadow/compare.js';
+import { rehearse, shadowRefused } from '../shadow/rehearse.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
@@ -43,13 +46,15 @@ export interface StagedAuthority {
   readonly staging: string;
   readonly config: string;
   readonly work: string;
+  /** The shadow of this CA, which signs every CRL first. */
+  readonly shadow: ShadowAuthority;
 }
 
 /** Renders the CA's own config (revoke, gencrl) against a staged database. */
-export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string): Promise<StagedAuthority> {
+export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string, shadow: ShadowAuthority): Promise<StagedAuthority> {
   const config = join(work, auth.configName);
   await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-  return { signer, staging, config, work };
+  return { signer, staging, config, work, shadow };
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
@@ -62,7 +67,8 @@ async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa
       const pin = await pinFor(role, options.say);
       await requireCaKey(token, pin, auth.key, role);
       const staging = await stageDatabase(auth.databaseDir, dir);
-      return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir));
+      const shadow = await shadowAuthority(options.run, ca, auth.name, dir);
+      return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir, shadow));
     }),
     change,
   );
@@ -72,15 +78,25 @@ function changeOptions(options: TokenCommandOptions, command: string, key: strin
   return { command, requestKey: key, timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
 }
 
-/** Generates a CRL in the staged database and verifies it against the CA and the staged index. */
-async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
-  const out = join(staged.work, 'crl.pem');
-  await openssl.generateCrl(staged.signer, { config: staged.config, days, digest: auth.digest, out });
+/** `openssl ca -gencrl` in the staged database with `signer`, the CRL read back and verified against `issuer`. */
+async function signCrl(staged: StagedAuthority, auth: Authority, signer: openssl.CaSigner, days: number, out: string): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  await openssl.generateCrl(signer, { config: staged.config, days, digest: auth.digest, out });
   const pem = await readFile(out, 'utf8');
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
-  const checks = verifyCrl(`the ${auth.name} CRL`, crl, { issuer: auth.certificate, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
+  const shadow = signer === staged.shadow;
+  const issuer = shadow ? staged.shadow.decoded : auth.certificate;
+  const checks = verifyCrl(`the ${shadow ? 'shadow ' : ''}${auth.name} CRL`, crl, { issuer, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
   return { pem, crl, checks };
+}
+
+/** Generates a CRL in the staged database: the shadow CA's first, judged, then the token's, compared with it. */
+async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  const shadow = await rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, 'shadow-crl.pem'))).catch((error: unknown) => {
+    throw shadowRefused(`the ${auth.name} CRL`, error);
+  });
+  const signed = await signCrl(staged, auth, staged.signer, days, join(staged.work, 'crl.pem'));
+  return { ...signed, checks: [...shadow.checks, ...signed.checks, requireSameCrl(`the ${auth.name} CRL`, signed.crl, shadow.crl)] };
 }
 
 function crlAudit(command: string, auth: Authority, crl: DecodedCrl): AuditEvent {

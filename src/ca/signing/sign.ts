@@ -3,11 +3,20 @@ import { join } from 'node:path';
 import { CaError, ToolFailedError } from '../../errors.js';
 import { renderTemplates, type TemplateName } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
-import { pemToDer } from '../../x509/decode.js';
+import { decodeCertificate, pemToDer } from '../../x509/decode.js';
 import type { Digest } from '../../x509/verify.js';
 import { readIndex } from '../inventory/issued.js';
 import { requireFreshSerial } from './serial.js';
 import { stageDatabase, writeWorkspaceFile } from '../directory/workspace.js';
+import { requireSameCertificate } from '../shadow/compare.js';
+import { rehearse, shadowRefused } from '../shadow/rehearse.js';
+
+/** The shadow CA's run of the same `openssl ca`: its key and certificate, and the checks its result must pass. */
+export interface ShadowStep {
+  readonly key: openssl.ShadowKey;
+  /** Verifies the shadow's certificate (PEM, and its file for `openssl verify`); throws to refuse. */
+  judge(pem: string, file: string): Promise<string[]>;
+}
 
 export interface StagedSigning {
   /** The issued certificate, PEM. */
@@ -16,6 +25,8 @@ export interface StagedSigning {
   readonly configText: string;
   /** The staged database to commit once the certificate has been verified. */
   readonly staging: string;
+  /** What the shadow CA issued first from the same command, its checks, and the field-by-field comparison. */
+  readonly shadow: { readonly pem: string; readonly checks: readonly string[] };
 }
 
 /** openssl ca's refusal of a serial index.txt already holds ("Serial number X has already been issued"), worded. */
@@ -43,19 +54,35 @@ export async function signStaged(request: {
   csr: string;
   /** The subject to issue, as `openssl ca -subj` takes it; absent: the request's, filtered by the config's policy. */
   subject?: string;
+  shadow: ShadowStep;
 }): Promise<StagedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
   const issuedBefore = new Set((await readIndex(staging)).map((entry) => BigInt(`0x${entry.serial}`)));
   const config = join(request.workspace, 'openssl-ca.ini');
   await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
+  const validity = openssl.validityFor(request.days);
+  const sign = (signer: openssl.CaSigner, out: string) =>
+    openssl.signWithCa(
+      signer,
+      { config, extensions: request.extensions, days: request.days, validity, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
+    ).catch(explainRepeatedSerial);
+  // Shadow first: the same command and config, signed by the software shadow CA and judged before the token signs.
+  const shadowOut = join(request.workspace, 'shadow-issued.crt');
+  const shadow = await rehearse(staging, async () => {
+    await sign(request.shadow.key, shadowOut);
+    const shadowPem = await readFile(shadowOut, 'utf8');
+    return { pem: shadowPem, checks: await request.shadow.judge(shadowPem, shadowOut) };
+  }).catch((error: unknown) => {
+    throw shadowRefused('the certificate', error);
+  });
   const out = join(request.workspace, 'issued.crt');
-  await openssl.signWithCa(
-    request.signer,
-    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
-  ).catch(explainRepeatedSerial);
+  await sign(request.signer, out);
   const pem = await readFile(out, 'utf8');
-  requireFreshSerial(pemToDer(pem, 'CERTIFICATE', 'the issued certificate'), issuedBefore);
+  const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
+  requireFreshSerial(der, issuedBefore);
+  const same = requireSameCertificate('the certificate', decodeCertificate(der), decodeCertificate(pemToDer(shadow.pem, 'CERTIFICATE', 'the shadow certificate')));
   return {
+    shadow: { pem: shadow.pem, checks: [...shadow.checks, same] },
     pem,
     configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }),
     staging,
