@@ -45,13 +45,15 @@ function caSigning(signer: CaSigner): { args: string[]; options: { env?: Record<
 
 /** `openssl req -new -x509`: the self-signed root certificate, signed on the token. */
 export async function createSelfSigned(
-  context: SigningContext,
+  context: CaSigner,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
 ): Promise<void> {
+  // The shadow's key is the PEM file named by keyUri: no backend, no PIN.
+  const [args, options] = isShadow(context) ? [[], {}] : [tokenArgs(context), signingOptions(context)];
   await context.run(
     'openssl',
-    ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
-    signingOptions(context),
+    ['req', '-config', request.config, ...args, '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
+    options,
   );
 }
 
