@@ -1,8 +1,10 @@
 import type { TokenCommandOptions } from '../ca/directory/context.js';
 import { publishCrl } from '../ca/signing/revocation.js';
-import { day, printReport } from './output.js';
+import { dryRunCrl } from '../ca/shadow/dry-run.js';
+import { day, printDryRun, printReport } from './output.js';
 
-export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number }): Promise<void> {
+export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number; dryRun?: boolean }): Promise<void> {
+  if (options.dryRun) return printDryRun(await dryRunCrl(options));
   const crl = await publishCrl(options);
   printReport(
     `CRL published: ${crl.path}`,

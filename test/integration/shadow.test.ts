@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+
+const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 import { join } from 'node:path';
 import { issueLeaf, type IssueOptions } from '../../src/ca/signing/issue.js';
 import type { ProfileName } from '../../src/ca/signing/profiles.js';
 import { run } from '../../src/tools/run.js';
-import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Sandbox } from './helpers.js';
+import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Sandbox } from './helpers.js';
 
 /**
  * Shadow first, token second (issue 13): a request the shadow CA refuses never reaches the token's C_Sign.
@@ -81,5 +83,49 @@ describe('the shadow CA judges every certificate before the token signs', () => 
       expect(await signaturesIn(spyLog)).toBe(0);
       expect(await treeHash(sandbox.caDir)).toEqual(before);
     }
+  });
+
+  describe('--dry-run', () => {
+    /** The token's objects, public and private (this listing logs in; the dry run itself never does). */
+    const objects = (): Promise<string> => mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', sandbox.tokenLabel, '--login', '--pin', 'env:HSM_CA_PIN', '--list-objects'], { env: sandbox.env });
+
+    /** Runs a dry run without any PIN in the environment; the CA directory and the token are the same after it. */
+    async function dryRun(args: readonly string[]): Promise<string> {
+      const [tree, listed] = [await treeHash(sandbox.caDir), await objects()];
+      const spyLog = join(sandbox.root, `spy-dry-${(spyRuns += 1)}.log`);
+      const env = { ...sandbox.env, HSM_CA_PIN: undefined, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: spyLog };
+      const result = await cli([...args, '--dir', sandbox.caDir, '--module', SPY_MODULE, '--dry-run'], { env });
+      expect(result.stderr).not.toMatch(/error/);
+      expect(result).toMatchObject({ code: 0 });
+      expect(await treeHash(sandbox.caDir)).toEqual(tree);
+      expect(await objects()).toBe(listed);
+      const spied = await readFile(spyLog, 'utf8').catch(() => '');
+      // Resolving the backend loads the module (pkcs11-provider opens a session to enumerate); no login, no signature.
+      expect(spied.match(/^\d+: C_(Login|Sign\w*)$/gm) ?? []).toEqual([]);
+      expect(result.stdout).toMatch(/^ {2}\$ openssl ca -config \S+ .*-passin env:HSM_CA_PIN /m);
+      expect(result.stdout).toContain('nothing was signed on the token and nothing was written');
+      return result.stdout;
+    }
+
+    it('server and client show the command, the whole config and the shadow certificate as text', async () => {
+      const csr = await makeCsr(sandbox.root, 'dry', { subject: '/CN=dry.example.com', sans: 'DNS:dry.example.com' });
+      const out = await dryRun(['server', csr]);
+      expect(out).toMatch(/config \S+sign_server_csrs\.ini:\n# sign_server_csrs\.ini[\s\S]*\[ leaf_san \]\nDNS\.1 = dry\.example\.com/);
+      expect(out).toMatch(/Certificate:\n\s+Data:[\s\S]*Subject: CN ?= ?dry\.example\.com[\s\S]*DNS:dry\.example\.com/);
+      expect(await exists(join(sandbox.root, 'dry.crt'))).toBe(false);
+      const client = await makeCsr(sandbox.root, 'dry-client', { subject: '/CN=alice', sans: 'email:alice@example.com' });
+      expect(await dryRun(['client', client])).toMatch(/TLS Web Client Authentication/);
+    });
+
+    it('crl, revoke and renew show the CRL or certificate they would sign', async () => {
+      expect(await dryRun(['crl'])).toMatch(/Certificate Revocation List \(CRL\):[\s\S]*No Revoked Certificates/);
+      const issued = join(sandbox.root, 'to-revoke.crt');
+      const csr = await makeCsr(sandbox.root, 'to-revoke', { subject: '/CN=ok.example.com' });
+      expect((await cli(['server', csr, '--dir', sandbox.caDir, '--out', issued], { env: sandbox.env })).code).toBe(0);
+      const revoked = await dryRun(['revoke', issued, '--reason', 'keyCompromise']);
+      expect(revoked).toMatch(/-revoke \S+ -crl_reason keyCompromise/);
+      expect(revoked).toMatch(/Revoked Certificates:\n\s+Serial Number: [0-9A-F]+[\s\S]*Key Compromise/);
+      expect(await dryRun(['renew', issued, '--out', join(sandbox.root, 'renewed.crt')])).toMatch(/Subject: CN ?= ?ok\.example\.com/);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type Dec
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../../x509/verify.js';
 import { authority } from './authority.js';
-import { loadCa, type TokenCommandOptions } from '../directory/context.js';
+import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { AuditEvent } from '../audit/record.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions } from '../directory/change.js';
 import type { PlannedWrite } from '../directory/journal.js';
@@ -16,7 +16,7 @@ import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
 import type { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
-import { signStaged } from './sign.js';
+import { signStaged, type SignRequest } from './sign.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
@@ -149,6 +149,11 @@ function defaultOutput(csrPath: string): string {
   return csrPath.replace(/\.(csr|req|pem)$/i, '') + '.crt';
 }
 
+/** Where the certificate goes: --out, else the CSR's path with .crt. */
+export function leafOutput(options: Pick<IssueOptions, 'csrPath' | 'out'>): string {
+  return resolve(options.out ?? defaultOutput(resolve(options.csrPath)));
+}
+
 function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
   const maxDays = daysUntil(issuer.notAfter);
   if (days > maxDays) {
@@ -165,14 +170,13 @@ function requireValidityWithin(days: number, profile: ProfileName, issuer: Decod
  * and Go reject a server certificate without SANs), the profile decides the extensions, and the result is
  * verified against the chain before anything is written.
  */
-export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
-  const ca = await loadCa(options);
+/**
+ * Every check of a leaf request that needs no token, and the signing request it makes in a workspace: the
+ * same for a real issuance and a dry run.
+ */
+export async function planLeaf(options: IssueOptions, ca: LoadedCa, wantedOut: string) {
   const { settings, paths } = ca;
   const csrPath = resolve(options.csrPath);
-  const wantedOut = resolve(options.out ?? defaultOutput(csrPath));
-  const change = await leafChange(options, csrPath, wantedOut);
-  const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
-  if (resumed) return resumed;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const out = await requireWritableOutput(wantedOut, paths.dir);
@@ -187,10 +191,45 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
   const keyUsage = keyType === 'ec' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
   const sanText = sans.map((s) => `${s.type}:${s.value}`);
-  await confirmSigning(
-    `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
-    options,
-  );
+  const summary = `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`;
+  const expect = { csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage };
+  const request = async (work: string, csrCopy: string): Promise<Omit<SignRequest, 'signer'>> => ({
+    workspace: work,
+    caDir: paths.intermediateDir,
+    templates: ['sign_server_csrs.ini', profile.template],
+    context: {
+      profile: options.profile,
+      extensions: profile.section,
+      privateKeyUri: intermediateKey.uri,
+      certificate: paths.intermediateCert,
+      digest,
+      keyUsage: keyUsage.join(', '),
+      sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
+      subjectPolicy: subject.policy,
+      crlUrl: settings.crlUrl ?? '',
+      caIssuersUrl: settings.caIssuersUrl ?? '',
+    },
+    extensions: profile.section,
+    days: options.days,
+    digest,
+    csr: csrCopy,
+    subject: subject.subj,
+    shadow: leafShadow(await shadowAuthority(options.run, ca, 'intermediate', work), `${options.profile} certificate`, expect),
+  });
+  return { out, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions, summary, request };
+}
+
+export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
+  const ca = await loadCa(options);
+  const { paths } = ca;
+  const csrPath = resolve(options.csrPath);
+  const wantedOut = leafOutput(options);
+  const change = await leafChange(options, csrPath, wantedOut);
+  const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
+  if (resumed) return resumed;
+  const plan = await planLeaf(options, ca, wantedOut);
+  const { out, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions } = plan;
+  await confirmSigning(plan.summary, options);
   await requireTools();
   const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
@@ -203,32 +242,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
-      const expect = { csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage };
-      const shadow = leafShadow(await shadowAuthority(options.run, ca, 'intermediate', work), `${options.profile} certificate`, expect);
-      const signed = await signStaged({
-        signer,
-        workspace: work,
-        caDir: paths.intermediateDir,
-        templates: ['sign_server_csrs.ini', profile.template],
-        context: {
-          profile: options.profile,
-          extensions: profile.section,
-          privateKeyUri: intermediateKey.uri,
-          certificate: paths.intermediateCert,
-          digest,
-          keyUsage: keyUsage.join(', '),
-          sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
-          subjectPolicy: subject.policy,
-          crlUrl: settings.crlUrl ?? '',
-          caIssuersUrl: settings.caIssuersUrl ?? '',
-        },
-        extensions: profile.section,
-        days: options.days,
-        digest,
-        csr: csrCopy,
-        subject: subject.subj,
-        shadow,
-      });
+      const signed = await signStaged({ signer, ...(await plan.request(work, csrCopy)) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
       const checks = [...signed.shadow.checks, ...verifyLeafCertificate(`the ${options.profile} certificate`, cert, { ...expect, issuer: intermediate }, sanStrings(cert.extensions))];
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });

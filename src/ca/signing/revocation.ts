@@ -30,7 +30,7 @@ export interface PublishedCrl {
   readonly checks: readonly string[];
 }
 
-function requireCrlDays(days: number, auth: Authority): void {
+export function requireCrlDays(days: number, auth: Authority): void {
   const left = daysUntil(auth.certificate.notAfter);
   if (days > left) throw new UsageError(`--days ${days} would put the CRL's nextUpdate ${days - left} days after the ${auth.name} CA expires; use --days ${left} or less`);
 }
@@ -52,9 +52,14 @@ export interface StagedAuthority {
 
 /** Renders the CA's own config (revoke, gencrl) against a staged database. */
 export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string, shadow: ShadowAuthority): Promise<StagedAuthority> {
+  return { signer, ...(await shadowStagedAuthority(auth, staging, work, shadow)) };
+}
+
+/** The same without a token: what a dry run works with. */
+export async function shadowStagedAuthority(auth: Authority, staging: string, work: string, shadow: ShadowAuthority): Promise<Omit<StagedAuthority, 'signer'>> {
   const config = join(work, auth.configName);
   await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-  return { signer, staging, config, work, shadow };
+  return { staging, config, work, shadow };
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
@@ -79,7 +84,7 @@ function changeOptions(options: TokenCommandOptions, command: string, key: strin
 }
 
 /** `openssl ca -gencrl` in the staged database with `signer`, the CRL read back and verified against `issuer`. */
-async function signCrl(staged: StagedAuthority, auth: Authority, signer: openssl.CaSigner, days: number, out: string): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+async function signCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, signer: openssl.CaSigner, days: number, out: string): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
   await openssl.generateCrl(signer, { config: staged.config, days, digest: auth.digest, out });
   const pem = await readFile(out, 'utf8');
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
@@ -90,11 +95,16 @@ async function signCrl(staged: StagedAuthority, auth: Authority, signer: openssl
   return { pem, crl, checks };
 }
 
-/** Generates a CRL in the staged database: the shadow CA's first, judged, then the token's, compared with it. */
-async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
-  const shadow = await rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, 'shadow-crl.pem'))).catch((error: unknown) => {
+/** The shadow CA's CRL from the staged database (put back afterwards), judged; its file is shadow-crl.pem. */
+export async function shadowCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  return rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, 'shadow-crl.pem'))).catch((error: unknown) => {
     throw shadowRefused(`the ${auth.name} CRL`, error);
   });
+}
+
+/** Generates a CRL in the staged database: the shadow CA's first, judged, then the token's, compared with it. */
+async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  const shadow = await shadowCrl(staged, auth, days);
   const signed = await signCrl(staged, auth, staged.signer, days, join(staged.work, 'crl.pem'));
   return { ...signed, checks: [...shadow.checks, ...signed.checks, requireSameCrl(`the ${auth.name} CRL`, signed.crl, shadow.crl)] };
 }
