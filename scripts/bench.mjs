@@ -90,6 +90,10 @@ async function measureSize(count) {
     const check = paired(() => timed(process.execPath, [CLI, 'check', '--dir', dir], env));
     row(`check at ${label}`, check.ours, undefined, count >= 100000 ? '≤ 10,000 ms' : '', count >= 100000 ? check.ours <= 10000 : null);
     if (count === 1) {
+      // Issue 13: the shadow CA's step alone (software signing + verify, no token, no login), as server --dry-run.
+      const dryCsrs = Array.from({ length: RUNS + 1 }, (_, i) => makeCsr(state, `dry${i}`));
+      const shadow = paired((i) => timed(process.execPath, [CLI, 'server', dryCsrs[i + 1], '--dir', dir, '--dry-run'], env));
+      row('shadow step alone (server --dry-run: checks, shadow signing and verify, no token)', shadow.ours, undefined, 'report only', null);
       const logins = loginsPerSigning(state, dir, state);
       row('logins (C_Login) per signing, pkcs11-spy', logins, undefined, '1', logins === 1, 'login(s)');
     }

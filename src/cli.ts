@@ -202,30 +202,35 @@ export function buildProgram(): Command {
     .option('--profile <profile>', 'server, client or server-client', profileName, 'server')
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
-    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san }));
+    .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
+    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('client').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a client (mutual TLS) CSR with the intermediate key'), { root: false }), 'client alice.csr --dir /srv/ca --san email:alice@example.test')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
-    .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san }));
+    .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
+    .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')
     .option('--root', 'revoke with the root key: our intermediate CA (the default target) or an online CA\'s by serial', false)
     .option('--crl-days <days>', 'validity of the CRL published with the revocation', positiveDays, 30)
-    .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays }));
+    .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
+    .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('crl').description('publish a CRL signed on the token'), { root: true }), 'crl --dir /srv/ca', 'crl --root --dir /srv/ca --days 180')
     .option('--root', 'the root\'s CRL (crl/root.crl.pem) instead of the intermediate\'s', false)
     .option('--days <days>', 'until nextUpdate', positiveDays, 30)
-    .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days }));
+    .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
+    .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('renew').argument('<target>', 'certificate file or serial number').description('re-sign a certificate\'s kept CSR with fresh validity, same profile and SANs'), { root: false }), 'renew web.crt --dir /srv/ca --revoke-old')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--revoke-old', 'revoke the old certificate as superseded and publish a CRL', false)
     .addOption(new Option('--out <file>', 'where to write the new certificate (default: NAME-renewed-YYYYMMDD.crt)'))
-    .action((target: string, flags) => renewCommand({ ...tokenOptions(flags), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld }));
+    .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
+    .action((target: string, flags) => renewCommand({ ...tokenOptions(flags), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld, dryRun: flags.dryRun }));
 
   examples(program.command('list'), 'list --dir /srv/ca --expiring 30', 'list --dir /srv/ca --json')
     .description('certificates the intermediate issued (serial, status, not-after, profile, subject, SANs)')

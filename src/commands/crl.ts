@@ -1,6 +1,7 @@
 import type { TokenCommandOptions } from '../ca/directory/context.js';
+import { dryRunCrl } from '../ca/shadow/dry-run.js';
 import { publishCrl, type PublishedCrl } from '../ca/signing/revocation.js';
-import { day, printReport } from './output.js';
+import { day, printDryRun, printReport } from './output.js';
 
 /** Where the new CRL went and where it must be copied: the DER file is what a CRL Distribution Point serves. */
 export function crlFields(crl: PublishedCrl): Array<[string, string]> {
@@ -12,7 +13,8 @@ export function crlFields(crl: PublishedCrl): Array<[string, string]> {
   ];
 }
 
-export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number }): Promise<void> {
+export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number; dryRun?: boolean }): Promise<void> {
+  if (options.dryRun) return printDryRun(await dryRunCrl(options));
   const crl = await publishCrl(options);
   printReport(`CRL published: ${crl.path}`, [...crlFields(crl), ['revoked', `${crl.revokedCount} certificate(s)`]], crl.checks);
 }

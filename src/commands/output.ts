@@ -50,3 +50,19 @@ export function printLeafReport(title: string, leaf: { certificate: string; chai
     leaf.checks,
   );
 }
+
+/** A dry run: the commands the token would run, each config in full, and the shadow CA's result as text. */
+export function printDryRun(dry: { title: string; commands: readonly string[]; configs: ReadonlyArray<{ path: string; text: string }>; results: readonly string[]; checks: readonly string[] }): void {
+  const lines = [
+    printable(dry.title),
+    'nothing was signed on the token and nothing was written; no PIN was needed',
+    'would run against the token (the PIN reaches openssl only through HSM_CA_PIN; the run uses a staged copy of the database):',
+    ...dry.commands.map((command) => `  $ ${printable(command)}`),
+    ...dry.configs.flatMap((config) => [`config ${printable(config.path)}:`, config.text.trimEnd()]),
+    'what the shadow CA made from the same command and config:',
+    ...dry.results.map((text) => text.trimEnd()),
+    'verified (shadow):',
+    ...dry.checks.map((check) => `  ok  ${check}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

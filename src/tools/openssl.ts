@@ -16,19 +16,74 @@ function signingOptions(context: SigningContext): { env: Record<string, string>;
 }
 
 /** The backend's key-loading argv and the PIN from the environment. */
-function tokenArgs(context: SigningContext): string[] {
+function tokenArgs(context: Pick<SigningContext, 'backend'>): string[] {
   return [...keyLoadArgs(context.backend), '-passin', `env:${PIN_VARIABLE}`];
+}
+
+/** The argv of `openssl ca` signing a CSR, after the key's own arguments (`keyArgs`). */
+export function signWithCaArgs(keyArgs: readonly string[], request: SignWithCaRequest): string[] {
+  // -subj replaces the request's subject with the one the CA decided; -utf8 keeps non-ASCII values intact.
+  const subject = request.subject === undefined ? [] : ['-subj', request.subject, '-utf8'];
+  // Explicit dates (-enddate overrides -days) make the shadow's run and the token's give the very same validity.
+  const dates = request.validity ? ['-startdate', request.validity.start, '-enddate', request.validity.end] : [];
+  return ['ca', '-config', request.config, ...keyArgs, '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), ...dates, '-md', request.digest, ...subject, '-in', request.csr, '-out', request.out];
+}
+
+/** The argv of `openssl ca -gencrl`, after the key's own arguments. */
+export function generateCrlArgs(keyArgs: readonly string[], request: { config: string; days: number; digest: Digest; out: string }): string[] {
+  return ['ca', '-config', request.config, ...keyArgs, '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out];
+}
+
+/** The argv of `openssl ca -revoke`, after the key's own arguments; see revoke() for why `unspecified` is left out. */
+export function revokeArgs(keyArgs: readonly string[], request: { config: string; certificate: string; reason: string }): string[] {
+  const reason = request.reason === 'unspecified' ? [] : ['-crl_reason', request.reason];
+  return ['ca', '-config', request.config, ...keyArgs, '-batch', '-revoke', request.certificate, ...reason];
+}
+
+/** A token run as a dry run shows it: the whole command line, the PIN only ever named as `env:HSM_CA_PIN`. */
+export function tokenCommandLine(backend: Pick<SigningContext, 'backend'>, argsFor: (keyArgs: string[]) => string[]): string {
+  return ['openssl', ...argsFor(tokenArgs(backend))].map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** `openssl x509 -text` or `openssl crl -text`: a certificate or CRL as a person reads it. */
+export async function asText(run: Runner, kind: 'x509' | 'crl', file: string): Promise<string> {
+  return (await run('openssl', [kind, '-in', file, '-noout', '-text'])).stdout;
+}
+
+/**
+ * The shadow CA's side of an `openssl ca` run: a software key and its certificate, given on the command line
+ * so they override the config's token key and real certificate — the config itself stays the very same.
+ */
+export interface ShadowKey {
+  readonly run: Runner;
+  readonly keyFile: string;
+  readonly certificate: string;
+}
+
+/** Who signs an `openssl ca` run: the token (through the backend, with the PIN) or the shadow CA. */
+export type CaSigner = SigningContext | ShadowKey;
+
+function isShadow(signer: CaSigner): signer is ShadowKey {
+  return 'keyFile' in signer;
+}
+
+/** The argv that makes `openssl ca` sign with `signer`, and the environment that run needs. */
+function caSigning(signer: CaSigner): { args: string[]; options: { env?: Record<string, string>; secrets?: Record<string, string> } } {
+  if (isShadow(signer)) return { args: ['-keyfile', signer.keyFile, '-cert', signer.certificate], options: {} };
+  return { args: tokenArgs(signer), options: signingOptions(signer) };
 }
 
 /** `openssl req -new -x509`: the self-signed root certificate, signed on the token. */
 export async function createSelfSigned(
-  context: SigningContext,
+  context: CaSigner,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
 ): Promise<void> {
+  // The shadow's key is the PEM file named by keyUri: no backend, no PIN.
+  const [args, options] = isShadow(context) ? [[], {}] : [tokenArgs(context), signingOptions(context)];
   await context.run(
     'openssl',
-    ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
-    signingOptions(context),
+    ['req', '-config', request.config, ...args, '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
+    options,
   );
 }
 
@@ -42,17 +97,37 @@ export async function createCsr(context: SigningContext, request: { config: stri
 }
 
 /** `openssl ca`: signs a CSR with the CA key named in the config's `private_key`. `-batch`: without it openssl exits 0 without issuing. */
-export async function signWithCa(
-  context: SigningContext,
-  request: { config: string; extensions: string; days: number; digest: Digest; csr: string; out: string; subject?: string },
-): Promise<void> {
-  // -subj replaces the request's subject with the one the CA decided; -utf8 keeps non-ASCII values intact.
-  const subject = request.subject === undefined ? [] : ['-subj', request.subject, '-utf8'];
-  await context.run(
-    'openssl',
-    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, ...subject, '-in', request.csr, '-out', request.out],
-    signingOptions(context),
-  );
+export async function signWithCa(context: CaSigner, request: SignWithCaRequest): Promise<void> {
+  const { args, options } = caSigning(context);
+  await context.run('openssl', signWithCaArgs(args, request), options);
+}
+
+export interface SignWithCaRequest {
+  readonly config: string;
+  readonly extensions: string;
+  readonly days: number;
+  readonly validity?: Validity;
+  readonly digest: Digest;
+  readonly csr: string;
+  readonly out: string;
+  readonly subject?: string;
+}
+
+/** notBefore and notAfter as `openssl ca -startdate/-enddate` take them (UTCTime before 2050, as RFC 5280 asks). */
+export interface Validity {
+  readonly start: string;
+  readonly end: string;
+}
+
+function asn1Time(date: Date): string {
+  const text = date.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+  return date.getUTCFullYear() < 2050 ? text.slice(2) : text;
+}
+
+/** A validity of `days` days from now, to the second. */
+export function validityFor(days: number, now = new Date()): Validity {
+  const start = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  return { start: asn1Time(start), end: asn1Time(new Date(start.getTime() + days * 86_400_000)) };
 }
 
 /** `openssl verify`: an independent check of the chain, with no token involved. */
@@ -70,20 +145,13 @@ export async function version(run: Runner): Promise<string> {
  * Reason `unspecified` is recorded as no reason: given `-crl_reason unspecified`, openssl ca writes it into
  * index.txt and every later CRL carries a reasonCode extension for it, which RFC 5280 §5.3.1 says to omit.
  */
-export async function revoke(context: SigningContext, request: { config: string; certificate: string; reason: string }): Promise<void> {
-  const reason = request.reason === 'unspecified' ? [] : ['-crl_reason', request.reason];
-  await context.run(
-    'openssl',
-    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-revoke', request.certificate, ...reason],
-    signingOptions(context),
-  );
+export async function revoke(context: CaSigner, request: { config: string; certificate: string; reason: string }): Promise<void> {
+  const { args, options } = caSigning(context);
+  await context.run('openssl', revokeArgs(args, request), options);
 }
 
 /** `openssl ca -gencrl`: a CRL signed on the token, numbered from the database's crlnumber. */
-export async function generateCrl(context: SigningContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
-  await context.run(
-    'openssl',
-    ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out],
-    signingOptions(context),
-  );
+export async function generateCrl(context: CaSigner, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
+  const { args, options } = caSigning(context);
+  await context.run('openssl', generateCrlArgs(args, request), options);
 }

@@ -59,6 +59,11 @@ export function signatureAlgorithmName(oid: string): string {
   return SIGNATURE_ALGORITHMS[oid]?.name ?? oid;
 }
 
+/** The digest a signature algorithm hashes with, for re-signing a TBS under the same algorithm. */
+export function signatureDigest(oid: string): Digest | undefined {
+  return SIGNATURE_ALGORITHMS[oid]?.digest;
+}
+
 /** Whether `signature` over `signed` verifies with the SubjectPublicKeyInfo `issuerSpki` under algorithm `oid`. */
 export function signatureValid(signed: Buffer, signature: Buffer, oid: string, issuerSpki: Buffer): boolean {
   const algorithm = SIGNATURE_ALGORITHMS[oid];
@@ -105,7 +110,7 @@ export function subjectKeyId(extensions: readonly Extension[]): string | undefin
   return typeof ski?.['subjectKeyIdentifier'] === 'string' ? ski['subjectKeyIdentifier'] : undefined;
 }
 
-interface CaCertificateExpectations {
+export interface CaCertificateExpectations {
   /** The issuer's certificate, or undefined for a self-signed root. */
   readonly issuer: DecodedCertificate | undefined;
   readonly digest: Digest;
@@ -147,7 +152,7 @@ export function csrSignatureValid(csr: DecodedCsr): boolean {
   return signatureValid(csr.infoDer, csr.signature, csr.signatureAlgorithmOid, csr.spkiDer);
 }
 
-interface LeafExpectations {
+export interface LeafExpectations {
   readonly issuer: DecodedCertificate;
   readonly csr: DecodedCsr;
   readonly digest: Digest;

@@ -16,7 +16,9 @@ import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { defaultOutput, readCsr } from './issue.js';
 import { nameConstraintEntries } from './name-constraints.js';
-import { signStaged } from './sign.js';
+import { signStaged, type ShadowStep } from './sign.js';
+import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
+import { intermediateShadow } from '../shadow/judge.js';
 
 export interface ForeignIntermediateOptions extends TokenCommandOptions {
   readonly csrPath: string;
@@ -109,16 +111,32 @@ async function ownIntermediate(ca: LoadedCa): Promise<Array<{ name: string; cert
 }
 
 /** The root's own checks on what `openssl ca` made: the usual CA checks, the subject, and no extension from elsewhere. */
-function verifyForeign(cert: DecodedCertificate, root: DecodedCertificate, expect: { csr: DecodedCsr; subject: NameAttribute[]; digest: ReturnType<typeof caDigest>; pathlen: number; constrained: boolean }): string[] {
+/** What only a foreign intermediate must show: the subject decided here, no extension from the CSR, its constraints. */
+function foreignOnlyChecks(what: string, cert: DecodedCertificate, expect: { subject: NameAttribute[]; constrained: boolean }): string[] {
   const ids = cert.extensions.map((e) => e.id);
   const stray = ids.filter((id) => !ALLOWED_EXTENSIONS.includes(id));
   const nc = cert.extensions.find((e) => e.id === '2.5.29.30');
-  const checks = new Verification('the foreign intermediate certificate')
+  return new Verification(what)
     .check(`subject ${formatName(expect.subject)}`, formatName(cert.subject) === formatName(expect.subject), `found ${formatName(cert.subject)}`)
     .check('no extension from the CSR', stray.length === 0, `found ${stray.join(', ')}`)
     .check(expect.constrained ? 'nameConstraints critical' : 'no nameConstraints', expect.constrained ? nc?.critical === true : nc === undefined)
     .passed();
-  return [...checks, ...verifyCaCertificate('the foreign intermediate certificate', cert, { issuer: root, digest: expect.digest, tokenSpki: expect.csr.spkiDer, pathLength: expect.pathlen })];
+}
+
+function verifyForeign(cert: DecodedCertificate, root: DecodedCertificate, expect: { csr: DecodedCsr; subject: NameAttribute[]; digest: ReturnType<typeof caDigest>; pathlen: number; constrained: boolean }): string[] {
+  return [...foreignOnlyChecks('the foreign intermediate certificate', cert, expect), ...verifyCaCertificate('the foreign intermediate certificate', cert, { issuer: root, digest: expect.digest, tokenSpki: expect.csr.spkiDer, pathLength: expect.pathlen })];
+}
+
+/** The shadow root signs the foreign CSR first; its result must pass every check the real one will. */
+function foreignShadow(shadow: ShadowAuthority, expect: { csr: DecodedCsr; subject: NameAttribute[]; digest: ReturnType<typeof caDigest>; pathlen: number; constrained: boolean }): ShadowStep {
+  const base = intermediateShadow(shadow, { digest: expect.digest, tokenSpki: expect.csr.spkiDer, pathLength: expect.pathlen });
+  return {
+    key: shadow,
+    async judge(pem, file) {
+      const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'the shadow foreign intermediate certificate'));
+      return [...foreignOnlyChecks('the shadow foreign intermediate certificate', cert, expect), ...(await base.judge(pem, file))];
+    },
+  };
 }
 
 /**
@@ -154,6 +172,7 @@ export async function signForeignIntermediate(options: ForeignIntermediateOption
   const token = await openToken(options.run, ca.rootToken);
   const digest = caDigest(settings, 'root');
   const fingerprint = createHash('sha256').update(root.der).digest('hex');
+  const expectation = { csr, subject, digest, pathlen: options.pathlen, constrained: constraints.length > 0 };
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       // Again under the lock: a run that waited for it may find the files written by the run before.
@@ -173,9 +192,10 @@ export async function signForeignIntermediate(options: ForeignIntermediateOption
         days: options.days,
         digest,
         csr: csrCopy,
+        shadow: foreignShadow(await shadowAuthority(options.run, ca, 'root', work), expectation),
       });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the foreign intermediate certificate'));
-      const checks = verifyForeign(cert, root, { csr, subject, digest, pathlen: options.pathlen, constrained: constraints.length > 0 });
+      const checks = [...signed.shadow.checks, ...verifyForeign(cert, root, expectation)];
       await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: join(work, 'issued.crt') });
       const writes = outputWrites(targets, signed.pem, rootPem, fingerprint);
       const result: ForeignIntermediate = {

@@ -15,6 +15,8 @@ import { requireCaKey, signerFor } from '../token/signer.js';
 import { signStaged } from './sign.js';
 import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { shadowAuthority } from '../shadow/authority.js';
+import { intermediateShadow } from '../shadow/judge.js';
 
 /** The subject the CA's configs ask for, in their order. */
 export function expectedSubject(settings: Settings, commonName: string): NameAttribute[] {
@@ -111,13 +113,14 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
           days: options.days,
           digest: rootDigest,
           csr: csrPath,
+          shadow: intermediateShadow(await shadowAuthority(options.run, ca, 'root', work), { digest: rootDigest, tokenSpki, pathLength: 0 }),
         });
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
         const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: rootDigest, tokenSpki, pathLength: 0 });
         const issuedPath = join(work, 'intermediate.crt');
         await writeWorkspaceFile(issuedPath, signed.pem);
         await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
-        return { key, csrPem, signed, checks: [...csrChecks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
+        return { key, csrPem, signed, checks: [...csrChecks, ...signed.shadow.checks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
       });
       const files = {
         csrConfig: join(paths.config, 'create_intermediate_csr.ini'),

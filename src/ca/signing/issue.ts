@@ -7,18 +7,21 @@ import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type Dec
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../x509/san.js';
 import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../../x509/verify.js';
 import { authority } from './authority.js';
-import { loadCa, type TokenCommandOptions } from '../directory/context.js';
+import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { AuditEvent } from '../audit/record.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions } from '../directory/change.js';
 import type { PlannedWrite } from '../directory/journal.js';
 import type { Revocation } from './revocation.js';
 import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
+import type { requireWithinNameConstraints } from './name-constraints.js';
 import { PROFILES, type ProfileName } from './profiles.js';
-import { signStaged } from './sign.js';
+import { signStaged, type SignRequest } from './sign.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { shadowAuthority } from '../shadow/authority.js';
+import { leafShadow } from '../shadow/judge.js';
 
 export interface IssuedLeaf {
   readonly certificate: string;
@@ -50,6 +53,11 @@ export interface IssueOptions extends TokenCommandOptions {
    * More of the same change, on the same staged database after the certificate verified: renew
    * --revoke-old revokes the predecessor there, so both are committed together or not at all.
    */
+  /**
+   * Test seam, never set by the CLI: the name-constraint pre-check to use, so a test can leave it out and
+   * show that the shadow CA alone refuses what the constraints forbid before the token signs anything.
+   */
+  readonly nameConstraintPreCheck?: typeof requireWithinNameConstraints;
   readonly alsoRevoke?: (staged: { signer: openssl.SigningContext; staging: string; work: string }) => Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }>;
 }
 
@@ -152,6 +160,11 @@ export function chainOutput(out: string): string {
   return /\.(crt|pem|cer)$/i.test(out) ? out.replace(/\.(crt|pem|cer)$/i, '.chain.$1') : `${out}.chain.crt`;
 }
 
+/** Where the certificate goes: --out, else the CSR's path with .crt. */
+export function leafOutput(options: Pick<IssueOptions, 'csrPath' | 'out'>): string {
+  return resolve(options.out ?? defaultOutput(resolve(options.csrPath)));
+}
+
 function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
   const maxDays = daysUntil(issuer.notAfter);
   if (days > maxDays) {
@@ -163,19 +176,12 @@ function requireValidityWithin(days: number, profile: ProfileName, issuer: Decod
 }
 
 /**
- * The article's "Sign a Server Certificate", with what it leaves out: the CSR is checked, its
- * subjectAltName entries are validated and carried over (the article's config drops them, and Chromium
- * and Go reject a server certificate without SANs), the profile decides the extensions, and the result is
- * verified against the chain before anything is written.
+ * Every check of a leaf request that needs no token, and the signing request it makes in a workspace: the
+ * same for a real issuance and a dry run.
  */
-export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
-  const ca = await loadCa(options);
+export async function planLeaf(options: IssueOptions, ca: LoadedCa, wantedOut: string) {
   const { settings, paths } = ca;
   const csrPath = resolve(options.csrPath);
-  const wantedOut = resolve(options.out ?? defaultOutput(csrPath));
-  const change = await leafChange(options, csrPath, wantedOut);
-  const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
-  if (resumed) return resumed;
   const { certificate: intermediate, key: intermediateKey, digest } = await authority(ca, 'intermediate');
   const { csr, keyType, pem: csrPem } = await readCsr(csrPath);
   const out = await requireWritableOutput(wantedOut, paths.dir);
@@ -185,16 +191,57 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   if (options.profile === 'server' && nonTls) {
     throw new UsageError(`SAN ${nonTls.type}:${nonTls.value} does not belong in a TLS server certificate (only DNS and IP names do); use --profile server-client or the client command`);
   }
-  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate });
+  const subject = await decideLeafSubject(ca, { csr, sans, profile: options.profile, intermediate, ...(options.nameConstraintPreCheck ? { nameConstraintPreCheck: options.nameConstraintPreCheck } : {}) });
   requireValidityWithin(options.days, options.profile, intermediate);
   const profile = PROFILES[options.profile];
   const ignoredExtensions = csr.requestedExtensions.filter((e) => e.name !== 'subjectAltName').map((e) => e.name ?? e.id);
   const keyUsage = keyType === 'ec' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
   const sanText = sans.map((s) => `${s.type}:${s.value}`);
-  await confirmSigning(
-    `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`,
-    options,
-  );
+  const summary = `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`;
+  const expect = { csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage };
+  const request = async (work: string, csrCopy: string): Promise<Omit<SignRequest, 'signer'>> => ({
+    workspace: work,
+    caDir: paths.intermediateDir,
+    templates: ['sign_server_csrs.ini', profile.template],
+    context: {
+      profile: options.profile,
+      extensions: profile.section,
+      privateKeyUri: intermediateKey.uri,
+      certificate: paths.intermediateCert,
+      digest,
+      keyUsage: keyUsage.join(', '),
+      sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
+      subjectPolicy: subject.policy,
+      crlUrl: settings.crlUrl ?? '',
+      caIssuersUrl: settings.caIssuersUrl ?? '',
+    },
+    extensions: profile.section,
+    days: options.days,
+    digest,
+    csr: csrCopy,
+    subject: subject.subj,
+    shadow: leafShadow(await shadowAuthority(options.run, ca, 'intermediate', work), `${options.profile} certificate`, expect),
+  });
+  return { out, chainOut, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions, summary, request };
+}
+
+/**
+ * The article's "Sign a Server Certificate", with what it leaves out: the CSR is checked, its
+ * subjectAltName entries are validated and carried over (the article's config drops them, and Chromium
+ * and Go reject a server certificate without SANs), the profile decides the extensions, and the result is
+ * verified against the chain before anything is written.
+ */
+export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
+  const ca = await loadCa(options);
+  const { paths } = ca;
+  const csrPath = resolve(options.csrPath);
+  const wantedOut = leafOutput(options);
+  const change = await leafChange(options, csrPath, wantedOut);
+  const resumed = await resumeInterrupted<IssuedLeaf>(paths.dir, change);
+  if (resumed) return resumed;
+  const plan = await planLeaf(options, ca, wantedOut);
+  const { out, chainOut, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions } = plan;
+  await confirmSigning(plan.summary, options);
   await requireTools();
   const token = await openToken(options.run, ca.intermediateToken);
   return withCaChange(paths.dir, () =>
@@ -208,31 +255,9 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
-      const signed = await signStaged({
-        signer,
-        workspace: work,
-        caDir: paths.intermediateDir,
-        templates: ['sign_server_csrs.ini', profile.template],
-        context: {
-          profile: options.profile,
-          extensions: profile.section,
-          privateKeyUri: intermediateKey.uri,
-          certificate: paths.intermediateCert,
-          digest,
-          keyUsage: keyUsage.join(', '),
-          sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
-          subjectPolicy: subject.policy,
-          crlUrl: settings.crlUrl ?? '',
-          caIssuersUrl: settings.caIssuersUrl ?? '',
-        },
-        extensions: profile.section,
-        days: options.days,
-        digest,
-        csr: csrCopy,
-        subject: subject.subj,
-      });
+      const signed = await signStaged({ signer, ...(await plan.request(work, csrCopy)) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
-      const checks = verifyLeafCertificate(`the ${options.profile} certificate`, cert, { issuer: intermediate, csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage }, sanStrings(cert.extensions));
+      const checks = [...signed.shadow.checks, ...verifyLeafCertificate(`the ${options.profile} certificate`, cert, { ...expect, issuer: intermediate }, sanStrings(cert.extensions))];
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       const revocation = options.alsoRevoke ? await options.alsoRevoke({ signer, staging: signed.staging, work }) : undefined;

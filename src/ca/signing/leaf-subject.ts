@@ -68,10 +68,13 @@ function commonNameOf(csr: DecodedCsr): string {
  * The subject a leaf is issued with, once every check on its names that needs no token has passed: not a
  * CA's subject, a server profile's CN among its SANs, every name within the intermediate's constraints.
  */
-export async function decideLeafSubject(ca: LoadedCa, request: { csr: DecodedCsr; sans: readonly San[]; profile: ProfileName; intermediate: DecodedCertificate }): Promise<LeafSubject> {
+export async function decideLeafSubject(
+  ca: LoadedCa,
+  request: { csr: DecodedCsr; sans: readonly San[]; profile: ProfileName; intermediate: DecodedCertificate; nameConstraintPreCheck?: typeof requireWithinNameConstraints },
+): Promise<LeafSubject> {
   const subject = leafSubjectFor(ca.settings, commonNameOf(request.csr));
   requireNotCaSubject(subject, [{ name: 'intermediate', certificate: request.intermediate }, { name: 'root', certificate: (await authority(ca, 'root')).certificate }]);
   requireCommonNameAmongSans(subject, request.sans, request.profile);
-  if (ca.settings.nameConstraints) requireWithinNameConstraints({ sans: request.sans, commonName: subject.commonName }, ca.settings.nameConstraints);
+  if (ca.settings.nameConstraints) (request.nameConstraintPreCheck ?? requireWithinNameConstraints)({ sans: request.sans, commonName: subject.commonName }, ca.settings.nameConstraints);
   return subject;
 }

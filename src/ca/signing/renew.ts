@@ -5,9 +5,10 @@ import { authority } from './authority.js';
 import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
 import { resumeInterrupted } from '../directory/change.js';
 import { issueLeaf, leafChange, type IssuedLeaf, type IssueOptions } from './issue.js';
-import { findIssued } from '../inventory/issued.js';
+import { findIssued, type IssuedCertificate } from '../inventory/issued.js';
 import { profileOf } from '../inventory/inventory.js';
 import { isProfileName } from './profiles.js';
+import { shadowAuthority } from '../shadow/authority.js';
 import { revokeInStaging, stagedAuthority, type Revocation } from './revocation.js';
 
 function defaultOutput(target: string, serial: string, isFile: boolean): string {
@@ -15,12 +16,10 @@ function defaultOutput(target: string, serial: string, isFile: boolean): string 
   return isFile ? join(dirname(resolve(target)), `${basename(target).replace(/\.(crt|pem)$/i, '')}-renewed-${stamp}.crt`) : resolve(`${serial}-renewed-${stamp}.crt`);
 }
 
-/**
- * `renew CERT|SERIAL`: re-signs the CSR kept at issuance (intermediate/csr/SERIAL.csr) with fresh validity,
- * the same profile and the same SANs as the old certificate; `--revoke-old` also revokes the predecessor
- * as superseded and publishes a CRL — in the same change, so a kill never leaves one without the other.
- */
-export async function renewCertificate(options: TokenCommandOptions & { target: string; days: number; out?: string; revokeOld: boolean }): Promise<{ issued: IssuedLeaf; revocation?: Revocation }> {
+export type RenewOptions = TokenCommandOptions & { target: string; days: number; out?: string; revokeOld: boolean };
+
+/** The issuance a renewal is: the kept CSR, the old certificate's profile and SANs, fresh validity. */
+export async function renewalRequest(options: RenewOptions): Promise<{ request: IssueOptions; old: IssuedCertificate; csrPath: string; out: string }> {
   const ca = await loadCa(options);
   const auth = await authority(ca, 'intermediate');
   const old = await findIssued(auth, options.target);
@@ -31,8 +30,19 @@ export async function renewCertificate(options: TokenCommandOptions & { target: 
   const isFile = resolve(options.target) !== resolve(old.entry.serial) && (await fileExists(options.target));
   const out = resolve(options.out ?? defaultOutput(options.target, old.entry.serial, isFile));
   const revokeOld: IssueOptions['alsoRevoke'] = async (staged) =>
-    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
+    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work, await shadowAuthority(options.run, ca, 'intermediate', staged.work)), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
   const request: IssueOptions = { ...options, csrPath, days: options.days, out, profile, sans: sanStrings(old.cert.extensions), replaceSans: true, command: 'renew', ...(options.revokeOld ? { alsoRevoke: revokeOld } : {}) };
+  return { request, old, csrPath, out };
+}
+
+/**
+ * `renew CERT|SERIAL`: re-signs the CSR kept at issuance (intermediate/csr/SERIAL.csr) with fresh validity,
+ * the same profile and the same SANs as the old certificate; `--revoke-old` also revokes the predecessor
+ * as superseded and publishes a CRL — in the same change, so a kill never leaves one without the other.
+ */
+export async function renewCertificate(options: RenewOptions): Promise<{ issued: IssuedLeaf; revocation?: Revocation }> {
+  const ca = await loadCa(options);
+  const { request, old, csrPath, out } = await renewalRequest(options);
   // Before judging the old certificate: an interrupted renewal of it may have revoked it already.
   const resumed = await resumeInterrupted<IssuedLeaf>(ca.paths.dir, await leafChange(request, csrPath, out));
   if (resumed) return { issued: resumed, ...(resumed.revocation ? { revocation: resumed.revocation } : {}) };

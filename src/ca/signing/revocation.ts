@@ -16,6 +16,9 @@ import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import type { PlannedWrite } from '../directory/journal.js';
 import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
+import { requireSameCrl } from '../shadow/compare.js';
+import { rehearse, shadowRefused } from '../shadow/rehearse.js';
 
 /** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
 export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
@@ -32,7 +35,7 @@ export interface PublishedCrl {
   readonly checks: readonly string[];
 }
 
-function requireCrlDays(days: number, auth: Authority): void {
+export function requireCrlDays(days: number, auth: Authority): void {
   const left = daysUntil(auth.certificate.notAfter);
   if (days > left) throw new UsageError(`--days ${days} would put the CRL's nextUpdate ${days - left} days after the ${auth.name} CA expires; use --days ${left} or less`);
 }
@@ -48,13 +51,20 @@ export interface StagedAuthority {
   readonly staging: string;
   readonly config: string;
   readonly work: string;
+  /** The shadow of this CA, which signs every CRL first. */
+  readonly shadow: ShadowAuthority;
 }
 
 /** Renders the CA's own config (revoke, gencrl) against a staged database. */
-export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string): Promise<StagedAuthority> {
+export async function stagedAuthority(auth: Authority, signer: openssl.SigningContext, staging: string, work: string, shadow: ShadowAuthority): Promise<StagedAuthority> {
+  return { signer, ...(await shadowStagedAuthority(auth, staging, work, shadow)) };
+}
+
+/** The same without a token: what a dry run works with. */
+export async function shadowStagedAuthority(auth: Authority, staging: string, work: string, shadow: ShadowAuthority): Promise<Omit<StagedAuthority, 'signer'>> {
   const config = join(work, auth.configName);
   await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
-  return { signer, staging, config, work };
+  return { staging, config, work, shadow };
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
@@ -67,7 +77,8 @@ async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa
       const pin = await pinFor(role, options.say);
       await requireCaKey(token, pin, auth.key, role);
       const staging = await stageDatabase(auth.databaseDir, dir);
-      return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir));
+      const shadow = await shadowAuthority(options.run, ca, auth.name, dir);
+      return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir, shadow));
     }),
     change,
   );
@@ -77,14 +88,15 @@ function changeOptions(options: TokenCommandOptions, command: string, key: strin
   return { command, requestKey: key, timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
 }
 
-/** Generates a CRL in the staged database and verifies it against the CA and the staged index. */
-async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
-  const out = join(staged.work, 'crl.pem');
-  await openssl.generateCrl(staged.signer, { config: staged.config, days, digest: auth.digest, out });
+/** `openssl ca -gencrl` in the staged database with `signer`, the CRL read back and verified against `issuer`. */
+async function signCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, signer: openssl.CaSigner, days: number, out: string): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  await openssl.generateCrl(signer, { config: staged.config, days, digest: auth.digest, out });
   const pem = await readFile(out, 'utf8');
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
-  const checks = verifyCrl(`the ${auth.name} CRL`, crl, { issuer: auth.certificate, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
+  const shadow = signer === staged.shadow;
+  const issuer = shadow ? staged.shadow.decoded : auth.certificate;
+  const checks = verifyCrl(`the ${shadow ? 'shadow ' : ''}${auth.name} CRL`, crl, { issuer, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
   return { pem, crl, checks };
 }
 
@@ -94,6 +106,20 @@ function crlWrites(auth: Authority, pem: string): PlannedWrite[] {
     { path: auth.crlPath, data: pem },
     { path: auth.crlDerPath, data: pemToDer(pem, 'X509 CRL', 'the new CRL') },
   ];
+}
+
+/** The shadow CA's CRL from the staged database (put back afterwards), judged; its file is shadow-crl.pem. */
+export async function shadowCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  return rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, 'shadow-crl.pem'))).catch((error: unknown) => {
+    throw shadowRefused(`the ${auth.name} CRL`, error);
+  });
+}
+
+/** Generates a CRL in the staged database: the shadow CA's first, judged, then the token's, compared with it. */
+async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
+  const shadow = await shadowCrl(staged, auth, days);
+  const signed = await signCrl(staged, auth, staged.signer, days, join(staged.work, 'crl.pem'));
+  return { ...signed, checks: [...shadow.checks, ...signed.checks, requireSameCrl(`the ${auth.name} CRL`, signed.crl, shadow.crl)] };
 }
 
 function crlAudit(command: string, auth: Authority, crl: DecodedCrl): AuditEvent {

@@ -12,6 +12,8 @@ import { requireFreshSerial } from './serial.js';
 import { signerFor } from '../token/signer.js';
 import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
 import { withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { requireSameCertificate } from '../shadow/compare.js';
+import { ROOT_NOT_BEFORE_TOLERANCE_MS, shadowRoot } from '../shadow/root.js';
 
 export interface IssuedCa {
   readonly certificate: string;
@@ -52,10 +54,11 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
         subject: settings.subject,
         commonName: settings.rootCommonName,
       });
+      const config = join(work, 'create_root_cert.ini');
+      await writeWorkspaceFile(config, configText);
+      const shadow = await shadowRoot(options.run, keyType, { config, days: options.days, digest, work });
       const starts = (idHex: string) => keyGenerationStarts({ role: 'root', tokenLabel: ca.rootToken.tokenLabel, label: options.label, idHex });
       const { key, pem, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
-        const config = join(work, 'create_root_cert.ini');
-        await writeWorkspaceFile(config, configText);
         const out = join(work, 'root.crt');
         options.say('self-signing the root certificate on the token (openssl req -x509)…');
         await openssl.createSelfSigned(
@@ -71,7 +74,8 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
           tokenSpki,
           pathLength: undefined,
         });
-        return { key, pem, checks };
+        const same = requireSameCertificate('the root certificate', decodeCertificate(der), shadow.decoded, ROOT_NOT_BEFORE_TOLERANCE_MS);
+        return { key, pem, checks: [...shadow.checks, ...checks, same] };
       });
       const configPath = join(paths.config, 'create_root_cert.ini');
       const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', paths.rootCert));

@@ -3,11 +3,20 @@ import { join } from 'node:path';
 import { CaError, ToolFailedError } from '../../errors.js';
 import { renderTemplates, type TemplateName } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
-import { pemToDer } from '../../x509/decode.js';
+import { decodeCertificate, pemToDer } from '../../x509/decode.js';
 import type { Digest } from '../../x509/verify.js';
 import { readIndex } from '../inventory/issued.js';
 import { requireFreshSerial } from './serial.js';
 import { stageDatabase, writeWorkspaceFile } from '../directory/workspace.js';
+import { requireSameCertificate } from '../shadow/compare.js';
+import { rehearse, shadowRefused } from '../shadow/rehearse.js';
+
+/** The shadow CA's run of the same `openssl ca`: its key and certificate, and the checks its result must pass. */
+export interface ShadowStep {
+  readonly key: openssl.ShadowKey;
+  /** Verifies the shadow's certificate (PEM, and its file for `openssl verify`); throws to refuse. */
+  judge(pem: string, file: string): Promise<string[]>;
+}
 
 export interface StagedSigning {
   /** The issued certificate, PEM. */
@@ -16,6 +25,8 @@ export interface StagedSigning {
   readonly configText: string;
   /** The staged database to commit once the certificate has been verified. */
   readonly staging: string;
+  /** What the shadow CA issued first from the same command, its checks, and the field-by-field comparison. */
+  readonly shadow: { readonly pem: string; readonly checks: readonly string[] };
 }
 
 /** openssl ca's refusal of a serial index.txt already holds ("Serial number X has already been issued"), worded. */
@@ -25,12 +36,7 @@ function explainRepeatedSerial(error: unknown): never {
   throw error;
 }
 
-/**
- * Runs `openssl ca` against a copy of the CA database in the workspace. The config is rendered twice from
- * one template: once pointing at the copy (what runs) and once at the real directory (what is kept, so an
- * operator can replay it). Nothing in the CA directory changes here.
- */
-export async function signStaged(request: {
+export interface SignRequest {
   signer: openssl.SigningContext;
   workspace: string;
   caDir: string;
@@ -43,21 +49,54 @@ export async function signStaged(request: {
   csr: string;
   /** The subject to issue, as `openssl ca -subj` takes it; absent: the request's, filtered by the config's policy. */
   subject?: string;
-}): Promise<StagedSigning> {
+  shadow: ShadowStep;
+}
+
+/** Everything up to the token's signature: the staged database, the config, and the shadow's judged result. */
+export interface ShadowedSigning {
+  readonly staging: string;
+  /** The `openssl ca` request the token runs: the same config, dates and database the shadow ran with. */
+  readonly signing: openssl.SignWithCaRequest;
+  /** The config as it is kept in DIR/config: the same as the one that ran, with `dir` the real CA directory. */
+  readonly configText: string;
+  readonly shadow: { readonly pem: string; readonly file: string; readonly checks: readonly string[] };
+}
+
+/**
+ * Stages the CA database in the workspace, renders the config twice from one template (once pointing at the
+ * copy: what runs; once at the real directory: what is kept, so an operator can replay it), and has the
+ * shadow CA run the very same `openssl ca` on the copy and judge the result. No token is involved here.
+ */
+export async function shadowStaged(request: Omit<SignRequest, 'signer'>): Promise<ShadowedSigning> {
   const staging = await stageDatabase(request.caDir, request.workspace);
-  const issuedBefore = new Set((await readIndex(staging)).map((entry) => BigInt(`0x${entry.serial}`)));
   const config = join(request.workspace, 'openssl-ca.ini');
   await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
-  const out = join(request.workspace, 'issued.crt');
-  await openssl.signWithCa(
-    request.signer,
-    { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
-  ).catch(explainRepeatedSerial);
-  const pem = await readFile(out, 'utf8');
-  requireFreshSerial(pemToDer(pem, 'CERTIFICATE', 'the issued certificate'), issuedBefore);
-  return {
-    pem,
-    configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }),
-    staging,
+  const signing: openssl.SignWithCaRequest = {
+    config, extensions: request.extensions, days: request.days, validity: openssl.validityFor(request.days), digest: request.digest, csr: request.csr,
+    out: join(request.workspace, 'issued.crt'), ...(request.subject !== undefined ? { subject: request.subject } : {}),
   };
+  const file = join(request.workspace, 'shadow-issued.crt');
+  const shadow = await rehearse(staging, async () => {
+    await openssl.signWithCa(request.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
+    const pem = await readFile(file, 'utf8');
+    return { pem, file, checks: await request.shadow.judge(pem, file) };
+  }).catch((error: unknown) => {
+    throw shadowRefused('the certificate', error);
+  });
+  return { staging, signing, shadow, configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }) };
+}
+
+/**
+ * Runs `openssl ca` against a copy of the CA database in the workspace, the shadow CA first, then the token,
+ * and compares the two results field by field. Nothing in the CA directory changes here.
+ */
+export async function signStaged(request: SignRequest): Promise<StagedSigning> {
+  const staged = await shadowStaged(request);
+  const issuedBefore = new Set((await readIndex(staged.staging)).map((entry) => BigInt(`0x${entry.serial}`)));
+  await openssl.signWithCa(request.signer, staged.signing).catch(explainRepeatedSerial);
+  const pem = await readFile(staged.signing.out, 'utf8');
+  const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
+  requireFreshSerial(der, issuedBefore);
+  const same = requireSameCertificate('the certificate', decodeCertificate(der), decodeCertificate(pemToDer(staged.shadow.pem, 'CERTIFICATE', 'the shadow certificate')));
+  return { shadow: { pem: staged.shadow.pem, checks: [...staged.shadow.checks, same] }, pem, configText: staged.configText, staging: staged.staging };
 }

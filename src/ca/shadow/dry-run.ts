@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { CaError, UsageError } from '../../errors.js';
+import { resolveBackend, type OpensslBackend } from '../../openssl/backend.js';
+import { renderTemplate } from '../../openssl-config.js';
+import * as openssl from '../../tools/openssl.js';
+import { authority, type Authority } from '../signing/authority.js';
+import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
+import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { findIssued } from '../inventory/issued.js';
+import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
+import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
+import { shadowStaged } from '../signing/sign.js';
+import { shadowAuthority } from './authority.js';
+
+/**
+ * What a dry run shows: each command it would run against the token (the PIN only as `env:HSM_CA_PIN`),
+ * each rendered config in full, and what the shadow CA made from them, as text. A dry run takes no lock,
+ * writes no journal, never logs in and needs no PIN: everything it runs, runs in a private workspace.
+ */
+export interface DryRun {
+  readonly title: string;
+  readonly commands: readonly string[];
+  readonly configs: ReadonlyArray<{ readonly path: string; readonly text: string }>;
+  readonly results: readonly string[];
+  readonly checks: readonly string[];
+}
+
+/** The backend the token's run would use (loading the module, as `doctor` does; no session, no login). */
+function backendOf(options: TokenCommandOptions, ca: LoadedCa, which: 'root' | 'intermediate', work: string): Promise<OpensslBackend> {
+  const role = which === 'root' ? ca.rootToken : ca.intermediateToken;
+  return resolveBackend(options.run, role.backend, role.module, work, role.role);
+}
+
+/** `server`, `client`, `renew --dry-run`: the leaf the shadow CA issues from the very command and config. */
+export async function dryRunLeaf(options: IssueOptions): Promise<DryRun> {
+  const ca = await loadCa(options);
+  const plan = await planLeaf(options, ca, leafOutput(options));
+  return withWorkspace(async (work) => {
+    const csrCopy = join(work, 'request.csr');
+    await writeWorkspaceFile(csrCopy, plan.csrPem);
+    const staged = await shadowStaged(await plan.request(work, csrCopy));
+    const keptConfig = join(ca.paths.config, 'sign_server_csrs.ini');
+    const backend = await backendOf(options, ca, 'intermediate', work);
+    return {
+      title: `${options.command ?? options.profile} --dry-run: ${plan.subject.text} would be signed with the intermediate key and delivered to ${plan.out}`,
+      commands: [openssl.tokenCommandLine(backend, (keyArgs) => openssl.signWithCaArgs(keyArgs, { ...staged.signing, config: keptConfig, csr: options.csrPath, out: plan.out }))],
+      configs: [{ path: keptConfig, text: staged.configText }],
+      results: [await openssl.asText(options.run, 'x509', staged.shadow.file)],
+      checks: staged.shadow.checks,
+    };
+  });
+}
+
+/** The CA's own config, kept path and text as `crl` and `revoke` render it. */
+async function keptConfig(ca: LoadedCa, auth: Authority): Promise<{ path: string; text: string }> {
+  return { path: join(ca.paths.config, auth.configName), text: await renderTemplate(auth.configName, { ...auth.configContext, dir: auth.databaseDir }) };
+}
+
+/** `crl` and `revoke --dry-run`: the CRL the shadow CA signs from the staged database (after `revoke` there, for revoke). */
+export async function dryRunCrl(options: TokenCommandOptions & { root: boolean; days: number; revoke?: { target?: string; reason: RevocationReason } }): Promise<DryRun> {
+  const ca = await loadCa(options);
+  const auth = await authority(ca, options.root ? 'root' : 'intermediate');
+  const target = options.revoke ? (options.revoke.target ?? (options.root ? ca.paths.intermediateCert : undefined)) : undefined;
+  if (options.revoke && !target) throw new UsageError('name the certificate to revoke: a certificate file or its serial number');
+  const found = target ? await findIssued(auth, target) : undefined;
+  if (found?.entry.status === 'revoked') throw new CaError(`serial ${found.entry.serial} is already revoked; nothing to do`);
+  requireCrlDays(options.days, auth);
+  return withWorkspace(async (work) => {
+    const staged = await shadowStagedAuthority(auth, await stageDatabase(auth.databaseDir, work), work, await shadowAuthority(options.run, ca, auth.name, work));
+    const config = await keptConfig(ca, auth);
+    const backend = await backendOf(options, ca, auth.name, work);
+    const commands: string[] = [];
+    if (found && options.revoke) {
+      const request = { certificate: found.path, reason: options.revoke.reason };
+      await openssl.revoke(staged.shadow, { ...request, config: staged.config });
+      commands.push(openssl.tokenCommandLine(backend, (keyArgs) => openssl.revokeArgs(keyArgs, { ...request, config: config.path })));
+    }
+    const crl = await shadowCrl(staged, auth, options.days);
+    commands.push(openssl.tokenCommandLine(backend, (keyArgs) => openssl.generateCrlArgs(keyArgs, { config: config.path, days: options.days, digest: auth.digest, out: auth.crlPath })));
+    return {
+      title: `${found ? `revoke --dry-run: serial ${found.entry.serial} would be revoked and` : 'crl --dry-run:'} the ${auth.name} CRL number ${crl.crl.crlNumber} would be signed to ${auth.crlPath}`,
+      commands,
+      configs: [config],
+      results: [await openssl.asText(options.run, 'crl', join(work, 'shadow-crl.pem'))],
+      checks: crl.checks,
+    };
+  });
+}

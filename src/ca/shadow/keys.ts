@@ -1,0 +1,51 @@
+import { generateKeyPair, type KeyObject, createPrivateKey } from 'node:crypto';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeFileAtomic } from '../../fs-atomic.js';
+import type { KeyType } from '../directory/settings.js';
+
+const generate = promisify(generateKeyPair);
+
+/**
+ * Software keys for the shadow CA are cached per user under the OS temp dir, never in the CA directory
+ * (`check` would call them unexpected): an RSA-4096 key takes about a second to generate, and nothing
+ * trusts what a shadow key signs, so reusing one across runs costs no security.
+ */
+function cacheDir(): string {
+  return join(tmpdir(), `hsm-openssl-ca-shadow-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Whether the cache directory is ours alone (0700, owned by us, not a symlink); else keys are made per run. */
+async function privateCacheDir(): Promise<string | undefined> {
+  const dir = cacheDir();
+  await mkdir(dir, { mode: 0o700 }).catch(() => undefined);
+  const info = await lstat(dir).catch(() => undefined);
+  const ours = info?.isDirectory() === true && (process.getuid === undefined || info.uid === process.getuid()) && (info.mode & 0o077) === 0;
+  return ours ? dir : undefined;
+}
+
+async function newKey(keyType: KeyType): Promise<KeyObject> {
+  const [kind, size] = keyType.split(':') as [string, string];
+  const pair = kind === 'EC'
+    ? await generate('ec', { namedCurve: size === 'secp256r1' ? 'prime256v1' : size })
+    : await generate('rsa', { modulusLength: Number(size) });
+  return pair.privateKey;
+}
+
+/**
+ * A software key of `keyType` for the shadow CA's `role`, as a PEM file in `work` (openssl's `-keyfile`).
+ * Root and intermediate get different keys, so the shadow chain is a real two-tier chain.
+ */
+export async function shadowKey(keyType: KeyType, role: 'root' | 'intermediate', work: string): Promise<{ file: string; key: KeyObject }> {
+  const name = `${role}-${keyType.replace(':', '-')}.key`;
+  const dir = await privateCacheDir();
+  const cached = dir ? await readFile(join(dir, name), 'utf8').catch(() => undefined) : undefined;
+  const key = cached ? createPrivateKey(cached) : await newKey(keyType);
+  const pem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+  if (dir && !cached) await writeFileAtomic(join(dir, name), pem, 0o600);
+  const file = join(work, `shadow-${name}`);
+  await writeFileAtomic(file, pem, 0o600);
+  return { file, key };
+}

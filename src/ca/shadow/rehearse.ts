@@ -1,0 +1,23 @@
+import { cp, rename, rm } from 'node:fs/promises';
+import { CaError, ToolMissingError } from '../../errors.js';
+
+/**
+ * Runs the shadow's `openssl ca` on the staged database and puts the database back as it was, so the
+ * token's run that follows sees the very same database (and the very same config pointing at it).
+ */
+export async function rehearse<T>(staging: string, shadowRun: () => Promise<T>): Promise<T> {
+  const pristine = `${staging}.before-shadow`;
+  await cp(staging, pristine, { recursive: true });
+  try {
+    return await shadowRun();
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    await rename(pristine, staging);
+  }
+}
+
+/** A shadow refusal, worded: the token has signed nothing, and the request is what to change. */
+export function shadowRefused(what: string, error: unknown): Error {
+  if (!(error instanceof CaError) || error instanceof ToolMissingError) return error as Error;
+  return new CaError(`the shadow CA refused ${what}, so nothing was signed on the token and nothing was changed: ${error.message} — change the request (names, profile, validity) and run again`);
+}
