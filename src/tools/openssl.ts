@@ -1,6 +1,6 @@
 import type { Digest } from '../x509/verify.js';
 import { keyLoadArgs, type OpensslBackend } from '../openssl/backend.js';
-import type { Runner } from './run.js';
+import type { RunResult, Runner } from './run.js';
 
 /** The environment variable a PIN reaches openssl through (`-passin env:NAME`): never argv, never `pass:`. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
@@ -24,8 +24,8 @@ function tokenArgs(context: SigningContext): string[] {
 export async function createSelfSigned(
   context: SigningContext,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
-): Promise<void> {
-  await context.run(
+): Promise<RunResult> {
+  return context.run(
     'openssl',
     ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
     signingOptions(context),
@@ -33,8 +33,8 @@ export async function createSelfSigned(
 }
 
 /** `openssl req -new`: a CSR signed by a key on the token. */
-export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<void> {
-  await context.run(
+export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<RunResult> {
+  return context.run(
     'openssl',
     ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out],
     signingOptions(context),
@@ -45,10 +45,10 @@ export async function createCsr(context: SigningContext, request: { config: stri
 export async function signWithCa(
   context: SigningContext,
   request: { config: string; extensions: string; days: number; digest: Digest; csr: string; out: string; subject?: string },
-): Promise<void> {
+): Promise<RunResult> {
   // -subj replaces the request's subject with the one the CA decided; -utf8 keeps non-ASCII values intact.
   const subject = request.subject === undefined ? [] : ['-subj', request.subject, '-utf8'];
-  await context.run(
+  return context.run(
     'openssl',
     ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), '-md', request.digest, ...subject, '-in', request.csr, '-out', request.out],
     signingOptions(context),
@@ -80,8 +80,8 @@ export async function revoke(context: SigningContext, request: { config: string;
 }
 
 /** `openssl ca -gencrl`: a CRL signed on the token, numbered from the database's crlnumber. */
-export async function generateCrl(context: SigningContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
-  await context.run(
+export async function generateCrl(context: SigningContext, request: { config: string; days: number; digest: Digest; out: string }): Promise<RunResult> {
+  return context.run(
     'openssl',
     ['ca', '-config', request.config, ...tokenArgs(context), '-batch', '-gencrl', '-crldays', String(request.days), '-md', request.digest, '-out', request.out],
     signingOptions(context),

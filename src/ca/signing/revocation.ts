@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CaError, UsageError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../../x509/decode.js';
 import { verifyCrl } from '../../x509/verify.js';
 import { authority, type Authority } from './authority.js';
@@ -75,8 +76,8 @@ function changeOptions(options: TokenCommandOptions, command: string, key: strin
 /** Generates a CRL in the staged database and verifies it against the CA and the staged index. */
 async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
   const out = join(staged.work, 'crl.pem');
-  await openssl.generateCrl(staged.signer, { config: staged.config, days, digest: auth.digest, out });
-  const pem = await readFile(out, 'utf8');
+  const printed = await openssl.generateCrl(staged.signer, { config: staged.config, days, digest: auth.digest, out });
+  const pem = await readOpensslOutput(out, 'openssl ca -gencrl', printed);
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
   const checks = verifyCrl(`the ${auth.name} CRL`, crl, { issuer: auth.certificate, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, ToolFailedError } from '../../errors.js';
 import { renderTemplates, type TemplateName } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { pemToDer } from '../../x509/decode.js';
 import type { Digest } from '../../x509/verify.js';
 import { readIndex } from '../inventory/issued.js';
@@ -49,11 +49,11 @@ export async function signStaged(request: {
   const config = join(request.workspace, 'openssl-ca.ini');
   await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
   const out = join(request.workspace, 'issued.crt');
-  await openssl.signWithCa(
+  const printed = await openssl.signWithCa(
     request.signer,
     { config, extensions: request.extensions, days: request.days, digest: request.digest, csr: request.csr, out, ...(request.subject !== undefined ? { subject: request.subject } : {}) },
   ).catch(explainRepeatedSerial);
-  const pem = await readFile(out, 'utf8');
+  const pem = await readOpensslOutput(out, 'openssl ca', printed);
   requireFreshSerial(pemToDer(pem, 'CERTIFICATE', 'the issued certificate'), issuedBefore);
   return {
     pem,
