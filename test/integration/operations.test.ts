@@ -51,9 +51,12 @@ describe('an offline root on a token of its own', () => {
   it('signs, revokes and publishes the intermediate CRL with the root token unplugged, and names it when it is needed', async () => {
     await mustExec('softhsm2-util', ['--delete-token', '--token', 'Offline Root'], { env });
     const csr = await makeCsr(sandbox.root, 'offline');
-    expect((await cli(['server', csr, '--dir', sandbox.caDir], { env })).code).toBe(0);
-    expect((await cli(['revoke', join(sandbox.root, 'offline.crt'), '--dir', sandbox.caDir], { env })).code).toBe(0);
-    expect((await cli(['crl', '--dir', sandbox.caDir], { env })).code).toBe(0);
+    const server = await cli(['server', csr, '--dir', sandbox.caDir], { env });
+    expect([server.code, server.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+    const revoke = await cli(['revoke', join(sandbox.root, 'offline.crt'), '--dir', sandbox.caDir], { env });
+    expect([revoke.code, revoke.stdout]).toEqual([0, expect.stringMatching(/^revoked serial [0-9A-F]+: CN=offline[\s\S]*revoked +1 certificate\(s\) on the CRL/)]);
+    const crl = await cli(['crl', '--dir', sandbox.caDir], { env });
+    expect([crl.code, crl.stdout]).toEqual([0, expect.stringMatching(/^CRL published: .*intermediate[\s\S]*revoked +1 certificate\(s\)/)]);
     const root = await cli(['crl', '--root', '--dir', sandbox.caDir], { env });
     expect(root.code).toBe(1);
     expect(root.stderr).toMatch(/token 'Offline Root' \(root key\) not found .*tokens present: 'Online'; plug the token in, or check --root-token/);
