@@ -96,6 +96,15 @@ describe('verifyCaCertificate on hand-made intermediates', () => {
     expect(() => verifyCaCertificate('int', intermediateWith({ notAfter: root.decoded.notAfter }), expectations)).not.toThrow();
   });
 
+  it('accepts a certificate valid from 30 seconds ahead (clock skew)', () => {
+    expect(() => verifyCaCertificate('int', intermediateWith({ notBefore: new Date(Date.now() + 30_000) }), expectations)).not.toThrow();
+  });
+
+  it('accepts a path length of 1 when 1 is expected', () => {
+    const cert = intermediateWith({ basicConstraints: { cA: true, pathLenConstraint: 1, critical: true } });
+    expect(verifyCaCertificate('int', cert, { ...expectations, pathLength: 1 })).toContain('pathlen:1');
+  });
+
   it('refuses a self-signed root whose issuer is not its subject', () => {
     const rootExpect = { issuer: undefined, digest: 'sha256', tokenSpki: root.decoded.spkiDer, pathLength: undefined } as const;
     const renamed = makeCa({ commonName: 'Test Root', key: rootKey, issuerName: 'Other Root' }).decoded;
@@ -266,6 +275,7 @@ describe('verifyCrl on hand-made CRLs', () => {
 
   it('accepts the revoked serials in any order', () => {
     expect(() => verifyCrl('crl', crlWith({ revoked: ['1B2C', '0A'] }), expectations)).not.toThrow();
+    expect(() => verifyCrl('crl', crlWith({}), { ...expectations, revokedSerials: ['1B2C', '0A'] })).not.toThrow();
   });
 });
 
