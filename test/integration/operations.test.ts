@@ -91,9 +91,12 @@ describe('inventory, renewal and the audit log', () => {
 
   it('list shows serial, status, expiry, profile, subject and SANs, and filters', async () => {
     const all = await cli(['list', '--dir', dir]);
+    expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^SERIAL +STATUS +NOT AFTER +PROFILE +SUBJECT +SANS$/m);
     expect(all.stdout).toMatch(/ valid +\d{4}-\d\d-\d\d +server +CN=soon.ops.test +DNS:soon.ops.test$/m);
-    const expiring = JSON.parse((await cli(['list', '--dir', dir, '--expiring', '30', '--json'])).stdout) as Array<{ subject: string }>;
+    const listed = await cli(['list', '--dir', dir, '--expiring', '30', '--json']);
+    expect(listed.code).toBe(0);
+    const expiring = JSON.parse(listed.stdout) as Array<{ subject: string }>;
     expect(expiring.map((c) => c.subject)).toEqual(['CN=soon.ops.test']);
   });
 
@@ -119,7 +122,9 @@ describe('inventory, renewal and the audit log', () => {
     expect(renewedCert.subjectAltNames).toContain('DNS:soon.ops.test');
     expect(renewedCert.subjectAltNames).toEqual(oldCert.subjectAltNames);
     expect(renewedCert.spki.toString('hex')).toBe(oldCert.spki.toString('hex'));
-    const revoked = JSON.parse((await cli(['list', '--dir', dir, '--revoked', '--json'])).stdout) as Array<{ serial: string; reason: string }>;
+    const listed = await cli(['list', '--dir', dir, '--revoked', '--json']);
+    expect(listed.code).toBe(0);
+    const revoked = JSON.parse(listed.stdout) as Array<{ serial: string; reason: string }>;
     expect(revoked).toEqual([expect.objectContaining({ serial: oldSerial, reason: 'superseded' })]);
   });
 
