@@ -1,6 +1,6 @@
 import type { Digest } from '../x509/verify.js';
 import { keyLoadArgs, type OpensslBackend } from '../openssl/backend.js';
-import type { Runner } from './run.js';
+import type { Runner, RunResult } from './run.js';
 
 /** The environment variable a PIN reaches openssl through (`-passin env:NAME`): never argv, never `pass:`. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
@@ -77,10 +77,10 @@ function caSigning(signer: CaSigner): { args: string[]; options: { env?: Record<
 export async function createSelfSigned(
   context: CaSigner,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
-): Promise<void> {
+): Promise<RunResult> {
   // The shadow's key is the PEM file named by keyUri: no backend, no PIN.
   const [args, options] = isShadow(context) ? [[], {}] : [tokenArgs(context), signingOptions(context)];
-  await context.run(
+  return context.run(
     'openssl',
     ['req', '-config', request.config, ...args, '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
     options,
@@ -88,8 +88,8 @@ export async function createSelfSigned(
 }
 
 /** `openssl req -new`: a CSR signed by a key on the token. */
-export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<void> {
-  await context.run(
+export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<RunResult> {
+  return context.run(
     'openssl',
     ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out],
     signingOptions(context),
@@ -97,9 +97,9 @@ export async function createCsr(context: SigningContext, request: { config: stri
 }
 
 /** `openssl ca`: signs a CSR with the CA key named in the config's `private_key`. `-batch`: without it openssl exits 0 without issuing. */
-export async function signWithCa(context: CaSigner, request: SignWithCaRequest): Promise<void> {
+export async function signWithCa(context: CaSigner, request: SignWithCaRequest): Promise<RunResult> {
   const { args, options } = caSigning(context);
-  await context.run('openssl', signWithCaArgs(args, request), options);
+  return context.run('openssl', signWithCaArgs(args, request), options);
 }
 
 export interface SignWithCaRequest {
@@ -151,7 +151,7 @@ export async function revoke(context: CaSigner, request: { config: string; certi
 }
 
 /** `openssl ca -gencrl`: a CRL signed on the token, numbered from the database's crlnumber. */
-export async function generateCrl(context: CaSigner, request: { config: string; days: number; digest: Digest; out: string }): Promise<void> {
+export async function generateCrl(context: CaSigner, request: { config: string; days: number; digest: Digest; out: string }): Promise<RunResult> {
   const { args, options } = caSigning(context);
-  await context.run('openssl', generateCrlArgs(args, request), options);
+  return context.run('openssl', generateCrlArgs(args, request), options);
 }

@@ -3,7 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { Cert, Crl, CRL_REASON, OIDS, serialOf } from './certs.js';
-import { cli, exec, makeCsr, makeSandbox, mustExec, type Sandbox } from './helpers.js';
+import { cli, exec, expectOneLineError, makeCsr, makeSandbox, mustExec, type Sandbox } from './helpers.js';
 
 /** A TLS handshake on loopback; resolves with the client's verdict (or the error code that stopped it). */
 async function handshake(server: { key: string; cert: string; requestCert?: boolean; ca?: string }, client: { ca: string; servername?: string; host: string; key?: string; cert?: string; crl?: string[] }): Promise<{ ok: boolean; error?: string; serverSawClient?: boolean }> {
@@ -103,10 +103,15 @@ describe('a CA operated for real: profiles, name constraints, revocation, CRLs a
     expect(result.stderr).toMatch(/DNS:outside.example.com is outside the intermediate's name constraints \(permitted: life.test\)/);
   });
 
-  it('server --profile server-client has both usages; server certificates are capped at 398 days', async () => {
+  it('server and server-client refuse 399 days; server --profile server-client has both usages', async () => {
     const csr = await makeCsr(sandbox.root, 'both', { subject: '/CN=both.life.test' });
-    expect((await cli(['server', csr, '--dir', dir, '--days', '399'], { env: sandbox.env })).stderr).toMatch(/longer than 398 days/);
-    expect((await cli(['server', csr, '--dir', dir, '--profile', 'server-client'], { env: sandbox.env })).code).toBe(0);
+    for (const profile of ['server', 'server-client']) {
+      const refused = await cli(['server', csr, '--dir', dir, '--profile', profile, '--days', '399'], { env: sandbox.env });
+      expectOneLineError(refused, /--days 399 is longer than 398 days/);
+      expect(refused.code).toBe(2);
+    }
+    const issued = await cli(['server', csr, '--dir', dir, '--profile', 'server-client'], { env: sandbox.env });
+    expect([issued.code, issued.stdout]).toEqual([0, expect.stringMatching(/^server-client certificate issued/)]);
     expect((await Cert.load(files('both').crt)).x509.keyUsage).toEqual([OIDS.serverAuth, OIDS.clientAuth]);
   });
 

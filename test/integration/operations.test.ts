@@ -67,9 +67,12 @@ describe('an offline root on a token of its own', () => {
   it('signs, revokes and publishes the intermediate CRL with the root token unplugged, and names it when it is needed', async () => {
     await mustExec('softhsm2-util', ['--delete-token', '--token', 'Offline Root'], { env });
     const csr = await makeCsr(sandbox.root, 'offline');
-    expect((await cli(['server', csr, '--dir', sandbox.caDir], { env })).code).toBe(0);
-    expect((await cli(['revoke', join(sandbox.root, 'offline.crt'), '--dir', sandbox.caDir], { env })).code).toBe(0);
-    expect((await cli(['crl', '--dir', sandbox.caDir], { env })).code).toBe(0);
+    const server = await cli(['server', csr, '--dir', sandbox.caDir], { env });
+    expect([server.code, server.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+    const revoke = await cli(['revoke', join(sandbox.root, 'offline.crt'), '--dir', sandbox.caDir], { env });
+    expect([revoke.code, revoke.stdout]).toEqual([0, expect.stringMatching(/^revoked serial [0-9A-F]+: CN=offline[\s\S]*revoked +1 certificate\(s\) on the CRL/)]);
+    const crl = await cli(['crl', '--dir', sandbox.caDir], { env });
+    expect([crl.code, crl.stdout]).toEqual([0, expect.stringMatching(/^CRL published: .*intermediate[\s\S]*revoked +1 certificate\(s\)/)]);
     const root = await cli(['crl', '--root', '--dir', sandbox.caDir], { env });
     expect(root.code).toBe(1);
     expect(root.stderr).toMatch(/token 'Offline Root' \(root key\) not found .*tokens present: 'Online'; plug the token in, or check --root-token/);
@@ -104,9 +107,12 @@ describe('inventory, renewal and the audit log', () => {
 
   it('list shows serial, status, expiry, profile, subject and SANs, and filters', async () => {
     const all = await cli(['list', '--dir', dir]);
+    expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^SERIAL +STATUS +NOT AFTER +PROFILE +SUBJECT +SANS$/m);
     expect(all.stdout).toMatch(/ valid +\d{4}-\d\d-\d\d +server +CN=soon.ops.test +DNS:soon.ops.test$/m);
-    const expiring = JSON.parse((await cli(['list', '--dir', dir, '--expiring', '30', '--json'])).stdout) as Array<{ subject: string }>;
+    const listed = await cli(['list', '--dir', dir, '--expiring', '30', '--json']);
+    expect(listed.code).toBe(0);
+    const expiring = JSON.parse(listed.stdout) as Array<{ subject: string }>;
     expect(expiring.map((c) => c.subject)).toEqual(['CN=soon.ops.test']);
   });
 
@@ -132,7 +138,9 @@ describe('inventory, renewal and the audit log', () => {
     expect(renewedCert.subjectAltNames).toContain('DNS:soon.ops.test');
     expect(renewedCert.subjectAltNames).toEqual(oldCert.subjectAltNames);
     expect(renewedCert.spki.toString('hex')).toBe(oldCert.spki.toString('hex'));
-    const revoked = JSON.parse((await cli(['list', '--dir', dir, '--revoked', '--json'])).stdout) as Array<{ serial: string; reason: string }>;
+    const listed = await cli(['list', '--dir', dir, '--revoked', '--json']);
+    expect(listed.code).toBe(0);
+    const revoked = JSON.parse(listed.stdout) as Array<{ serial: string; reason: string }>;
     expect(revoked).toEqual([expect.objectContaining({ serial: oldSerial, reason: 'superseded' })]);
   });
 

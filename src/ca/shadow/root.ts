@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import type { Runner } from '../../tools/run.js';
 import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
 import { verifyCaCertificate, type Digest } from '../../x509/verify.js';
@@ -24,8 +24,8 @@ export async function shadowRoot(run: Runner, keyType: KeyType, request: { confi
   try {
     const key = await shadowKey(keyType, 'root', request.work);
     const out = join(request.work, 'shadow-root.crt');
-    await openssl.createSelfSigned({ run, keyFile: key.file, certificate: out }, { config: request.config, keyUri: key.file, days: request.days, digest: request.digest, out });
-    const pem = await readFile(out, 'utf8');
+    const printed = await openssl.createSelfSigned({ run, keyFile: key.file, certificate: out }, { config: request.config, keyUri: key.file, days: request.days, digest: request.digest, out });
+    const pem = await readOpensslOutput(out, 'openssl req -x509 (shadow CA)', printed);
     const decoded = decodeCertificate(pemToDer(pem, 'CERTIFICATE', 'the shadow root certificate'));
     const spki = createPublicKey(key.key).export({ type: 'spki', format: 'der' });
     const checks = verifyCaCertificate('the shadow root certificate', decoded, { issuer: undefined, digest: request.digest, tokenSpki: spki, pathLength: undefined });

@@ -4,6 +4,7 @@ import { CaError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
 import { confirmSigning } from '../../terminal.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../../x509/verify.js';
 import { fileExists, loadCa, sameToken, type TokenCommandOptions } from '../directory/context.js';
@@ -89,8 +90,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         await writeWorkspaceFile(csrConfig, csrConfigText);
         const csrPath = join(work, 'intermediate.csr');
         options.say('creating the intermediate CSR on the token (openssl req -new)…');
-        await openssl.createCsr(signer, { config: csrConfig, keyUri: key.uri, digest, out: csrPath });
-        const csrPem = await readFile(csrPath, 'utf8');
+        const printed = await openssl.createCsr(signer, { config: csrConfig, keyUri: key.uri, digest, out: csrPath });
+        const csrPem = await readOpensslOutput(csrPath, 'openssl req -new', printed);
         const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
         const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
         await confirmSigning(`About to sign with the root key:\n  subject  ${formatName(csr.subject)}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature`, options);

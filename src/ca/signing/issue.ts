@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CaError, printable, UNSAFE_CHARACTER, UsageError } from '../../errors.js';
+import { CaError, UsageError } from '../../errors.js';
 import { confirmSigning } from '../../terminal.js';
 import * as openssl from '../../tools/openssl.js';
-import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCertificate, type DecodedCsr } from '../../x509/decode.js';
+import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr } from '../../x509/decode.js';
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../x509/san.js';
-import { csrSignatureValid, describeKey, publicKeyOf, verifyLeafCertificate } from '../../x509/verify.js';
+import { csrSignatureValid, describeKey, verifyLeafCertificate } from '../../x509/verify.js';
 import { authority } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { AuditEvent } from '../audit/record.js';
@@ -15,6 +15,7 @@ import type { Revocation } from './revocation.js';
 import { requireWritableOutput } from '../directory/output-file.js';
 import { decideLeafSubject } from './leaf-subject.js';
 import type { requireWithinNameConstraints } from './name-constraints.js';
+import { MAX_CSR_BYTES, requireCleanRequest, requireStrongKey, requireValidityWithin } from './leaf-policy.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged, type SignRequest } from './sign.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
@@ -74,11 +75,6 @@ export async function leafChange(options: IssueOptions, csrPath: string, out: st
   };
 }
 
-/** Server certificates default to at most this: Apple and Chromium reject longer-lived TLS certificates. */
-export const MAX_TLS_DAYS = 398;
-const MAX_CSR_BYTES = 64 * 1024;
-const ALLOWED_CURVES = ['prime256v1', 'secp384r1', 'secp521r1'];
-
 /** Reads and checks a CSR from someone else: one PEM block (or DER), well-formed, signed by its own key. */
 export async function readCsr(path: string): Promise<{ csr: DecodedCsr; keyType: 'ec' | 'rsa'; pem: string }> {
   const info = await stat(path).catch(() => {
@@ -102,32 +98,7 @@ export async function readCsr(path: string): Promise<{ csr: DecodedCsr; keyType:
   }
 }
 
-/** Refuses a subject with control characters or an over-long CN, and an extension requested twice. */
-function requireCleanRequest(csr: DecodedCsr, path: string): void {
-  const dirty = csr.subject.find((a) => UNSAFE_CHARACTER.test(a.value));
-  if (dirty) throw new UsageError(`the CSR ${path} has a control character or a bidi/format character in its subject (${dirty.shortName}=${printable(dirty.value)}); ask for a new CSR`);
-  const cn = csr.subject.filter((a) => a.shortName === 'CN');
-  if (cn.length === 0 || cn.some((a) => a.value.trim().length === 0)) throw new UsageError(`the CSR ${path} has no commonName; the signing policy requires one`);
-  if (cn.length > 1) throw new UsageError(`the CSR ${path} has ${cn.length} commonNames; ask for a CSR with one`);
-  if ([...cn[0]!.value].length > 64) throw new UsageError(`the CSR ${path} has a commonName longer than 64 characters (the X.509 upper bound); put long names in SANs`);
-  const ids = csr.requestedExtensions.map((e) => e.id);
-  const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (repeated) throw new UsageError(`the CSR ${path} requests the extension ${csr.requestedExtensions.find((e) => e.id === repeated)?.name ?? repeated} twice; RFC 5280 allows one`);
-}
 
-/** Refuses keys too weak to sign: RSA under 2048 bits and curves other than P-256/P-384/P-521. */
-function requireStrongKey(csr: DecodedCsr, path: string): 'ec' | 'rsa' {
-  let key;
-  try {
-    key = publicKeyOf(csr.spkiDer);
-  } catch {
-    throw new UsageError(`the CSR ${path} has a public key of an unsupported type; use EC P-256/P-384/P-521 or RSA ≥ 2048`);
-  }
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) return 'rsa';
-  if (key.asymmetricKeyType === 'ec' && ALLOWED_CURVES.includes(details.namedCurve ?? '')) return 'ec';
-  throw new UsageError(`the CSR ${path} has a weak or unsupported key (${describeKey(csr.spkiDer)}); use EC P-256/P-384/P-521 or RSA ≥ 2048`);
-}
 
 /**
  * The SANs to issue: the CSR's plus the --san flags. With none at all, the CN becomes a DNS SAN when it
@@ -163,16 +134,6 @@ export function chainOutput(out: string): string {
 /** Where the certificate goes: --out, else the CSR's path with .crt. */
 export function leafOutput(options: Pick<IssueOptions, 'csrPath' | 'out'>): string {
   return resolve(options.out ?? defaultOutput(resolve(options.csrPath)));
-}
-
-function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
-  const maxDays = daysUntil(issuer.notAfter);
-  if (days > maxDays) {
-    throw new UsageError(`--days ${days} would outlive the intermediate CA by ${days - maxDays} days (it expires ${issuer.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less, or renew the intermediate first`);
-  }
-  if (profile !== 'client' && days > MAX_TLS_DAYS) {
-    throw new UsageError(`--days ${days} is longer than ${MAX_TLS_DAYS} days, which browsers and Apple platforms reject for TLS server certificates; use --days ${MAX_TLS_DAYS} or less`);
-  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { CaError, UsageError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
 import { confirm } from '../../terminal.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { sanStrings } from '../../x509/san.js';
 import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../../x509/decode.js';
 import { verifyCrl } from '../../x509/verify.js';
@@ -90,8 +91,8 @@ function changeOptions(options: TokenCommandOptions, command: string, key: strin
 
 /** `openssl ca -gencrl` in the staged database with `signer`, the CRL read back and verified against `issuer`. */
 async function signCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, signer: openssl.CaSigner, days: number, out: string): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
-  await openssl.generateCrl(signer, { config: staged.config, days, digest: auth.digest, out });
-  const pem = await readFile(out, 'utf8');
+  const printed = await openssl.generateCrl(signer, { config: staged.config, days, digest: auth.digest, out });
+  const pem = await readOpensslOutput(out, 'openssl ca -gencrl', printed);
   const crl = decodeCrl(pemToDer(pem, 'X509 CRL', 'the new CRL'));
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
   const shadow = signer === staged.shadow;

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { decodeCertificate, formatName, pemToDer } from '../../x509/decode.js';
 import { describeKey, verifyCaCertificate } from '../../x509/verify.js';
 import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
@@ -61,11 +61,11 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       const { key, pem, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
         const out = join(work, 'root.crt');
         options.say('self-signing the root certificate on the token (openssl req -x509)…');
-        await openssl.createSelfSigned(
+        const printed = await openssl.createSelfSigned(
           await signerFor(token, ca.rootToken, pin, work, options.say),
           { config, keyUri: key.uri, days: options.days, digest, out },
         );
-        const pem = await readFile(out, 'utf8');
+        const pem = await readOpensslOutput(out, 'openssl req -x509', printed);
         const der = pemToDer(pem, 'CERTIFICATE', 'root.crt');
         requireFreshSerial(der, new Set()); // openssl req -x509 draws it; no database to collide with
         const checks = verifyCaCertificate('the root certificate', decodeCertificate(der), {

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, ToolFailedError } from '../../errors.js';
 import { renderTemplates, type TemplateName } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
+import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { decodeCertificate, pemToDer } from '../../x509/decode.js';
 import type { Digest } from '../../x509/verify.js';
 import { readIndex } from '../inventory/issued.js';
@@ -77,8 +77,8 @@ export async function shadowStaged(request: Omit<SignRequest, 'signer'>): Promis
   };
   const file = join(request.workspace, 'shadow-issued.crt');
   const shadow = await rehearse(staging, async () => {
-    await openssl.signWithCa(request.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
-    const pem = await readFile(file, 'utf8');
+    const printed = await openssl.signWithCa(request.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
+    const pem = await readOpensslOutput(file, 'openssl ca (shadow CA)', printed);
     return { pem, file, checks: await request.shadow.judge(pem, file) };
   }).catch((error: unknown) => {
     throw shadowRefused('the certificate', error);
@@ -93,8 +93,8 @@ export async function shadowStaged(request: Omit<SignRequest, 'signer'>): Promis
 export async function signStaged(request: SignRequest): Promise<StagedSigning> {
   const staged = await shadowStaged(request);
   const issuedBefore = new Set((await readIndex(staged.staging)).map((entry) => BigInt(`0x${entry.serial}`)));
-  await openssl.signWithCa(request.signer, staged.signing).catch(explainRepeatedSerial);
-  const pem = await readFile(staged.signing.out, 'utf8');
+  const printed = await openssl.signWithCa(request.signer, staged.signing).catch(explainRepeatedSerial);
+  const pem = await readOpensslOutput(staged.signing.out, 'openssl ca', printed);
   const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
   requireFreshSerial(der, issuedBefore);
   const same = requireSameCertificate('the certificate', decodeCertificate(der), decodeCertificate(pemToDer(staged.shadow.pem, 'CERTIFICATE', 'the shadow certificate')));

@@ -17,7 +17,28 @@ describe('name constraints', () => {
   });
 
   it.each(['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'example.com/8', '10.0.0.0/-1'])('refuses the CIDR %s', (cidr) => {
-    expect(() => parseCidr(cidr)).toThrow(UsageError);
+    expect(() => parseCidr(cidr)).toThrow(`--permit-ip ${cidr} is not a CIDR range such as 10.0.0.0/8 or fd00::/8`);
+  });
+
+  it.each([
+    ['10.1.2.3/32', { address: '10.1.2.3', prefix: 32, family: 'ipv4' }],
+    ['10.0.0.0/0', { address: '10.0.0.0', prefix: 0, family: 'ipv4' }],
+    ['fd00::1/128', { address: 'fd00::1', prefix: 128, family: 'ipv6' }],
+    ['::/0', { address: '::', prefix: 0, family: 'ipv6' }],
+  ])('accepts the CIDR %s, a prefix at the limit', (cidr, expected) => {
+    expect(parseCidr(cidr)).toEqual(expected);
+  });
+
+  it('writes single-host ranges as full netmasks', () => {
+    expect(cidrToAddressMask('10.1.2.3/32')).toBe('10.1.2.3/255.255.255.255');
+    expect(cidrToAddressMask('fd00::1/128')).toBe('fd00::1/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
+  });
+
+  it('confines a /32 and a /128 to their one address', () => {
+    const single = { dns: [], ip: ['10.1.2.3/32', 'fd00::1/128'] };
+    expect(nameConstraintViolation({ sans: [{ type: 'IP', value: '10.1.2.3' }, { type: 'IP', value: 'fd00::1' }], commonName: 'x' }, single)).toBeUndefined();
+    expect(nameConstraintViolation({ sans: [{ type: 'IP', value: '10.1.2.4' }], commonName: 'x' }, single)).toContain('10.1.2.4');
+    expect(nameConstraintViolation({ sans: [{ type: 'IP', value: 'fd00::2' }], commonName: 'x' }, single)).toContain('fd00::2');
   });
 
   it('normalises a permitted domain and refuses wildcards', () => {

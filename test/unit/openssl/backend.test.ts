@@ -101,7 +101,7 @@ describe.each(['engine', 'provider'] as BackendName[])('openssl argv with the %s
   const keyLoad = backend === 'engine' ? ['-engine', 'pkcs11', '-keyform', 'engine'] : [];
   const token = [...keyLoad, '-passin', 'env:HSM_CA_PIN'];
 
-  async function argvOf(call: (context: SigningContext) => Promise<void>): Promise<Call> {
+  async function argvOf(call: (context: SigningContext) => Promise<unknown>): Promise<Call> {
     const { run, calls } = fakeRunner({ engine: true, provider: true });
     await call({ run, backend, config: '/ws/openssl.cnf', pin: '648213' });
     expect(calls).toHaveLength(1);
