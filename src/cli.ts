@@ -178,7 +178,8 @@ export function buildProgram(): Command {
   examples(withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'), { root: true }), 'root --dir /srv/ca', 'root --dir /srv/ca --root-token "Offline Root" --root-pin-file /run/root.pin')
     .option('--days <days>', 'validity', positiveDays, 3650)
     .option('--label <label>', 'label of the key on the token', 'root')
-    .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label }));
+    .option('--dry-run', 'self-sign with the shadow CA from the very config and show the commands, the config and the certificate; no PIN, no key made, nothing written', false)
+    .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, dryRun: flags.dryRun }));
 
   examples(
     withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key, or with --csr sign an online CA\'s (step-ca, Vault, EJBCA)'), { root: true }),
@@ -195,7 +196,8 @@ export function buildProgram(): Command {
     .option('--exclude-dns <domain>', 'with --csr: name constraint: no names in this DNS subtree (repeatable)', collect, [])
     .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
     .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
-    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir }));
+    .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
+    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'), { root: false }), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)

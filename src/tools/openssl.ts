@@ -1,6 +1,6 @@
 import type { Digest } from '../x509/verify.js';
 import { keyLoadArgs, type OpensslBackend } from '../openssl/backend.js';
-import type { Runner, RunResult } from './run.js';
+import { commandLine, type Runner, type RunResult } from './run.js';
 
 /** The environment variable a PIN reaches openssl through (`-passin env:NAME`): never argv, never `pass:`. */
 const PIN_VARIABLE = 'HSM_CA_PIN';
@@ -42,7 +42,7 @@ export function revokeArgs(keyArgs: readonly string[], request: { config: string
 
 /** A token run as a dry run shows it: the whole command line, the PIN only ever named as `env:HSM_CA_PIN`. */
 export function tokenCommandLine(backend: Pick<SigningContext, 'backend'>, argsFor: (keyArgs: string[]) => string[]): string {
-  return ['openssl', ...argsFor(tokenArgs(backend))].map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return commandLine(['openssl', ...argsFor(tokenArgs(backend))]);
 }
 
 /** `openssl x509 -text` or `openssl crl -text`: a certificate or CRL as a person reads it. */
@@ -73,27 +73,29 @@ function caSigning(signer: CaSigner): { args: string[]; options: { env?: Record<
   return { args: tokenArgs(signer), options: signingOptions(signer) };
 }
 
-/** `openssl req -new -x509`: the self-signed root certificate, signed on the token. */
+/** The argv of `openssl req -new -x509` (the self-signed root), after the key's own arguments. */
+export function createSelfSignedArgs(keyArgs: readonly string[], request: { config: string; keyUri: string; days: number; digest: Digest; out: string }): string[] {
+  return ['req', '-config', request.config, ...keyArgs, '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out];
+}
+
+/** `openssl req -new -x509`: the self-signed root certificate, signed on the token (or by the shadow's key file). */
 export async function createSelfSigned(
   context: CaSigner,
   request: { config: string; keyUri: string; days: number; digest: Digest; out: string },
 ): Promise<RunResult> {
   // The shadow's key is the PEM file named by keyUri: no backend, no PIN.
   const [args, options] = isShadow(context) ? [[], {}] : [tokenArgs(context), signingOptions(context)];
-  return context.run(
-    'openssl',
-    ['req', '-config', request.config, ...args, '-key', request.keyUri, '-new', '-x509', '-days', String(request.days), `-${request.digest}`, '-extensions', 'v3_ca', '-batch', '-out', request.out],
-    options,
-  );
+  return context.run('openssl', createSelfSignedArgs(args, request), options);
+}
+
+/** The argv of `openssl req -new` (a CSR), after the key's own arguments. */
+export function createCsrArgs(keyArgs: readonly string[], request: { config: string; keyUri: string; digest: Digest; out: string }): string[] {
+  return ['req', '-config', request.config, ...keyArgs, '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out];
 }
 
 /** `openssl req -new`: a CSR signed by a key on the token. */
 export async function createCsr(context: SigningContext, request: { config: string; keyUri: string; digest: Digest; out: string }): Promise<RunResult> {
-  return context.run(
-    'openssl',
-    ['req', '-config', request.config, ...tokenArgs(context), '-key', request.keyUri, '-new', `-${request.digest}`, '-batch', '-out', request.out],
-    signingOptions(context),
-  );
+  return context.run('openssl', createCsrArgs(tokenArgs(context), request), signingOptions(context));
 }
 
 /** `openssl ca`: signs a CSR with the CA key named in the config's `private_key`. `-batch`: without it openssl exits 0 without issuing. */

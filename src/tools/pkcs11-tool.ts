@@ -10,7 +10,7 @@ export interface TokenSession {
   readonly tokenLabel: string;
 }
 
-function tokenArgs(session: TokenSession): string[] {
+function tokenArgs(session: Pick<TokenSession, 'module' | 'tokenLabel'>): string[] {
   return ['--module', session.module, '--token-label', session.tokenLabel];
 }
 
@@ -28,17 +28,18 @@ export async function listObjects(session: TokenSession, pin: string): Promise<P
   return parseObjects(stdout);
 }
 
+/** The argv of `pkcs11-tool --keypairgen`; the PIN only ever as `env:HSM_CA_PIN`. */
+export function keyPairGenArgs(session: Pick<TokenSession, 'module' | 'tokenLabel'>, key: { keyType: string; label: string; idHex: string }): string[] {
+  return [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--keypairgen', '--key-type', key.keyType, '--label', key.label, '--id', key.idHex];
+}
+
 /** Generates a key pair on the token (`--keypairgen`) and returns what pkcs11-tool printed about it. */
 export async function generateKeyPair(
   session: TokenSession,
   pin: string,
   key: { keyType: string; label: string; idHex: string },
 ): Promise<{ privateKey: Pkcs11ToolObject; publicKey: Pkcs11ToolObject }> {
-  const { stdout } = await session.run(
-    'pkcs11-tool',
-    [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--keypairgen', '--key-type', key.keyType, '--label', key.label, '--id', key.idHex],
-    { secrets: { [PIN_VARIABLE]: pin }, timeoutMs: 600_000 },
-  );
+  const { stdout } = await session.run('pkcs11-tool', keyPairGenArgs(session, key), { secrets: { [PIN_VARIABLE]: pin }, timeoutMs: 600_000 });
   return parseKeyPairGenerated(stdout);
 }
 

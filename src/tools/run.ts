@@ -108,3 +108,8 @@ export const run: Runner = async (tool, args, options = {}) => {
   if (result.signal) throw new ToolFailedError(`${tool} was killed by ${result.signal} (${lastMeaningfulLine(stderr)})`, tool, stderr);
   throw new ToolFailedError(`${tool} failed (exit ${result.exitCode}): ${lastMeaningfulLine(stderr || stdout)}`, tool, stderr);
 };
+
+/** A command as a person would type it in a POSIX shell: words quoted only where they need it. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -129,3 +129,61 @@ describe('the shadow CA judges every certificate before the token signs', () => 
     });
   });
 });
+
+describe('root --dry-run', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    expect((await cli(['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'Dry Co', '--key-type', 'EC:secp256r1'], { env: sandbox.env })).code).toBe(0);
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('shows the key generation, the self-signing command, the config and the shadow root; makes no key, logs in nowhere, writes nothing', async () => {
+    const objects = (): Promise<string> => mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', sandbox.tokenLabel, '--login', '--pin', 'env:HSM_CA_PIN', '--list-objects'], { env: sandbox.env });
+    const [tree, listed] = [await treeHash(sandbox.caDir), await objects()];
+    const spyLog = join(sandbox.root, 'spy-root.log');
+    const env = { ...sandbox.env, HSM_CA_PIN: undefined, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: spyLog };
+    const result = await cli(['root', '--dir', sandbox.caDir, '--module', SPY_MODULE, '--dry-run'], { env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.code).toBe(0);
+    expect(await treeHash(sandbox.caDir)).toEqual(tree);
+    expect(await objects()).toBe(listed);
+    expect((await readFile(spyLog, 'utf8').catch(() => '')).match(/^\d+: C_(Login|Sign\w*|GenerateKeyPair)$/gm) ?? []).toEqual([]);
+    expect(result.stdout).toMatch(/^root --dry-run: a EC:secp256r1 key 'root' would be generated on token 'CA Token'/m);
+    expect(result.stdout).toMatch(/^ {2}\$ pkcs11-tool --module \S+ --token-label 'CA Token' --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label root --id ID$/m);
+    expect(result.stdout).toMatch(/^ {2}\$ openssl req -config \S+create_root_cert\.ini .*-passin env:HSM_CA_PIN -key 'pkcs11:token=CA%20Token;object=root;id=ID;type=private' -new -x509 -days 3650 /m);
+    expect(result.stdout).toMatch(/config \S+create_root_cert\.ini:\n[\s\S]*\[ v3_ca \]/);
+    expect(result.stdout).toMatch(/Certificate:\n\s+Data:[\s\S]*Subject: .*CN ?= ?Dry Co Root CA[\s\S]*CA:TRUE/);
+    // Nothing held: the real ceremony goes on at once.
+    expect((await cli(['root', '--dir', sandbox.caDir], { env: sandbox.env })).code).toBe(0);
+  });
+});
+
+describe('intermediate --dry-run', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    for (const args of [['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'Dry Co', '--key-type', 'EC:secp256r1'], ['root', '--dir', sandbox.caDir]]) {
+      expect((await cli(args, { env: sandbox.env })).code).toBe(0);
+    }
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('shows key generation, CSR and the root\'s signature with the name constraints; makes no key, logs in nowhere, writes nothing', async () => {
+    const objects = (): Promise<string> => mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', sandbox.tokenLabel, '--login', '--pin', 'env:HSM_CA_PIN', '--list-objects'], { env: sandbox.env });
+    const [tree, listed] = [await treeHash(sandbox.caDir), await objects()];
+    const spyLog = join(sandbox.root, 'spy-intermediate.log');
+    const env = { ...sandbox.env, HSM_CA_PIN: undefined, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: spyLog };
+    const result = await cli(['intermediate', '--dir', sandbox.caDir, '--module', SPY_MODULE, '--permit-dns', 'dry.test', '--dry-run'], { env });
+    expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.code).toBe(0);
+    expect(await treeHash(sandbox.caDir)).toEqual(tree);
+    expect(await objects()).toBe(listed);
+    expect((await readFile(spyLog, 'utf8').catch(() => '')).match(/^\d+: C_(Login|Sign\w*|GenerateKeyPair)$/gm) ?? []).toEqual([]);
+    expect(result.stdout).toMatch(/^ {2}\$ pkcs11-tool .* --keypairgen --key-type EC:secp256r1 --label intermediate --id ID$/m);
+    expect(result.stdout).toMatch(/^ {2}\$ openssl req -config \S+create_intermediate_csr\.ini .*-key 'pkcs11:token=CA%20Token;object=intermediate;id=ID;type=private' -new /m);
+    expect(result.stdout).toMatch(/^ {2}\$ openssl ca -config \S+sign_intermediate_csr\.ini .*-extensions v3_intermediate_ca /m);
+    expect(result.stdout).toMatch(/Subject: .*CN ?= ?Dry Co Intermediate CA[\s\S]*CA:TRUE, pathlen:0[\s\S]*Permitted:\s+DNS:dry\.test/);
+    expect((await cli(['intermediate', '--dir', sandbox.caDir], { env: sandbox.env })).code).toBe(0);
+  });
+});

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { CaError, UsageError } from '../../errors.js';
 import { resolveBackend, type OpensslBackend } from '../../openssl/backend.js';
@@ -6,11 +7,20 @@ import * as openssl from '../../tools/openssl.js';
 import { authority, type Authority } from '../signing/authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
+import { formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
 import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
 import { shadowStaged } from '../signing/sign.js';
 import { shadowAuthority } from './authority.js';
+import { shadowRoot } from './root.js';
+import { keyPairGenArgs } from '../../tools/pkcs11-tool.js';
+import { commandLine } from '../../tools/run.js';
+import { fileExists } from '../directory/context.js';
+import { caDigest, caKeyType, requireKeyLabel, type NameConstraints } from '../directory/settings.js';
+import { nameConstraintEntries } from '../signing/name-constraints.js';
+import { intermediateShadow } from './judge.js';
+import { shadowKey } from './keys.js';
 
 /**
  * What a dry run shows: each command it would run against the token (the PIN only as `env:HSM_CA_PIN`),
@@ -83,6 +93,92 @@ export async function dryRunCrl(options: TokenCommandOptions & { root: boolean; 
       configs: [config],
       results: [await openssl.asText(options.run, 'crl', join(work, 'shadow-crl.pem'))],
       checks: crl.checks,
+    };
+  });
+}
+
+/**
+ * `root --dry-run`: the root certificate the shadow CA self-signs from the very config `root` renders, and the
+ * two token commands (key generation, then `openssl req -x509`). The key's id and URI are only known once
+ * the token has made the key; they are shown as ID.
+ */
+export async function dryRunRoot(options: TokenCommandOptions & { days: number; label: string }): Promise<DryRun> {
+  requireKeyLabel('--label', options.label);
+  const ca = await loadCa(options);
+  const { settings, paths } = ca;
+  if (settings.rootKey || (await fileExists(paths.rootCert))) {
+    throw new CaError(`the root CA already exists (${paths.rootCert}); a CA has one root — use a new --dir for another`);
+  }
+  const keyType = caKeyType(settings, 'root');
+  const digest = caDigest(settings, 'root');
+  return withWorkspace(async (work) => {
+    const text = await renderTemplate('create_root_cert.ini', { dir: paths.dir, digest, subject: settings.subject, commonName: settings.rootCommonName });
+    const config = join(work, 'create_root_cert.ini');
+    await writeWorkspaceFile(config, text);
+    const shadow = await shadowRoot(options.run, keyType, { config, days: options.days, digest, work });
+    const kept = join(paths.config, 'create_root_cert.ini');
+    const backend = await backendOf(options, ca, 'root', work);
+    const keyUri = `pkcs11:token=${encodeURIComponent(ca.rootToken.tokenLabel)};object=${encodeURIComponent(options.label)};id=ID;type=private`;
+    const generate = ['pkcs11-tool', ...keyPairGenArgs(ca.rootToken, { keyType, label: options.label, idHex: 'ID' })];
+    return {
+      title: `root --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.rootToken.tokenLabel}' and ${formatName(shadow.decoded.subject)} self-signed to ${paths.rootCert} (ID: the fresh key id, chosen when the key is made)`,
+      commands: [
+        commandLine(generate),
+        openssl.tokenCommandLine(backend, (keyArgs) => openssl.createSelfSignedArgs(keyArgs, { config: kept, keyUri, days: options.days, digest, out: paths.rootCert })),
+      ],
+      configs: [{ path: kept, text }],
+      results: [await openssl.asText(options.run, 'x509', join(work, 'shadow-root.crt'))],
+      checks: shadow.checks,
+    };
+  });
+}
+
+/**
+ * `intermediate --dry-run`: a software key of the intermediate's type stands in for the token's, makes the
+ * CSR from the very config `intermediate` renders, and the shadow root signs it with the very `openssl ca`
+ * config and staged root database; shown with the three token commands (key, CSR, root's signature).
+ */
+export async function dryRunIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<DryRun> {
+  requireKeyLabel('--label', options.label);
+  const ca = await loadCa(options);
+  const { settings, paths } = ca;
+  const rootKey = settings.rootKey;
+  if (!rootKey || !(await fileExists(paths.rootCert))) throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
+  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
+  const keyType = caKeyType(settings, 'intermediate');
+  const [digest, rootDigest] = [caDigest(settings, 'intermediate'), caDigest(settings, 'root')];
+  return withWorkspace(async (work) => {
+    const csrText = await renderTemplate('create_intermediate_csr.ini', { digest, subject: settings.subject, commonName: settings.intermediateCommonName });
+    const csrConfig = join(work, 'create_intermediate_csr.ini');
+    await writeWorkspaceFile(csrConfig, csrText);
+    const key = await shadowKey(keyType, 'intermediate', work);
+    const csr = join(work, 'intermediate.csr');
+    await options.run('openssl', openssl.createCsrArgs([], { config: csrConfig, keyUri: key.file, digest, out: csr }));
+    const tokenSpki = createPublicKey(key.key).export({ type: 'spki', format: 'der' });
+    const staged = await shadowStaged({
+      workspace: work,
+      caDir: paths.dir,
+      templates: ['sign_intermediate_csr.ini'],
+      context: { privateKeyUri: rootKey.uri, certificate: paths.rootCert, digest: rootDigest, rootCrlUrl: settings.rootCrlUrl ?? '', nameConstraints: nameConstraintEntries(options.nameConstraints), pathlen: 0, foreignSubject: false },
+      extensions: 'v3_intermediate_ca',
+      days: options.days,
+      digest: rootDigest,
+      csr,
+      shadow: intermediateShadow(await shadowAuthority(options.run, ca, 'root', work), { digest: rootDigest, tokenSpki, pathLength: 0 }),
+    });
+    const kept = { csr: join(paths.config, 'create_intermediate_csr.ini'), sign: join(paths.config, 'sign_intermediate_csr.ini') };
+    const [backend, rootBackend] = [await backendOf(options, ca, 'intermediate', work), await backendOf(options, ca, 'root', work)];
+    const keyUri = `pkcs11:token=${encodeURIComponent(ca.intermediateToken.tokenLabel)};object=${encodeURIComponent(options.label)};id=ID;type=private`;
+    return {
+      title: `intermediate --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
+      commands: [
+        commandLine(['pkcs11-tool', ...keyPairGenArgs(ca.intermediateToken, { keyType, label: options.label, idHex: 'ID' })]),
+        openssl.tokenCommandLine(backend, (keyArgs) => openssl.createCsrArgs(keyArgs, { config: kept.csr, keyUri, digest, out: paths.intermediateCsr })),
+        openssl.tokenCommandLine(rootBackend, (keyArgs) => openssl.signWithCaArgs(keyArgs, { ...staged.signing, config: kept.sign, csr: paths.intermediateCsr, out: paths.intermediateCert })),
+      ],
+      configs: [{ path: kept.csr, text: csrText }, { path: kept.sign, text: staged.configText }],
+      results: [await openssl.asText(options.run, 'x509', staged.shadow.file)],
+      checks: staged.shadow.checks,
     };
   });
 }

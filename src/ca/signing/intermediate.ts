@@ -64,10 +64,16 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   if (options.days > maxDays) {
     throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
   }
+  const keyType = caKeyType(settings, 'intermediate');
+  const constraints = nameConstraintEntries(options.nameConstraints);
+  // Asked before anything slow or irreversible: the key pair is made on the token only after a yes.
+  await confirmSigning(
+    `About to generate the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}' and sign its certificate with the root key:\n  subject  ${formatName(expectedSubject(settings, settings.intermediateCommonName))}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature${constraints.length ? `\n  names    ${constraints.map((c) => `${c.subtree} ${c.type}:${c.value}`).join(', ')}` : ''}`,
+    options,
+  );
   await requireTools();
   const token = await openToken(options.run, ca.intermediateToken);
   const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken);
-  const keyType = caKeyType(settings, 'intermediate');
   const digest = caDigest(settings, 'intermediate');
   const rootDigest = caDigest(settings, 'root');
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
@@ -94,7 +100,6 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         const csrPem = await readOpensslOutput(csrPath, 'openssl req -new', printed);
         const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
         const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
-        await confirmSigning(`About to sign with the root key:\n  subject  ${formatName(csr.subject)}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature`, options);
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
         const signed = await signStaged({
           signer: rootSigner,
@@ -106,7 +111,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
             certificate: paths.rootCert,
             digest: rootDigest,
             rootCrlUrl: settings.rootCrlUrl ?? '',
-            nameConstraints: nameConstraintEntries(options.nameConstraints),
+            nameConstraints: constraints,
             pathlen: 0,
             foreignSubject: false,
           },
