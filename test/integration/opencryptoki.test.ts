@@ -102,11 +102,11 @@ describe('openCryptoki soft token', () => {
   const unblock = (): Promise<string> => p11(['--token-label', LABEL, '--login', '--login-type', 'so', '--so-pin', 'env:SO_PIN', '--init-pin', '--new-pin', 'env:HSM_CA_PIN']);
 
   /** A signing run through OpenSC's pkcs11-spy, which logs every PKCS#11 call the run makes. */
-  async function spiedServer(pin: string): Promise<{ result: Result; logins: Awaited<ReturnType<typeof loginsIn>> }> {
+  async function spiedServer(pin: string, extra: readonly string[] = []): Promise<{ result: Result; logins: Awaited<ReturnType<typeof loginsIn>> }> {
     spyRuns += 1;
     const spyLog = join(root, `spy-${spyRuns}.log`);
     const csr = await makeCsr(root, `spied-${spyRuns}`);
-    const result = await cli(['server', csr, '--dir', caDir, '--module', SPY_MODULE], {
+    const result = await cli(['server', csr, '--dir', caDir, '--module', SPY_MODULE, ...extra], {
       env: { ...env, HSM_CA_PIN: pin, PKCS11SPY: module, PKCS11SPY_OUTPUT: spyLog },
     });
     return { result, logins: await loginsIn(spyLog) };
@@ -187,13 +187,18 @@ describe('openCryptoki soft token', () => {
     expect(await flags()).not.toMatch(/user PIN count low|final user PIN try|user PIN locked/);
   });
 
-  it('the second wrong PIN says one try is left, the third locks the PIN and names the SO-PIN unblock', async () => {
+  it('the second wrong PIN says one try is left; the final try is spent only with --yes, and then locks the PIN and names the SO-PIN unblock', async () => {
     const first = await spiedServer(WRONG_PIN);
     expectOneLineError(first.result, /now reports few tries left before the PIN locks/);
     const second = await spiedServer(WRONG_PIN);
     expectOneLineError(second.result, /now reports one try left before the PIN locks; correct that PIN before running again$/);
     expect(await flags()).toMatch(/final user PIN try/);
-    const third = await spiedServer(WRONG_PIN);
+    const unasked = await spiedServer(WRONG_PIN);
+    expectOneLineError(unasked.result, /^hsm-openssl-ca: token 'hsm-ca OCK' \(intermediate key\) reports ONE PIN try left: a wrong PIN now locks it \(then only the SO PIN unblocks it\); nothing was tried — check the PIN from HSM_CA_PIN, then run again with --yes to spend that last try$/);
+    expect(unasked.logins.total).toBe(0);
+    expect(await flags()).toMatch(/final user PIN try/);
+    const third = await spiedServer(WRONG_PIN, ['--yes']);
+    expect(third.result.stderr).toMatch(/reports ONE PIN try left: .*; going on with the PIN from HSM_CA_PIN, as --yes says/);
     expectOneLineError(
       third.result,
       /^hsm-openssl-ca: the token PIN is locked: token 'hsm-ca OCK' refused the PIN, and that was its last try; unblock it with the SO PIN \(pkcs11-tool --module \S+ --token-label 'hsm-ca OCK' --login --login-type so --init-pin, also for a SmartCard-HSM\), then run again$/,

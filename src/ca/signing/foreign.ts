@@ -169,7 +169,7 @@ export async function signForeignIntermediate(options: ForeignIntermediateOption
     options,
   );
   await requireTools();
-  const token = await openToken(options.run, ca.rootToken);
+  const token = await openToken(options.run, ca.rootToken, options);
   const digest = caDigest(settings, 'root');
   const fingerprint = createHash('sha256').update(root.der).digest('hex');
   const expectation = { csr, subject, digest, pathlen: options.pathlen, constrained: constraints.length > 0 };

@@ -72,8 +72,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
     options,
   );
   await requireTools();
-  const token = await openToken(options.run, ca.intermediateToken);
-  const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken);
+  const token = await openToken(options.run, ca.intermediateToken, options);
+  const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken, options);
   const digest = caDigest(settings, 'intermediate');
   const rootDigest = caDigest(settings, 'root');
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>

@@ -204,7 +204,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
   const { out, chainOut, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions } = plan;
   await confirmSigning(plan.summary, options);
   await requireTools();
-  const token = await openToken(options.run, ca.intermediateToken);
+  const token = await openToken(options.run, ca.intermediateToken, options);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
       // Again under the lock: a run that waited for it may find the file written by the run before.

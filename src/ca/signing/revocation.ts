@@ -72,7 +72,7 @@ export async function shadowStagedAuthority(auth: Authority, staging: string, wo
 async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa, auth: Authority, change: ChangeOptions, work: (staged: StagedAuthority) => Promise<CommitPlan<T>>): Promise<T> {
   const role = auth.name === 'root' ? ca.rootToken : ca.intermediateToken;
   await requireTools();
-  const token = await openToken(options.run, role);
+  const token = await openToken(options.run, role, options);
   return withCaChange(ca.paths.dir, () =>
     withWorkspace(async (dir) => {
       const pin = await pinFor(role, options.say);

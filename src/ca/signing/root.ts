@@ -42,7 +42,7 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
     throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
   }
   await requireTools();
-  const token = await openToken(options.run, ca.rootToken);
+  const token = await openToken(options.run, ca.rootToken, options);
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.rootToken, options.say);

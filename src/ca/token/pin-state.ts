@@ -1,5 +1,5 @@
 import { ParseError, printable, ToolFailedError, WrongPinError } from '../../errors.js';
-import { describePinSource } from '../../terminal.js';
+import { confirm, describePinSource, interactive } from '../../terminal.js';
 import { pinState, type PinState } from '../../pkcs11/pin-state.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
@@ -44,15 +44,26 @@ export function afterRefusal(error: WrongPinError, state: PinState | undefined, 
   }
 }
 
+/** How a run may go on when the token reports its last PIN try: --yes, or a yes at the terminal. */
+export interface PinConsent {
+  readonly yes: boolean;
+  readonly say: (line: string) => void;
+}
+
 /**
- * Refuses a token whose user PIN is locked before anything logs in, and returns the runner to use the
- * token with: when the token refuses the PIN, its error names the tries the token reports left. Those are
+ * Before any login: a locked token is refused; a token that reports few tries left is named; one that
+ * reports its final try is used only after an explicit yes (--yes, or the question on a terminal) — a wrong
+ * PIN then locks it, and on a SmartCard-HSM only the SO PIN unblocks it. Returns the runner to use the token
+ * with: when the token refuses the PIN, its error names the tries the token reports left. The counters are
  * read without a login, so a refused PIN is still tried exactly once.
  */
-export async function guardPin(run: Runner, role: PinRole): Promise<Runner> {
-  if ((await readPinState(run, role.module, role.tokenLabel)) === 'locked') {
+export async function guardPin(run: Runner, role: PinRole, consent: PinConsent = { yes: false, say: () => undefined }): Promise<Runner> {
+  const state = await readPinState(run, role.module, role.tokenLabel);
+  if (state === 'locked') {
     throw new WrongPinError(lockedPinMessage(role, 'reports its user PIN locked after too many wrong PINs, so nothing was tried'));
   }
+  if (state === 'countLow') consent.say(`token '${role.tokenLabel}' (${role.role} key) reports few PIN tries left: make sure ${describePinSource(role)} is right`);
+  if (state === 'finalTry') await consentToFinalTry(role, consent);
   return async (tool, args, options) => {
     try {
       return await run(tool, args, options);
@@ -61,4 +72,14 @@ export async function guardPin(run: Runner, role: PinRole): Promise<Runner> {
       throw afterRefusal(error, await readPinState(run, role.module, role.tokenLabel), role);
     }
   };
+}
+
+/** The final try is spent only on purpose: --yes, or a yes at the terminal; otherwise nothing is tried. */
+async function consentToFinalTry(role: PinRole, consent: PinConsent): Promise<void> {
+  const warning = `token '${role.tokenLabel}' (${role.role} key) reports ONE PIN try left: a wrong PIN now locks it (then only the SO PIN unblocks it)`;
+  if (consent.yes) return consent.say(`${warning}; going on with ${describePinSource(role)}, as --yes says`);
+  if (!interactive()) {
+    throw new WrongPinError(`${warning}; nothing was tried — check ${printable(describePinSource(role))}, then run again with --yes to spend that last try`);
+  }
+  await confirm(warning, `Try ${describePinSource(role)} on it?`, 'the last PIN try was not used', consent);
 }

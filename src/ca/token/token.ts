@@ -7,7 +7,7 @@ import * as p11tool from '../../tools/p11tool.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
-import { guardPin } from './pin-state.js';
+import { guardPin, type PinConsent } from './pin-state.js';
 import type { KeyType, TokenKey } from '../directory/settings.js';
 import { readPin } from '../../terminal.js';
 
@@ -44,7 +44,7 @@ const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; 
  * Loads the module and finds the token by label, or says which tokens are there; refuses a token whose
  * user PIN is locked. No login. The token's `run` names the tries left when the token refuses the PIN.
  */
-export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv' | 'pinFile'>): Promise<Token> {
+export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv' | 'pinFile'>, consent?: PinConsent): Promise<Token> {
   const { module, tokenLabel: label, tokenOption: option } = role;
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
@@ -58,7 +58,7 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
     const present = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token')}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run: await guardPin(run, role), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+  return { run: await guardPin(run, role, consent), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
 }
 
 function session(token: Token): pkcs11Tool.TokenSession {

@@ -63,7 +63,7 @@ describe('guardPin', () => {
     [2, /^the token PIN is locked: token 'OCK CA' refused the PIN, and that was its last try; unblock it with the SO PIN \(pkcs11-tool --module \S+ --token-label 'OCK CA' --login --login-type so --init-pin/],
   ])('after a refused PIN (%i wrong before) names what the token reports, with one login only', async (before, message) => {
     const token = fakeToken(before);
-    const error = await refusal(await guardPin(token.run, role));
+    const error = await refusal(await guardPin(token.run, role, { yes: true, say: () => undefined }));
     expect(error.message).toMatch(message);
     expect(token.calls.filter((call) => call.includes('--login'))).toHaveLength(1);
     expect(token.calls.filter((call) => call.includes('--list-token-slots'))).toHaveLength(2);
@@ -90,6 +90,28 @@ describe('guardPin', () => {
     };
     const run = await guardPin(failing, role);
     await expect(run('openssl', ['req'])).rejects.toThrow(/^openssl failed \(exit 1\): something else$/);
+  });
+
+  it('spends a final try only with --yes: without it (and without a terminal) nothing is tried', async () => {
+    const token = fakeToken(2);
+    const error = await guardPin(token.run, role).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WrongPinError);
+    expect((error as Error).message).toBe(
+      "token 'OCK CA' (intermediate key) reports ONE PIN try left: a wrong PIN now locks it (then only the SO PIN unblocks it); nothing was tried — check the PIN from HSM_CA_PIN, then run again with --yes to spend that last try",
+    );
+    expect(token.calls).toEqual([['pkcs11-tool', '--module', MODULE, '--list-token-slots']]);
+    const said: string[] = [];
+    await guardPin(fakeToken(2).run, role, { yes: true, say: (line) => said.push(line) });
+    expect(said).toEqual(["token 'OCK CA' (intermediate key) reports ONE PIN try left: a wrong PIN now locks it (then only the SO PIN unblocks it); going on with the PIN from HSM_CA_PIN, as --yes says"]);
+  });
+
+  it('names a low count before the login and goes on; says nothing at a full count', async () => {
+    const said: string[] = [];
+    await guardPin(fakeToken(1).run, role, { yes: false, say: (line) => said.push(line) });
+    expect(said).toEqual(["token 'OCK CA' (intermediate key) reports few PIN tries left: make sure the PIN from HSM_CA_PIN is right"]);
+    said.length = 0;
+    await guardPin(fakeToken(0).run, role, { yes: false, say: (line) => said.push(line) });
+    expect(said).toEqual([]);
   });
 
   it('quotes a module path and label for the shell in the unblock command', async () => {
