@@ -22,6 +22,7 @@ import { revokeCommand } from './commands/revoke.js';
 import { rootCommand } from './commands/root.js';
 import { serverCommand } from './commands/server.js';
 import { CaError, printable } from './errors.js';
+import { jsonDocument, jsonOutput, setJsonOutput } from './commands/json-output.js';
 import { run } from './tools/run.js';
 
 function wholeDays(value: string): number {
@@ -278,29 +279,41 @@ export function buildProgram(): Command {
     .option('--token <label>', 'token label to look for')
     .action((flags) => doctorCommand(flags));
 
+  // --json on every command (list has its own): one JSON document on stdout, written by main().
+  for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    if (command.commands.length === 0 && !command.options.some((option) => option.long === '--json')) command.option('--json', 'one JSON document on stdout (errors as {"error": {"code", "message"}})', false);
+  }
+  program.hook('preAction', (_program, action) => setJsonOutput(Boolean(action.opts()['json'])));
   return program;
 }
 
-/** The one place errors become messages and exit codes. */
+/** An error as its exit code and its one-line message (written to stderr here, as text). */
+function reportError(error: unknown, debug: boolean): { code: number; message: string } {
+  if (error instanceof CommanderError) return { code: error.exitCode === 0 ? 0 : 2, message: error.message.replace(/^error: /, '') };
+  if (error instanceof CaError) {
+    if (error.detail !== undefined) process.stderr.write(error.detail.split('\n').map((line) => `  | ${printable(line)}\n`).join(''));
+    process.stderr.write(`hsm-openssl-ca: ${printable(error.message)}\n`);
+    if (debug) process.stderr.write(`${error.stack}\n`);
+    return { code: error.exitCode, message: error.message };
+  }
+  const message = `internal error: ${(error as Error).message ?? String(error)}`;
+  process.stderr.write(`hsm-openssl-ca: ${printable(message)}${debug ? `\n${(error as Error).stack}` : ' (run with --debug for details)'}\n`);
+  return { code: 70, message };
+}
+
+/** The one place errors become messages and exit codes, and where --json's one document is written. */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug') || process.env['DEBUG'] === '1';
+  let failure: { code: number; message: string } | undefined;
   try {
     await program.parseAsync(argv as string[]);
-    return 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    if (error instanceof CaError) {
-      if (error.detail !== undefined) process.stderr.write(error.detail.split('\n').map((line) => `  | ${printable(line)}\n`).join(''));
-      process.stderr.write(`hsm-openssl-ca: ${printable(error.message)}\n`);
-      if (debug) process.stderr.write(`${error.stack}\n`);
-      return error.exitCode;
-    }
-    process.stderr.write(`hsm-openssl-ca: internal error: ${printable((error as Error).message ?? String(error))}${debug ? `\n${(error as Error).stack}` : ' (run with --debug for details)'}\n`);
-    return 70;
+    failure = reportError(error, debug);
   }
+  // A usage error may come before --json was parsed: asking for it anywhere on the line is enough.
+  if ((jsonOutput() || argv.includes('--json')) && failure?.code !== 0) process.stdout.write(jsonDocument(failure));
+  return failure?.code ?? 0;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { auditDisagreements } from '../ca/audit/crosscheck.js';
 import { verifyAudit } from '../ca/audit/verify.js';
 import { CaError, printable } from '../errors.js';
+import { emitJson, jsonOutput } from './json-output.js';
 import { printReport } from './output.js';
 
 /**
@@ -14,10 +15,11 @@ export async function auditVerifyCommand(options: { dir: string }): Promise<void
   const { records, entries, problems, warnings, lastHash } = await verifyAudit(dir);
   const disagreements = await auditDisagreements(dir, entries);
   const intact = problems.length === 0 && disagreements.length === 0;
-  printReport(`audit log ${dir}/audit.log`, [['records', String(records)], ['last hash', lastHash]], intact ? ['hash chain intact: no line edited, removed or reordered; the log ends where audit.head says; every issuance and revocation in index.txt has its record'] : []);
+  if (jsonOutput()) emitJson({ log: `${dir}/audit.log`, records, lastHash, problems, disagreements, warnings });
+  else printReport(`audit log ${dir}/audit.log`, [['records', String(records)], ['last hash', lastHash]], intact ? ['hash chain intact: no line edited, removed or reordered; the log ends where audit.head says; every issuance and revocation in index.txt has its record'] : []);
   const where = (line: number): string => (line > 0 ? `line ${line}` : 'log');
   const lines = [...problems.map((p) => `  ${where(p.line)}: ${printable(p.problem)}`), ...disagreements.map((d) => `  database: ${printable(d)}`), ...warnings.map((w) => `  ${where(w.line)} (warning): ${printable(w.problem)}`)];
-  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+  if (lines.length > 0 && !jsonOutput()) process.stdout.write(`${lines.join('\n')}\n`);
   if (!intact) {
     throw new CaError(`audit.log fails verification (${problems.length + disagreements.length} problem(s)); restore it from a backup and find out who changed it`);
   }

@@ -1,7 +1,8 @@
 import { authority } from '../ca/signing/authority.js';
 import { loadCa } from '../ca/directory/context.js';
 import { issuedBy } from '../ca/inventory/inventory.js';
-import { printable, printableJson } from '../errors.js';
+import { printable } from '../errors.js';
+import { emitJson } from './json-output.js';
 
 /** `list`: what the intermediate issued (with `--root`: what the root signed, every intermediate), filtered; `--json` for scripts. */
 export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean; root?: boolean }): Promise<void> {
@@ -10,10 +11,7 @@ export async function listCommand(options: { dir: string; expiring?: number; rev
   const certificates = (await issuedBy(await authority(ca, options.root ? 'root' : 'intermediate'))).filter(
     (c) => (!options.revoked || c.status === 'revoked') && (options.expiring === undefined || (c.status === 'valid' && c.notAfter.getTime() <= horizon)),
   );
-  if (options.json) {
-    process.stdout.write(`${printableJson(certificates)}\n`);
-    return;
-  }
+  if (options.json) return emitJson(certificates);
   const rows = certificates.map((c) => [c.serial, c.status, c.notAfter.toISOString().slice(0, 10), c.profile ?? '-', c.subject, c.sans.join(' ')].map(printable));
   const header = ['SERIAL', 'STATUS', 'NOT AFTER', 'PROFILE', 'SUBJECT', 'SANS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -1,8 +1,10 @@
 import { fingerprintOfFile } from '../ca/inventory/inventory.js';
 import { printable } from '../errors.js';
+import { emitJson, jsonKey, jsonOutput } from './json-output.js';
 
 /** Formatting shared by the command files: what was made, where, and what was verified. */
 export function printReport(title: string, fields: Array<[string, string]>, checks: readonly string[]): void {
+  if (jsonOutput()) return emitJson({ title, ...Object.fromEntries(fields.map(([name, value]) => [jsonKey(name), value])), verified: checks });
   const width = Math.max(...fields.map(([name]) => name.length));
   const lines = [printable(title), ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${printable(value)}`)];
   if (checks.length > 0) lines.push('verified:', ...checks.map((check) => `  ok  ${check}`));
@@ -53,6 +55,7 @@ export function printLeafReport(title: string, leaf: { certificate: string; chai
 
 /** A dry run: the commands the token would run, each config in full, and the shadow CA's result as text. */
 export function printDryRun(dry: { title: string; commands: readonly string[]; configs: ReadonlyArray<{ path: string; text: string }>; results: readonly string[]; checks: readonly string[] }): void {
+  if (jsonOutput()) return emitJson({ dryRun: true, ...dry });
   const lines = [
     printable(dry.title),
     'nothing was signed on the token and nothing was written; no PIN was needed',

@@ -55,6 +55,25 @@ describe('the command line itself', () => {
     expect(result.stderr).toMatch(/^error: too many arguments for 'server'\. Expected 1 argument but got 2\./);
   });
 
+  it('--json on any command: one JSON document on stdout, errors as {"error": {"code", "message"}}', async () => {
+    const dir = join(work, 'json-ca');
+    const made = await cli(['init', '--dir', dir, '--org', 'Json Co', '--token', 'Json Token', '--json']);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ title: `CA directory created: ${dir}`, token: 'Json Token', next: `hsm-openssl-ca root --dir ${dir}` });
+    const checked = await cli(['check', '--dir', dir, '--json']);
+    expect(checked.code).toBe(0);
+    expect(JSON.parse(checked.stdout)).toEqual({ findings: expect.arrayContaining([{ level: 'ok', text: expect.stringMatching(/^settings /) }]) });
+    const usage = await cli(['server', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({ error: { code: 2, message: "missing required argument 'csr'" } });
+    const refused = await cli(['list', '--dir', dir, '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toEqual({ error: { code: 1, message: `no intermediate CA yet in ${dir}; run \`hsm-openssl-ca intermediate --dir ${dir}\` first` } });
+    for (const command of ['root', 'intermediate', 'server', 'client', 'revoke', 'crl', 'renew', 'show', 'status', 'check', 'doctor', 'audit verify']) {
+      expect((await cli([...command.split(' '), '--help'])).stdout).toContain('--json');
+    }
+  });
+
   it('HSM_CA_DIR stands for --dir, and --dir wins over it', async () => {
     const dir = join(work, 'ca');
     const made = await cli(['init', '--org', 'Env Co', '--token', 'Env Token'], { env: { ...process.env, HSM_CA_DIR: dir }, cwd: work });

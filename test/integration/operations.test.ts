@@ -178,6 +178,12 @@ describe('inventory, renewal and the audit log', () => {
     expect(fine.stdout).toMatch(/issued +3 \(1 revoked\)/);
     const rootDer = (await mustExec('openssl', ['x509', '-in', join(dir, 'certs/root.crt'), '-noout', '-fingerprint', '-sha256'])).trim().split('=')[1];
     expect(fine.stdout).toContain(`SHA-256   ${rootDer}`);
+    const json = await cli(['status', '--dir', dir, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ title: expect.stringMatching(/^root CA: /), sha256: rootDer }),
+      expect.objectContaining({ title: expect.stringMatching(/^intermediate CA: /), issued: '3 (1 revoked)' }),
+    ]);
     const due = await cli(['status', '--dir', dir, '--crl-warn-days', '31']);
     expect(due.code).toBe(1);
     expect(due.stderr).toMatch(/^hsm-openssl-ca: the intermediate CRL's nextUpdate is .*, within --crl-warn-days 31 \(publish one with `hsm-openssl-ca crl`\)\n$/);
