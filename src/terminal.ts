@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CaError, printable, UsageError } from './errors.js';
+import { rememberSecret } from './tools/run.js';
 
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 
@@ -87,6 +88,7 @@ export async function readPin(source: { pinEnv: string; pinFile: string | undefi
   else throw new UsageError(`no PIN for token '${source.tokenLabel}' (${source.role} key): set ${source.pinEnv}, pass ${fileOption} PATH, or run on a terminal to be asked`);
   if (pin.length === 0) throw new UsageError('the PIN is empty; nothing was sent to the token');
   if (/[\r\n\0]/.test(pin)) throw new UsageError('the PIN contains a line break or NUL; nothing was sent to the token');
+  rememberSecret(pin);
   return pin;
 }
 

@@ -29,6 +29,17 @@ export interface RunResult {
 /** The signature every tool module takes, so unit tests can pass a fake and integration tests the real one. */
 export type Runner = (tool: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
 
+/**
+ * Every PIN this process has read. Output of any child is redacted against all of them, not only against
+ * the secrets that child was given: a run without the PIN (the shadow CA's openssl, a verify) can still
+ * print the PIN's digits — in a path, say — and its message must not show them either.
+ */
+const knownSecrets = new Set<string>();
+
+export function rememberSecret(secret: string): void {
+  if (secret.length > 0) knownSecrets.add(secret);
+}
+
 /** Replaces every occurrence of each secret in `text`, longest first so overlapping secrets are both hidden. */
 export function redact(text: string, secrets: readonly string[]): string {
   return [...secrets]
@@ -74,7 +85,7 @@ export function pinFailure(output: string): CaError | undefined {
  * inherited PINs, secrets redacted from every message, and failures turned into typed errors.
  */
 export const run: Runner = async (tool, args, options = {}) => {
-  const secrets = Object.values(options.secrets ?? {});
+  const secrets = [...Object.values(options.secrets ?? {}), ...knownSecrets];
   // Loaded on first use: execa is most of the start-up time of commands that never spawn (--help, init).
   const { execa } = await import('execa');
   const result = await execa(tool, args, {

@@ -97,3 +97,14 @@ describe('pinFailure', () => {
     expect(pinFailure(output)).toBeUndefined();
   });
 });
+
+describe('run redacts every PIN this process has read', () => {
+  it('also from a child that was never given it (the shadow CA\'s openssl)', async () => {
+    const { rememberSecret, run } = await import('../../../src/tools/run.js');
+    rememberSecret('58213');
+    const failed = await run('sh', ['-c', 'echo "unable to load /srv/ca-58213/index.txt" >&2; exit 1']).then(() => undefined, (error: unknown) => error as Error);
+    expect(failed?.message).toContain('unable to load /srv/ca-***/index.txt');
+    expect(failed?.message).not.toContain('58213');
+    expect((await run('sh', ['-c', 'echo 58213'])).stdout).toBe('***\n');
+  });
+});
