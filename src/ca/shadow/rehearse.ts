@@ -1,5 +1,5 @@
 import { cp, rename, rm } from 'node:fs/promises';
-import { CaError, ToolMissingError } from '../../errors.js';
+import { CaError, ToolFailedError, ToolMissingError } from '../../errors.js';
 
 /**
  * Runs the shadow's `openssl ca` on the staged database and puts the database back as it was, so the
@@ -19,5 +19,7 @@ export async function rehearse<T>(staging: string, shadowRun: () => Promise<T>):
 /** A shadow refusal, worded: the token has signed nothing, and the request is what to change. */
 export function shadowRefused(what: string, error: unknown): Error {
   if (!(error instanceof CaError) || error instanceof ToolMissingError) return error as Error;
-  return new CaError(`the shadow CA refused ${what}, so nothing was signed on the token and nothing was changed: ${error.message} — change the request (names, profile, validity) and run again`);
+  // A tool that failed outright may mean a broken installation as much as a bad request: say both.
+  const next = error instanceof ToolFailedError ? 'fix what openssl names (the request, or the tools: `hsm-openssl-ca doctor`) and run again' : 'change the request (names, profile, validity) and run again';
+  return new CaError(`the shadow CA refused ${what}, so nothing was signed on the token and nothing was changed: ${error.message} — ${next}`);
 }

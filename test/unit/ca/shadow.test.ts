@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { requireSameCertificate, requireSameCrl } from '../../../src/ca/shadow/compare.js';
+import { shadowRefused } from '../../../src/ca/shadow/rehearse.js';
 import { resignCertificate } from '../../../src/ca/shadow/resign.js';
+import { CaError, ToolFailedError, ToolMissingError } from '../../../src/errors.js';
 import type { DecodedCertificate, DecodedCrl } from '../../../src/x509/decode.js';
 import { signatureValid, subjectKeyId } from '../../../src/x509/verify.js';
 import { certificate } from '../x509/fixtures.js';
@@ -87,5 +89,18 @@ describe('requireSameCrl', () => {
     ['issuer', { issuerDer: Buffer.from('other') }],
   ])('refuses a token CRL that differs in %s', (field, change) => {
     expect(() => requireSameCrl('the intermediate CRL', token, { ...token, ...change })).toThrow(new RegExp(`differs from the shadow CA's in ${field};`));
+  });
+});
+
+describe('shadowRefused', () => {
+  it('words a judged refusal as the request to change, a failed tool as what openssl names, and passes a missing tool through', () => {
+    expect(shadowRefused('the certificate', new CaError('openssl verify against the shadow chain: permitted subtree violation')).message).toBe(
+      'the shadow CA refused the certificate, so nothing was signed on the token and nothing was changed: openssl verify against the shadow chain: permitted subtree violation — change the request (names, profile, validity) and run again',
+    );
+    expect(shadowRefused('the certificate', new ToolFailedError('openssl failed (exit 1): unable to load index.txt', 'openssl', '')).message).toMatch(
+      /: openssl failed \(exit 1\): unable to load index\.txt — fix what openssl names \(the request, or the tools: `hsm-openssl-ca doctor`\) and run again$/,
+    );
+    const missing = new ToolMissingError('openssl', 'openssl');
+    expect(shadowRefused('the certificate', missing)).toBe(missing);
   });
 });
