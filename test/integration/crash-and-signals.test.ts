@@ -112,7 +112,7 @@ describe('SIGINT and SIGTERM', () => {
     expect(modes.length).toBeGreaterThan(3);
     for (const line of modes) {
       const [mode, path] = line.split(' ') as [string, string];
-      expect({ path, mode }).toEqual({ path, mode: path.endsWith('.cnf') || path.endsWith('.ini') || path.endsWith('.csr') || path.endsWith('.crt') ? '600' : '700' });
+      expect({ path, mode }).toEqual({ path, mode: /\.(cnf|ini|csr|crt|key|pem)$/.test(path) ? '600' : '700' });
     }
     expect(await readdir(tmp)).toEqual([]);
   });

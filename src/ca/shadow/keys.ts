@@ -1,6 +1,6 @@
 import { generateKeyPair, type KeyObject, createPrivateKey } from 'node:crypto';
 import { lstat, mkdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../../fs-atomic.js';
@@ -9,18 +9,19 @@ import type { KeyType } from '../directory/settings.js';
 const generate = promisify(generateKeyPair);
 
 /**
- * Software keys for the shadow CA are cached per user under the OS temp dir, never in the CA directory
- * (`check` would call them unexpected): an RSA-4096 key takes about a second to generate, and nothing
+ * Software keys for the shadow CA are cached per user in the user's cache directory (XDG_CACHE_HOME, else
+ * ~/.cache), never in the CA directory (`check` would call them unexpected) nor in the temp directory
+ * (every run leaves that as it found it): an RSA-4096 key takes about a second to generate, and nothing
  * trusts what a shadow key signs, so reusing one across runs costs no security.
  */
 function cacheDir(): string {
-  return join(tmpdir(), `hsm-openssl-ca-shadow-${process.getuid?.() ?? 'user'}`);
+  return join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'hsm-openssl-ca', 'shadow-keys');
 }
 
 /** Whether the cache directory is ours alone (0700, owned by us, not a symlink); else keys are made per run. */
 async function privateCacheDir(): Promise<string | undefined> {
   const dir = cacheDir();
-  await mkdir(dir, { mode: 0o700 }).catch(() => undefined);
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
   const info = await lstat(dir).catch(() => undefined);
   const ours = info?.isDirectory() === true && (process.getuid === undefined || info.uid === process.getuid()) && (info.mode & 0o077) === 0;
   return ours ? dir : undefined;

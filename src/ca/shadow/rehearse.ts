@@ -18,7 +18,9 @@ export async function rehearse<T>(staging: string, shadowRun: () => Promise<T>):
 
 /** A shadow refusal, worded: the token has signed nothing, and the request is what to change. */
 export function shadowRefused(what: string, error: unknown): Error {
+  // A missing, crashed or hung tool is no judgement of the request: its own message says what to do.
   if (!(error instanceof CaError) || error instanceof ToolMissingError) return error as Error;
+  if (error instanceof ToolFailedError && !/^\S+ failed \(exit \d+\)/.test(error.message)) return error;
   // A tool that failed outright may mean a broken installation as much as a bad request: say both.
   const next = error instanceof ToolFailedError ? 'fix what openssl names (the request, or the tools: `hsm-openssl-ca doctor`) and run again' : 'change the request (names, profile, validity) and run again';
   return new CaError(`the shadow CA refused ${what}, so nothing was signed on the token and nothing was changed: ${error.message} — ${next}`);

@@ -102,5 +102,7 @@ describe('shadowRefused', () => {
     );
     const missing = new ToolMissingError('openssl', 'openssl');
     expect(shadowRefused('the certificate', missing)).toBe(missing);
+    const crashed = new ToolFailedError('openssl was killed by SIGSEGV (Database updated); nothing it wrote is used', 'openssl', '');
+    expect(shadowRefused('the certificate', crashed)).toBe(crashed);
   });
 });
