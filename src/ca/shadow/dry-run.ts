@@ -10,16 +10,15 @@ import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/w
 import { formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
+import { intermediateSigning, planIntermediate } from '../signing/intermediate.js';
+import { requireNoRootYet, rootConfigText } from '../signing/root.js';
 import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
 import { shadowStaged } from '../signing/sign.js';
 import { shadowAuthority } from './authority.js';
 import { shadowRoot } from './root.js';
 import { keyPairGenArgs } from '../../tools/pkcs11-tool.js';
 import { commandLine } from '../../tools/run.js';
-import { fileExists } from '../directory/context.js';
 import { caDigest, caKeyType, requireKeyLabel, type NameConstraints } from '../directory/settings.js';
-import { nameConstraintEntries } from '../signing/name-constraints.js';
-import { intermediateShadow } from './judge.js';
 import { shadowKey } from './keys.js';
 
 /**
@@ -106,13 +105,11 @@ export async function dryRunRoot(options: TokenCommandOptions & { days: number; 
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  if (settings.rootKey || (await fileExists(paths.rootCert))) {
-    throw new CaError(`the root CA already exists (${paths.rootCert}); a CA has one root — use a new --dir for another`);
-  }
+  await requireNoRootYet(ca);
   const keyType = caKeyType(settings, 'root');
   const digest = caDigest(settings, 'root');
   return withWorkspace(async (work) => {
-    const text = await renderTemplate('create_root_cert.ini', { dir: paths.dir, digest, subject: settings.subject, commonName: settings.rootCommonName });
+    const text = await rootConfigText(ca, digest);
     const config = join(work, 'create_root_cert.ini');
     await writeWorkspaceFile(config, text);
     const shadow = await shadowRoot(options.run, keyType, { config, days: options.days, digest, work });
@@ -142,11 +139,8 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const rootKey = settings.rootKey;
-  if (!rootKey || !(await fileExists(paths.rootCert))) throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
-  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
-  const keyType = caKeyType(settings, 'intermediate');
-  const [digest, rootDigest] = [caDigest(settings, 'intermediate'), caDigest(settings, 'root')];
+  const plan = await planIntermediate(ca, options);
+  const { keyType, digest } = plan;
   return withWorkspace(async (work) => {
     const csrText = await renderTemplate('create_intermediate_csr.ini', { digest, subject: settings.subject, commonName: settings.intermediateCommonName });
     const csrConfig = join(work, 'create_intermediate_csr.ini');
@@ -155,17 +149,7 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
     const csr = join(work, 'intermediate.csr');
     await options.run('openssl', openssl.createCsrArgs([], { config: csrConfig, keyUri: key.file, digest, out: csr }));
     const tokenSpki = createPublicKey(key.key).export({ type: 'spki', format: 'der' });
-    const staged = await shadowStaged({
-      workspace: work,
-      caDir: paths.dir,
-      templates: ['sign_intermediate_csr.ini'],
-      context: { privateKeyUri: rootKey.uri, certificate: paths.rootCert, digest: rootDigest, rootCrlUrl: settings.rootCrlUrl ?? '', nameConstraints: nameConstraintEntries(options.nameConstraints), pathlen: 0, foreignSubject: false },
-      extensions: 'v3_intermediate_ca',
-      days: options.days,
-      digest: rootDigest,
-      csr,
-      shadow: intermediateShadow(await shadowAuthority(options.run, ca, 'root', work), { digest: rootDigest, tokenSpki, pathLength: 0 }),
-    });
+    const staged = await shadowStaged(await intermediateSigning(options.run, ca, plan, { days: options.days, csr, work, tokenSpki }));
     const kept = { csr: join(paths.config, 'create_intermediate_csr.ini'), sign: join(paths.config, 'sign_intermediate_csr.ini') };
     const [backend, rootBackend] = [await backendOf(options, ca, 'intermediate', work), await backendOf(options, ca, 'root', work)];
     const keyUri = `pkcs11:token=${encodeURIComponent(ca.intermediateToken.tokenLabel)};object=${encodeURIComponent(options.label)};id=ID;type=private`;

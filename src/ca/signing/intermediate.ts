@@ -7,13 +7,14 @@ import * as openssl from '../../tools/openssl.js';
 import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../../x509/verify.js';
-import { fileExists, loadCa, sameToken, type TokenCommandOptions } from '../directory/context.js';
+import { fileExists, loadCa, sameToken, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
+import type { Runner } from '../../tools/run.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
 import type { IssuedCa } from './root.js';
 import { nameConstraintEntries } from './name-constraints.js';
 import { caDigest, caKeyType, requireKeyLabel, settingsWrite, type NameConstraints, type Settings } from '../directory/settings.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
-import { signStaged } from './sign.js';
+import { signStaged, type SignRequest } from './sign.js';
 import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 import { shadowAuthority } from '../shadow/authority.js';
@@ -44,6 +45,53 @@ function verifyIntermediateCsr(csr: DecodedCsr, wanted: NameAttribute[], tokenSp
  * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
  * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
  */
+/** What making our own intermediate needs, checked before any token is touched (also by its dry run). */
+export async function planIntermediate(ca: LoadedCa, options: { days: number; nameConstraints?: NameConstraints }) {
+  const { settings, paths } = ca;
+  if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
+    throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
+  }
+  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) {
+    throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
+  }
+  const rootPem = await readFile(paths.rootCert, 'utf8');
+  const root = decodeCertificate(pemToDer(rootPem, 'CERTIFICATE', paths.rootCert));
+  const maxDays = daysUntil(root.notAfter);
+  if (options.days > maxDays) {
+    throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
+  }
+  return {
+    rootKey: settings.rootKey,
+    rootPem,
+    root,
+    keyType: caKeyType(settings, 'intermediate'),
+    constraints: nameConstraintEntries(options.nameConstraints),
+    digest: caDigest(settings, 'intermediate'),
+    rootDigest: caDigest(settings, 'root'),
+  };
+}
+
+/** The root's `openssl ca` run over the intermediate's CSR, shadow step included: the same for the token and a dry run. */
+export async function intermediateSigning(
+  run: Runner,
+  ca: LoadedCa,
+  plan: Awaited<ReturnType<typeof planIntermediate>>,
+  request: { days: number; csr: string; work: string; tokenSpki: Buffer },
+): Promise<Omit<SignRequest, 'signer'>> {
+  const { settings, paths } = ca;
+  return {
+    workspace: request.work,
+    caDir: paths.dir,
+    templates: ['sign_intermediate_csr.ini'],
+    context: { privateKeyUri: plan.rootKey.uri, certificate: paths.rootCert, digest: plan.rootDigest, rootCrlUrl: settings.rootCrlUrl ?? '', nameConstraints: plan.constraints, pathlen: 0, foreignSubject: false },
+    extensions: 'v3_intermediate_ca',
+    days: request.days,
+    digest: plan.rootDigest,
+    csr: request.csr,
+    shadow: intermediateShadow(await shadowAuthority(run, ca, 'root', request.work), { digest: plan.rootDigest, tokenSpki: request.tokenSpki, pathLength: 0 }),
+  };
+}
+
 export async function createIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<IssuedCa> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
@@ -51,21 +99,8 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   const change = { command: 'intermediate', requestKey: requestKey('intermediate', options.label, options.days, JSON.stringify(options.nameConstraints ?? null)), timeoutMs: options.lockTimeoutMs, onWait: options.say, say: options.say };
   const resumed = await resumeInterrupted<IssuedCa>(paths.dir, change);
   if (resumed) return resumed;
-  if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
-    throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
-  }
-  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) {
-    throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
-  }
-  const rootKey = settings.rootKey;
-  const rootPem = await readFile(paths.rootCert, 'utf8');
-  const root = decodeCertificate(pemToDer(rootPem, 'CERTIFICATE', paths.rootCert));
-  const maxDays = daysUntil(root.notAfter);
-  if (options.days > maxDays) {
-    throw new CaError(`--days ${options.days} would outlive the root CA by ${options.days - maxDays} days (root expires ${root.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less`);
-  }
-  const keyType = caKeyType(settings, 'intermediate');
-  const constraints = nameConstraintEntries(options.nameConstraints);
+  const plan = await planIntermediate(ca, options);
+  const { rootKey, rootPem, root, keyType, constraints, digest, rootDigest } = plan;
   // Asked before anything slow or irreversible: the key pair is made on the token only after a yes.
   await confirmSigning(
     `About to generate the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}' and sign its certificate with the root key:\n  subject  ${formatName(expectedSubject(settings, settings.intermediateCommonName))}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature${constraints.length ? `\n  names    ${constraints.map((c) => `${c.subtree} ${c.type}:${c.value}`).join(', ')}` : ''}`,
@@ -74,8 +109,6 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   await requireTools();
   const token = await openToken(options.run, ca.intermediateToken, options);
   const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken, options);
-  const digest = caDigest(settings, 'intermediate');
-  const rootDigest = caDigest(settings, 'root');
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
     withWorkspace(async (work) => {
       const pin = await pinFor(ca.intermediateToken, options.say);
@@ -101,26 +134,7 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
         const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
         const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
-        const signed = await signStaged({
-          signer: rootSigner,
-          workspace: work,
-          caDir: paths.dir,
-          templates: ['sign_intermediate_csr.ini'],
-          context: {
-            privateKeyUri: rootKey.uri,
-            certificate: paths.rootCert,
-            digest: rootDigest,
-            rootCrlUrl: settings.rootCrlUrl ?? '',
-            nameConstraints: constraints,
-            pathlen: 0,
-            foreignSubject: false,
-          },
-          extensions: 'v3_intermediate_ca',
-          days: options.days,
-          digest: rootDigest,
-          csr: csrPath,
-          shadow: intermediateShadow(await shadowAuthority(options.run, ca, 'root', work), { digest: rootDigest, tokenSpki, pathLength: 0 }),
-        });
+        const signed = await signStaged({ signer: rootSigner, ...(await intermediateSigning(options.run, ca, plan, { days: options.days, csr: csrPath, work, tokenSpki })) });
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
         const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: rootDigest, tokenSpki, pathLength: 0 });
         const issuedPath = join(work, 'intermediate.crt');

@@ -4,8 +4,8 @@ import { renderTemplate } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
 import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { decodeCertificate, formatName, pemToDer } from '../../x509/decode.js';
-import { describeKey, verifyCaCertificate } from '../../x509/verify.js';
-import { fileExists, loadCa, type TokenCommandOptions } from '../directory/context.js';
+import { describeKey, verifyCaCertificate, type Digest } from '../../x509/verify.js';
+import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
 import { caDigest, caKeyType, requireKeyLabel, settingsWrite } from '../directory/settings.js';
 import { requireFreshSerial } from './serial.js';
@@ -29,6 +29,19 @@ export interface IssuedCa {
  * found with p11tool, `create_root_cert.ini` rendered, `openssl req -x509` through the engine, and the
  * result verified before anything is written to the CA directory.
  */
+/** A CA has one root: refused before anything else when this directory already has one (also by its dry run). */
+export async function requireNoRootYet(ca: LoadedCa): Promise<void> {
+  const { settings, paths } = ca;
+  if (settings.rootKey || (await fileExists(paths.rootCert))) {
+    throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
+  }
+}
+
+/** `create_root_cert.ini` as `root` renders it and keeps it in DIR/config. */
+export function rootConfigText(ca: LoadedCa, digest: Digest): Promise<string> {
+  return renderTemplate('create_root_cert.ini', { dir: ca.paths.dir, digest, subject: ca.settings.subject, commonName: ca.settings.rootCommonName });
+}
+
 export async function createRoot(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
@@ -38,9 +51,7 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
   if (resumed) return resumed;
   const keyType = caKeyType(settings, 'root');
   const digest = caDigest(settings, 'root');
-  if (settings.rootKey || (await fileExists(paths.rootCert))) {
-    throw new CaError(`the root CA already exists (${paths.rootCert}, key ${settings.rootKey?.uri ?? 'unknown'}); a CA has one root — use a new --dir for another`);
-  }
+  await requireNoRootYet(ca);
   await requireTools();
   const token = await openToken(options.run, ca.rootToken, options);
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
@@ -48,12 +59,7 @@ export async function createRoot(options: TokenCommandOptions & { days: number; 
       const pin = await pinFor(ca.rootToken, options.say);
       if (leftoverKey) await removeLeftoverKey(token, pin, leftoverKey.idHex, options.say);
       options.say(`generating the root key (${keyType}, label '${options.label}') on token '${ca.rootToken.tokenLabel}'…`);
-      const configText = await renderTemplate('create_root_cert.ini', {
-        dir: paths.dir,
-        digest,
-        subject: settings.subject,
-        commonName: settings.rootCommonName,
-      });
+      const configText = await rootConfigText(ca, digest);
       const config = join(work, 'create_root_cert.ini');
       await writeWorkspaceFile(config, configText);
       const shadow = await shadowRoot(options.run, keyType, { config, days: options.days, digest, work });

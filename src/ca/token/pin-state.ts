@@ -2,7 +2,7 @@ import { ParseError, printable, ToolFailedError, WrongPinError } from '../../err
 import { confirm, describePinSource, interactive } from '../../terminal.js';
 import { pinState, type PinState } from '../../pkcs11/pin-state.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
-import type { Runner } from '../../tools/run.js';
+import { commandLine, type Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
 
 type PinRole = Pick<TokenRole, 'role' | 'module' | 'tokenLabel' | 'pinEnv' | 'pinFile'>;
@@ -19,13 +19,9 @@ export async function readPinState(run: Runner, module: string, label: string): 
   }
 }
 
-function shellQuote(text: string): string {
-  return /^[\w./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The message for a locked user PIN: how to unblock it with the SO PIN (the same on a SmartCard-HSM). */
 export function lockedPinMessage(role: PinRole, what: string): string {
-  const unblock = `pkcs11-tool --module ${shellQuote(role.module)} --token-label ${shellQuote(role.tokenLabel)} --login --login-type so --init-pin`;
+  const unblock = commandLine(['pkcs11-tool', '--module', role.module, '--token-label', role.tokenLabel, '--login', '--login-type', 'so', '--init-pin']);
   return `the token PIN is locked: token '${role.tokenLabel}' ${what}; unblock it with the SO PIN (${unblock}, also for a SmartCard-HSM), then run again`;
 }
 
