@@ -40,6 +40,11 @@ function backendOf(options: TokenCommandOptions, ca: LoadedCa, which: 'root' | '
   return resolveBackend(options.run, role.backend, role.module, work, role.role);
 }
 
+/** The URI a key about to be generated will have; its id (ID) is drawn when the token makes it. */
+function keyUriToBe(tokenLabel: string, label: string): string {
+  return `pkcs11:token=${encodeURIComponent(tokenLabel)};object=${encodeURIComponent(label)};id=ID;type=private`;
+}
+
 /** `server`, `client`, `renew --dry-run`: the leaf the shadow CA issues from the very command and config. */
 export async function dryRunLeaf(options: IssueOptions): Promise<DryRun> {
   const ca = await loadCa(options);
@@ -115,7 +120,7 @@ export async function dryRunRoot(options: TokenCommandOptions & { days: number; 
     const shadow = await shadowRoot(options.run, keyType, { config, days: options.days, digest, work });
     const kept = join(paths.config, 'create_root_cert.ini');
     const backend = await backendOf(options, ca, 'root', work);
-    const keyUri = `pkcs11:token=${encodeURIComponent(ca.rootToken.tokenLabel)};object=${encodeURIComponent(options.label)};id=ID;type=private`;
+    const keyUri = keyUriToBe(ca.rootToken.tokenLabel, options.label);
     const generate = ['pkcs11-tool', ...keyPairGenArgs(ca.rootToken, { keyType, label: options.label, idHex: 'ID' })];
     return {
       title: `root --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.rootToken.tokenLabel}' and ${formatName(shadow.decoded.subject)} self-signed to ${paths.rootCert} (ID: the fresh key id, chosen when the key is made)`,
@@ -152,7 +157,7 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
     const staged = await shadowStaged(await intermediateSigning(options.run, ca, plan, { days: options.days, csr, work, tokenSpki }));
     const kept = { csr: join(paths.config, 'create_intermediate_csr.ini'), sign: join(paths.config, 'sign_intermediate_csr.ini') };
     const [backend, rootBackend] = [await backendOf(options, ca, 'intermediate', work), await backendOf(options, ca, 'root', work)];
-    const keyUri = `pkcs11:token=${encodeURIComponent(ca.intermediateToken.tokenLabel)};object=${encodeURIComponent(options.label)};id=ID;type=private`;
+    const keyUri = keyUriToBe(ca.intermediateToken.tokenLabel, options.label);
     return {
       title: `intermediate --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
       commands: [
