@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serialOf } from './certs.js';
@@ -12,6 +13,23 @@ function runAndKill(args: readonly string[], env: NodeJS.ProcessEnv, signal: Nod
     const timer = setTimeout(() => child.kill(signal), afterMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Starts the CLI and kills it with `signal` once `file` exists; resolves with the exit code (null: died of the signal). */
+function runAndKillOnceExists(args: readonly string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, file: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: 'ignore' });
+    const poll = setInterval(() => {
+      if (existsSync(file)) {
+        clearInterval(poll);
+        child.kill(signal);
+      }
+    }, 50);
+    child.on('exit', (code) => {
+      clearInterval(poll);
       resolve(code);
     });
   });
@@ -75,14 +93,18 @@ describe('SIGINT and SIGTERM', () => {
   afterAll(() => sandbox.cleanup());
 
   it.each(['SIGINT', 'SIGTERM'] as const)('%s mid-signing removes the workspace and the lock and changes nothing', async (signal) => {
-    // A slow openssl (a shim that waits before `ca`) gives the signal a moment when the workspace surely exists.
+    // A slow openssl (a shim that says it was reached, then waits before `ca`) gives the signal a moment when the
+    // workspace and the lock surely exist; a fixed delay was too short when CI's load slowed the start-up.
     const bin = join(sandbox.root, `slow-${signal}`);
+    const reached = join(sandbox.root, `reached-${signal}`);
     await mkdir(bin);
-    await writeFile(join(bin, 'openssl'), '#!/bin/bash\nif [ "$1" = ca ]; then sleep 3; fi\nexec /usr/bin/openssl "$@"\n');
+    await writeFile(join(bin, 'openssl'), `#!/bin/bash\nif [ "$1" = ca ]; then : > '${reached}'; sleep 3; fi\nexec /usr/bin/openssl "$@"\n`);
     await chmod(join(bin, 'openssl'), 0o755);
     const before = await treeHash(sandbox.caDir);
     const csr = await makeCsr(sandbox.root, `sig-${signal}`);
-    const code = await runAndKill(['server', csr, '--dir', sandbox.caDir], { ...sandbox.env, TMPDIR: tmp, PATH: `${bin}:${process.env['PATH']}` }, signal, 1500);
+    const env = { ...sandbox.env, TMPDIR: tmp, PATH: `${bin}:${process.env['PATH']}` };
+    const code = await runAndKillOnceExists(['server', csr, '--dir', sandbox.caDir], env, signal, reached);
+    expect(existsSync(reached)).toBe(true);
     expect(code).toBe(signal === 'SIGINT' ? 130 : 143);
     expect(await readdir(tmp)).toEqual([]);
     expect(await treeHash(sandbox.caDir)).toEqual(before);
