@@ -78,6 +78,16 @@ apt-get install -y -qq --no-install-recommends \
   ca-certificates openssl opensc libpcsclite1 gnutls-bin softhsm2 p11-kit p11-kit-modules bsdutils >/dev/null
 # Go's crypto/x509 is a third, independent verifier of the chains (and name constraints) the tests sign.
 apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+# The README's deployment examples run in a test: nginx serves the files, HAProxy and kubectl load them.
+# policy-rc.d keeps the daemons from starting (and taking port 80) at install; the test starts its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get install -y -qq --no-install-recommends nginx haproxy >/dev/null
+# Debian 12 has kubectl as kubernetes-client; later releases dropped it, and the README test (host only) says so.
+command -v kubectl >/dev/null || apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null 2>&1 ||
+  echo "install-system-deps: no kubectl in this release (kubernetes-client); the README test needs it on the host" >&2
 
 p11pkgs=(pkcs11-provider)
 [ "$engine" = 1 ] && p11pkgs+=(libengine-pkcs11-openssl)
@@ -94,4 +104,4 @@ fi
 bash "$(dirname "$0")/setup-opencryptoki.sh"
 
 version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
-echo "install-system-deps: $(openssl version | cut -d' ' -f1-2), libp11 $(version libengine-pkcs11-openssl), pkcs11-provider $(version pkcs11-provider), OpenSC $(version opensc), SoftHSM2 $(version softhsm2), GnuTLS $(version gnutls-bin), p11-kit $(version p11-kit), Go $(version golang-go)"
+echo "install-system-deps: $(openssl version | cut -d' ' -f1-2), libp11 $(version libengine-pkcs11-openssl), pkcs11-provider $(version pkcs11-provider), OpenSC $(version opensc), SoftHSM2 $(version softhsm2), GnuTLS $(version gnutls-bin), p11-kit $(version p11-kit), Go $(version golang-go), nginx $(version nginx), HAProxy $(version haproxy)"
