@@ -1,18 +1,17 @@
 import { sign, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { CaError } from '../../errors.js';
 import { decodeCertificate, type DecodedCertificate } from '../../x509/decode.js';
+import { nodeForge } from '../../x509/forge.js';
 import { signatureDigest } from '../../x509/verify.js';
-
-const asn1 = forge.asn1;
 
 function fromDer(der: Buffer): forge.asn1.Asn1 {
   // decodeBitStrings off: the public key and signature BIT STRINGs are kept as they are, byte for byte.
-  return asn1.fromDer(forge.util.createBuffer(der.toString('binary')), { decodeBitStrings: false } as never);
+  return nodeForge().asn1.fromDer(nodeForge().util.createBuffer(der.toString('binary')), { decodeBitStrings: false } as never);
 }
 
 function toDer(node: forge.asn1.Asn1): Buffer {
-  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+  return Buffer.from(nodeForge().asn1.toDer(node).getBytes(), 'binary');
 }
 
 /**
@@ -28,6 +27,7 @@ export function resignCertificate(real: DecodedCertificate, publicKey: KeyObject
   const [tbs, algorithm] = certificate.value as forge.asn1.Asn1[];
   const fields = tbs!.value as forge.asn1.Asn1[];
   // [0] EXPLICIT version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo, …
+  const asn1 = nodeForge().asn1;
   const spkiIndex = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 6 : 5;
   fields[spkiIndex] = fromDer(publicKey.export({ type: 'spki', format: 'der' }));
   const tbsDer = toDer(tbs!);
