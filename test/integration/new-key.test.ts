@@ -119,6 +119,16 @@ describe('--new-key and --p12', () => {
     expect(await readFile(join(dir, 'taken.example.test.key'), 'utf8')).toBe('somebody else\'s key\n');
   });
 
+  it('refuses an existing certificate file the same way, naming --new-key rather than --out', async () => {
+    const dir = await outDir('taken-crt');
+    await writeFile(join(dir, 'old.example.test.crt'), 'an old certificate\n');
+    const before = await treeHash(sandbox.caDir);
+    const result = await cli(['server', '--new-key', 'old.example.test', '--dir', sandbox.caDir, '--out-dir', dir], { env: sandbox.env });
+    expectOneLineError(result, /--new-key .*old\.example\.test\.crt already exists; an existing file is never overwritten — remove it or choose another --new-key/);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+    expect(await readdir(dir)).toEqual(['old.example.test.crt']);
+  });
+
   it('leaves no key behind when the token\'s signing fails', async () => {
     const dir = await outDir('failed');
     const before = await treeHash(sandbox.caDir);

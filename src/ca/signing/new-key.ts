@@ -95,6 +95,8 @@ async function prepare(options: NewKeyOptions): Promise<{ files: ReturnType<type
   const files = newKeyFiles(options.newKey);
   const { paths } = await loadCa(options);
   const key = await requireWritableOutput(files.key, paths.dir, '--new-key');
+  // Here too, so a clash names --new-key and --out-dir rather than planLeaf's --out, which this mode refuses.
+  for (const path of [files.certificate, files.chain]) await requireWritableOutput(path, paths.dir, '--new-key');
   const p12 = files.p12 === undefined ? undefined : await requireWritableOutput(files.p12, paths.dir, '--p12');
   const password = p12 === undefined ? undefined : await p12Password(options.newKey);
   return { files: { ...files, key, ...(p12 ? { p12 } : {}) }, ...(password ? { password } : {}) };
