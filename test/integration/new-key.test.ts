@@ -106,6 +106,11 @@ describe('--new-key and --p12', () => {
       }
       expect(await allFileText(sandbox.caDir)).not.toContain(PASSWORD);
     });
+
+    it('records in the audit log that the key was made here, and where it went', async () => {
+      const audit = await readFile(join(sandbox.caDir, 'audit.log'), 'utf8');
+      expect(audit).toContain(`server certificate, 375 days, EC:secp256r1 key made here (software) for ${join(dir, 'web.example.test.key')}, PKCS#12 ${join(dir, 'web.p12')}`);
+    });
   });
 
   it('refuses an existing key file before anything is signed, leaving the CA directory and the file as they were', async () => {

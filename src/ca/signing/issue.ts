@@ -63,6 +63,8 @@ export interface IssueOptions extends TokenCommandOptions {
   readonly requestIdentity?: string;
   /** --new-key's key and PKCS#12: checked like --out again under the lock, written exclusively in the same commit. */
   readonly deliveries?: Deliveries;
+  /** Said in the audit record after the profile and validity: `--new-key`'s "key made here (EC:secp256r1)". */
+  readonly auditNote?: string;
   readonly alsoRevoke?: (staged: { signer: openssl.SigningContext; staging: string; work: string }) => Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }>;
 }
 
@@ -250,7 +252,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
           { path: chainOut, data: chain, exclusive: true },
           ...(revocation?.writes ?? []),
         ],
-        audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }, ...(revocation?.audit ?? [])],
+        audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days${options.auditNote ? `, ${options.auditNote}` : ''}` }, ...(revocation?.audit ?? [])],
       };
     }),
     change,

@@ -144,6 +144,7 @@ export async function issueWithNewKey(options: NewKeyOptions): Promise<IssuedWit
       sans: sansWithName(options),
       requestIdentity: JSON.stringify(['new-key', newKey.name, newKey.keyType, files.key, files.p12 ?? '']),
       deliveries: deliveries(options.run, files, key, newKey.name, password),
+      auditNote: `${newKey.keyType} key made here (software) for ${files.key}${files.p12 ? `, PKCS#12 ${files.p12}` : ''}`,
     });
     return { issued, key: files.key, ...(files.p12 ? { p12: files.p12 } : {}) };
   });
