@@ -20,7 +20,8 @@ import { initCommand } from './commands/init.js';
 import { say } from './commands/output.js';
 import { revokeCommand } from './commands/revoke.js';
 import { rootCommand } from './commands/root.js';
-import { serverCommand } from './commands/server.js';
+import { leafSource, serverCommand } from './commands/server.js';
+import { P12_PASSWORD_VARIABLE } from './ca/signing/new-key.js';
 import { CaError, printable } from './errors.js';
 import { jsonDocument, jsonOutput, setJsonOutput } from './commands/json-output.js';
 import { run } from './tools/run.js';
@@ -104,6 +105,16 @@ function withTokenOptions(command: Command, keys: { root: boolean }): Command {
     .option('--backend <backend>', 'how openssl reaches the token: auto, engine (libp11) or provider (pkcs11-provider); overrides the settings file')
     .option('-y, --yes', 'sign without asking (no question is asked without a terminal either)')
     .option('--lock-timeout <seconds>', 'how long to wait for another run to release the CA directory', positiveSeconds, 120);
+}
+
+/** `server` and `client`: the key made here instead of a CSR (see src/ca/signing/new-key.ts). */
+function withNewKeyOptions(command: Command): Command {
+  return command
+    .option('--new-key <name>', 'make a software key (never on the token) and its CSR with CN=NAME, then sign it: writes NAME.key (0600), NAME.crt, NAME.chain.crt')
+    .option('--key-type <type>', `with --new-key: ${KEY_TYPES.join(', ')} (default EC:secp256r1)`)
+    .option('--out-dir <dir>', 'with --new-key: where the files go (default: the current directory)')
+    .option('--p12 <file>', 'with --new-key: also a PKCS#12 (key + certificate + intermediate, AES-256) for Java and Windows')
+    .option('--p12-password-file <file>', `with --p12: its password, the file's first line (else ${P12_PASSWORD_VARIABLE})`);
 }
 
 /** An example or two under a command's help. */
@@ -200,20 +211,20 @@ export function buildProgram(): Command {
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
     .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun }));
 
-  examples(withTokenOptions(program.command('server').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a server CSR with the intermediate key'), { root: false }), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt')
+  examples(withNewKeyOptions(withTokenOptions(program.command('server').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a server CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
     .option('--profile <profile>', 'server, client or server-client', profileName, 'server')
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csr: string, flags) => serverCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
+    .action((csr: string | undefined, flags) => serverCommand({ ...tokenOptions(flags), ...leafSource(csr, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
 
-  examples(withTokenOptions(program.command('client').argument('<csr>', 'the certificate signing request (PEM or DER)').description('sign a client (mutual TLS) CSR with the intermediate key'), { root: false }), 'client alice.csr --dir /srv/ca --san email:alice@example.test')
+  examples(withNewKeyOptions(withTokenOptions(program.command('client').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a client (mutual TLS) CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csr: string, flags) => clientCommand({ ...tokenOptions(flags), csrPath: csr, days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
+    .action((csr: string | undefined, flags) => clientCommand({ ...tokenOptions(flags), ...leafSource(csr, flags), days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')

@@ -1,8 +1,6 @@
-import { issueLeaf, type IssueOptions } from '../ca/signing/issue.js';
-import { dryRunLeaf } from '../ca/shadow/dry-run.js';
-import { printDryRun, printLeafReport } from './output.js';
+import type { IssueOptions } from '../ca/signing/issue.js';
+import { leafCommand, type LeafSource } from './server.js';
 
-export async function clientCommand(options: Omit<IssueOptions, 'profile'> & { dryRun?: boolean }): Promise<void> {
-  if (options.dryRun) return printDryRun(await dryRunLeaf({ ...options, profile: 'client' }));
-  printLeafReport('client certificate issued', await issueLeaf({ ...options, profile: 'client' }));
+export function clientCommand(options: Omit<IssueOptions, 'csrPath' | 'profile'> & LeafSource & { dryRun?: boolean }): Promise<void> {
+  return leafCommand('client certificate issued', { ...options, profile: 'client' });
 }

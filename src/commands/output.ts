@@ -36,8 +36,14 @@ export async function printCaReport(title: string, ca: { certificate: string; su
   );
 }
 
+/** With --new-key: the key (and PKCS#12) delivered beside the certificate, and how a server or client uses them. */
+function keyFields(leaf: { chain: string; profile: string }, delivered: { key: string; p12?: string }): Array<[string, string]> {
+  const next = leaf.profile === 'client' ? `curl --cert ${leaf.chain} --key ${delivered.key} https://…` : `nginx: ssl_certificate ${leaf.chain}; ssl_certificate_key ${delivered.key};`;
+  return [['key', `${delivered.key} (private key, mode 0600: keep it on the machine that uses it)`], ...(delivered.p12 ? [['PKCS#12', `${delivered.p12} (key + certificate + intermediate, mode 0600: Java keystores, Windows)`] as [string, string]] : []), ['next', next]];
+}
+
 /** The report of `server`, `client` and `renew`: the issued certificate, its names, and what was checked. */
-export function printLeafReport(title: string, leaf: { certificate: string; chain: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date; profile: string; ignoredExtensions: readonly string[]; checks: readonly string[] }): void {
+export function printLeafReport(title: string, leaf: { certificate: string; chain: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date; profile: string; ignoredExtensions: readonly string[]; checks: readonly string[] }, delivered?: { key: string; p12?: string }): void {
   printReport(
     `${title}: ${leaf.certificate}`,
     [
@@ -48,6 +54,7 @@ export function printLeafReport(title: string, leaf: { certificate: string; chai
       ['SANs', leaf.sans.join(', ') || '(none)'],
       ['expires', day(leaf.notAfter)],
       ...(leaf.ignoredExtensions.length > 0 ? [['ignored', `${leaf.ignoredExtensions.join(', ')} (requested by the CSR, not signed)`] as [string, string]] : []),
+      ...(delivered ? keyFields(leaf, delivered) : []),
     ],
     leaf.checks,
   );

@@ -157,3 +157,36 @@ export async function generateCrl(context: CaSigner, request: { config: string; 
   const { args, options } = caSigning(context);
   return context.run('openssl', generateCrlArgs(args, request), options);
 }
+
+/** The argv of `openssl genpkey` for a software key of `keyType` (a leaf's: never on the token). */
+export function generateKeyArgs(keyType: `EC:${string}` | `rsa:${string}`, out: string): string[] {
+  const [kind, size] = keyType.split(':') as [string, string];
+  const algorithm = kind === 'EC' ? ['-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${NIST_CURVE[size] ?? size}`] : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${size}`];
+  return ['genpkey', ...algorithm, '-out', out];
+}
+
+/** openssl knows secp256r1 only as prime256v1 or P-256. */
+const NIST_CURVE: Record<string, string> = { secp256r1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/**
+ * The argv of `openssl req -new` for a leaf's own CSR, signed by its software key. `-config /dev/null`: the
+ * subject comes from `-subj` alone, never from whatever openssl.cnf the machine has (the CA decides the
+ * certificate's subject and names anyway).
+ */
+export function createLeafCsrArgs(request: { key: string; subject: string; out: string }): string[] {
+  return ['req', '-new', '-config', '/dev/null', '-key', request.key, '-subj', request.subject, '-out', request.out];
+}
+
+/**
+ * The argv of `openssl pkcs12 -export`: key, certificate and chain, encrypted with AES-256-CBC under PBKDF2
+ * and MAC'd with SHA-256 (OpenSSL 3's defaults, spelled out so every version writes the same). The password
+ * comes on stdin (`-passout stdin`): never in argv, never in a file, never in a child's environment.
+ */
+export function exportPkcs12Args(request: { key: string; chain: string; name: string; out: string }): string[] {
+  return ['pkcs12', '-export', '-inkey', request.key, '-in', request.chain, '-name', request.name, '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC', '-macalg', 'sha256', '-passout', 'stdin', '-out', request.out];
+}
+
+/** `openssl pkcs12 -export` with the password on stdin. */
+export async function exportPkcs12(run: Runner, request: { key: string; chain: string; name: string; out: string; password: string }): Promise<void> {
+  await run('openssl', exportPkcs12Args(request), { input: `${request.password}\n` });
+}

@@ -1,7 +1,7 @@
 import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
 
-/** Environment variables that carry a PIN: never inherited by a child unless a call passes them as a secret. */
-export const PIN_ENV_NAMES = ['HSM_CA_PIN', 'HSM_CA_ROOT_PIN', 'GNUTLS_PIN', 'GNUTLS_SO_PIN', 'PKCS11_PIN'] as const;
+/** Environment variables that carry a PIN or password: never inherited by a child unless a call passes them as a secret. */
+export const PIN_ENV_NAMES = ['HSM_CA_PIN', 'HSM_CA_ROOT_PIN', 'GNUTLS_PIN', 'GNUTLS_SO_PIN', 'PKCS11_PIN', 'HSM_CA_P12_PASSWORD'] as const;
 
 const DEBIAN_PACKAGE: Record<string, string> = {
   openssl: 'openssl',

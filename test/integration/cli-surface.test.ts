@@ -65,7 +65,7 @@ describe('the command line itself', () => {
     expect(JSON.parse(checked.stdout)).toEqual({ findings: expect.arrayContaining([{ level: 'ok', text: expect.stringMatching(/^settings /) }]) });
     const usage = await cli(['server', '--json']);
     expect(usage.code).toBe(2);
-    expect(JSON.parse(usage.stdout)).toEqual({ error: { code: 2, message: "missing required argument 'csr'" } });
+    expect(JSON.parse(usage.stdout)).toEqual({ error: { code: 2, message: 'name the CSR to sign, or pass --new-key NAME to have the key made here' } });
     const refused = await cli(['list', '--dir', dir, '--json']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toEqual({ error: { code: 1, message: `no intermediate CA yet in ${dir}; run \`hsm-openssl-ca intermediate --dir ${dir}\` first` } });

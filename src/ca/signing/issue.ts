@@ -59,13 +59,25 @@ export interface IssueOptions extends TokenCommandOptions {
    * show that the shadow CA alone refuses what the constraints forbid before the token signs anything.
    */
   readonly nameConstraintPreCheck?: typeof requireWithinNameConstraints;
+  /** --new-key: what identifies the request instead of the CSR's bytes, which a fresh key makes new on every run. */
+  readonly requestIdentity?: string;
+  /** --new-key's key and PKCS#12: checked like --out again under the lock, written exclusively in the same commit. */
+  readonly deliveries?: Deliveries;
+  /** Said in the audit record after the profile and validity: `--new-key`'s "key made here (EC:secp256r1)". */
+  readonly auditNote?: string;
   readonly alsoRevoke?: (staged: { signer: openssl.SigningContext; staging: string; work: string }) => Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }>;
+}
+
+/** Files delivered with the certificate, made once it is signed and verified (`work`: the signing's workspace). */
+export interface Deliveries {
+  readonly files: ReadonlyArray<{ readonly path: string; readonly option: string }>;
+  readonly writes: (signed: { certificate: string; chain: string; work: string }) => Promise<PlannedWrite[]>;
 }
 
 /** The change a leaf issuance makes, keyed by what was asked: a rerun of the same request gets its result. */
 export async function leafChange(options: IssueOptions, csrPath: string, out: string): Promise<ChangeOptions> {
   const command = options.command ?? options.profile;
-  const csr = await readFile(csrPath).catch(() => undefined);
+  const csr = options.requestIdentity ?? (await readFile(csrPath).catch(() => undefined));
   return {
     command,
     requestKey: requestKey(command, csr, out, options.profile, options.sans.join('\n'), options.replaceSans, options.days, options.alsoRevoke !== undefined),
@@ -210,6 +222,7 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       // Again under the lock: a run that waited for it may find the file written by the run before.
       await requireWritableOutput(out, paths.dir);
       await requireWritableOutput(chainOut, paths.dir);
+      for (const file of options.deliveries?.files ?? []) await requireWritableOutput(file.path, paths.dir, file.option);
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
@@ -222,6 +235,8 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });
       checks.push('openssl verify -CAfile root.crt -untrusted intermediate.crt: OK');
       const revocation = options.alsoRevoke ? await options.alsoRevoke({ signer, staging: signed.staging, work }) : undefined;
+      const chain = signed.pem + (await readFile(paths.intermediateCert, 'utf8'));
+      const delivered = (await options.deliveries?.writes({ certificate: signed.pem, chain, work })) ?? [];
       const result: IssuedLeaf = { certificate: out, chain: chainOut, serial: cert.serialHex, subject: formatName(cert.subject), sans: sanText, notAfter: cert.notAfter, profile: options.profile, ignoredExtensions, checks, ...(revocation ? { revocation: revocation.result } : {}) };
       const issued = `${options.profile} certificate ${cert.serialHex} for ${result.subject} (${join(paths.intermediateDir, 'newcerts', `${cert.serialHex}.pem`)}, delivered to ${out})`;
       return {
@@ -231,11 +246,13 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
           ...(await databaseWrites(signed.staging, paths.intermediateDir)),
           { path: join(paths.csrArchive, `${cert.serialHex}.csr`), data: csrPem },
           { path: join(paths.config, 'sign_server_csrs.ini'), data: signed.configText },
+          // The key before its certificate: a commit killed between the two never leaves a certificate without it.
+          ...delivered,
           { path: out, data: signed.pem, exclusive: true },
-          { path: chainOut, data: signed.pem + (await readFile(paths.intermediateCert, 'utf8')), exclusive: true },
+          { path: chainOut, data: chain, exclusive: true },
           ...(revocation?.writes ?? []),
         ],
-        audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days` }, ...(revocation?.audit ?? [])],
+        audit: [{ action: 'certificate-issued' as const, command: change.command, ...certificateAudit(cert, result.subject, sanText), detail: `${options.profile} certificate, ${options.days} days${options.auditNote ? `, ${options.auditNote}` : ''}` }, ...(revocation?.audit ?? [])],
       };
     }),
     change,
