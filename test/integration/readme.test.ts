@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
 
 /** The fenced block right after `<!-- readme-test: NAME -->`. */
-function taggedBlock(name: string): string {
-  const match = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(README);
+function taggedBlock(name: string, language = 'sh'): string {
+  const match = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`${language}\\n([\\s\\S]*?)\`\`\``).exec(README);
   if (!match) throw new Error(`README has no block tagged readme-test: ${name}`);
   return match[1]!;
 }
@@ -83,13 +83,16 @@ describe('the README', () => {
     // "prints the root's SHA-256 fingerprint: write it down": the one openssl computes from the root written.
     const fingerprint = (await mustExec('openssl', ['x509', '-in', join(tour, 'ca/certs/root.crt'), '-noout', '-fingerprint', '-sha256'])).trim().split('=')[1]!;
     expect(result.stdout).toContain(fingerprint);
-    const chain = await readFile(join(tour, 'www.chain.crt'), 'utf8');
-    expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    for (const name of ['www', 'api.tour.test']) {
+      const chain = await readFile(join(tour, `${name}.chain.crt`), 'utf8');
+      expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    }
+    expect((await stat(join(tour, 'api.tour.test.key'))).mode & 0o777).toBe(0o600);
   }, 240_000);
 
   it('nginx, configured as the README shows, serves the tour certificate and a client trusting only the root verifies it', async () => {
     const port = await freePort();
-    const server = /```nginx\n([\s\S]*?)```/.exec(README)![1]!.replaceAll('/etc/nginx/tls', tour).replace(/listen 443 ssl;/, `listen 127.0.0.1:${port} ssl;`);
+    const server = taggedBlock('nginx', 'nginx').replaceAll('/etc/nginx/tls', tour).replace(/listen 443 ssl;/, `listen 127.0.0.1:${port} ssl;`);
     const prefix = join(root, 'nginx');
     await mkdir(prefix);
     const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((name) => `${name}_temp_path ${join(prefix, name)};`).join(' ');
