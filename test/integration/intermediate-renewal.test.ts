@@ -96,11 +96,12 @@ describe('intermediate --renew', () => {
     const after = await Cert.load(intermediate);
     const status = await cli(['status', '--dir', dir]);
     expect(status.stdout).toContain(new Date(after.x509.validTo).toISOString().slice(0, 10));
-    const list = await cli(['list', '--root', '--dir', dir]);
-    expect(list.stdout).toContain(before.cert.serial);
-    expect(list.stdout).toContain(after.serial);
+    const list = await cli(['list', '--root', '--dir', dir, '--json']);
+    const listed = (JSON.parse(list.stdout) as { serial: string; status: string }[]).map(({ serial, status }) => ({ serial, status }));
+    expect(listed).toEqual([{ serial: before.cert.serial, status: 'superseded' }, { serial: after.serial, status: 'valid' }]);
     const check = await cli(['check', '--dir', dir]);
     expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(new RegExp(`ok +superseded intermediate certificate \\S+intermediate-${before.cert.serial}\\.crt: expires `));
     expect((await cli(['audit', 'verify', '--dir', dir])).code).toBe(0);
     expect((await readdir(join(dir, 'intermediate', 'certs'))).sort()).toEqual([`intermediate-${before.cert.serial}.crt`, 'chain.crt', 'intermediate.crt'].sort());
   });
