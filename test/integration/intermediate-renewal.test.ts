@@ -56,6 +56,13 @@ describe('intermediate --renew', () => {
     expect(await tokenObjects()).toBe(objects);
   });
 
+  it('refuses what does not apply to a renewal, before any token is touched', async () => {
+    const tree = await treeHash(dir);
+    expectOneLineError(await cli(['intermediate', '--renew', '--permit-dns', 'other.test', '--dir', dir], { env }), /--permit-dns\/--permit-ip\/--exclude-dns does not apply to --renew .*keeps the intermediate's key, subject and name constraints/);
+    expectOneLineError(await cli(['intermediate', '--renew', '--days', '9000', '--dir', dir], { env }), /--days 9000 would outlive the root CA by \d+ days .*use --days \d+ or less/);
+    expect(await treeHash(dir)).toEqual(tree);
+  });
+
   it('a wrong root PIN leaves the directory byte for byte as it was', async () => {
     const tree = await treeHash(dir);
     const result = await cli(['intermediate', '--renew', '--days', '700', '--dir', dir], { env: { ...env, HSM_CA_ROOT_PIN: '999999' } });
