@@ -198,18 +198,20 @@ export function buildProgram(): Command {
     'intermediate --dir /srv/ca',
     'intermediate --dir /srv/ca --permit-dns example.test --permit-ip 10.0.0.0/8',
     'intermediate --dir /srv/ca --csr step-ca-intermediate.csr --permit-dns internal.example.test --out-dir handover/',
+    'intermediate --renew --dir /srv/ca --days 1825',
   )
     .option('--days <days>', 'validity', positiveDays, 1825)
     .option('--label <label>', 'label of the key on the token', 'intermediate')
     .option('--permit-dns <domain>', 'name constraint: only names in this DNS subtree (repeatable)', collect, [])
     .option('--permit-ip <cidr>', 'name constraint: only addresses in this range, e.g. 10.0.0.0/8 (repeatable)', collect, [])
+    .option('--renew', 'a new certificate for this directory\'s intermediate: same key and subject, new validity, signed by the root; the old one is kept as intermediate-SERIAL.crt', false)
     .option('--csr <file>', 'sign this online CA\'s intermediate CSR with the root key instead (its key stays with that CA)')
     .option('--pathlen <n>', 'with --csr: how many CA levels may sit below it (default 0)', pathLength)
     .option('--exclude-dns <domain>', 'with --csr: name constraint: no names in this DNS subtree (repeatable)', collect, [])
     .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
     .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
-    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun }));
+    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew }));
 
   examples(withNewKeyOptions(withTokenOptions(program.command('server').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a server CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)

@@ -2,6 +2,7 @@ import type { TokenCommandOptions } from '../ca/directory/context.js';
 import type { NameConstraints } from '../ca/directory/settings.js';
 import { signForeignIntermediate } from '../ca/signing/foreign.js';
 import { createIntermediate } from '../ca/signing/intermediate.js';
+import { renewIntermediate } from '../ca/signing/intermediate-renewal.js';
 import { UsageError } from '../errors.js';
 import { day, printCaReport, printDryRun, printReport } from './output.js';
 import { dryRunIntermediate } from '../ca/shadow/dry-run.js';
@@ -16,10 +17,13 @@ export interface IntermediateCommandOptions extends TokenCommandOptions {
   readonly out?: string;
   readonly outDir?: string;
   readonly dryRun?: boolean;
+  /** Renew this directory's intermediate: same key and subject, new certificate from the root. */
+  readonly renew?: boolean;
 }
 
 /** `intermediate`: our own intermediate on the token, or with --csr an online CA's, signed by the root. */
 export async function intermediateCommand(options: IntermediateCommandOptions): Promise<void> {
+  if (options.renew) return renewCommand(options);
   if (options.csr === undefined) {
     const foreignOnly = [['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--exclude-dns', options.nameConstraints?.excludedDns]].find(([, value]) => value !== undefined);
     if (foreignOnly) throw new UsageError(`${foreignOnly[0]} applies to an online CA's intermediate only; add --csr FILE, or drop ${foreignOnly[0]}`);
@@ -44,5 +48,18 @@ export async function intermediateCommand(options: IntermediateCommandOptions): 
       ['revoke', `hsm-openssl-ca revoke --root ${signed.serial} --dir ${options.dir}`],
     ],
     signed.checks,
+  );
+}
+
+/** `intermediate --renew`: options that shape a new intermediate or an online CA's are refused, not ignored. */
+async function renewCommand(options: IntermediateCommandOptions): Promise<void> {
+  const other = [['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
+  if (other) throw new UsageError(`${other[0]} does not apply to --renew (the renewed certificate keeps the intermediate's key, subject and name constraints); drop ${other[0]}`);
+  if (options.dryRun) return printDryRun(await dryRunIntermediate({ ...options, renew: true }));
+  const renewed = await renewIntermediate(options);
+  await printCaReport(
+    `intermediate CA renewed: ${renewed.certificate} (the old certificate is kept as ${renewed.superseded}; certificates it issued still verify, their NAME.chain.crt files are not rewritten)`,
+    renewed,
+    `hsm-openssl-ca status --dir ${options.dir}`,
   );
 }

@@ -1,6 +1,6 @@
 import { authority } from '../ca/signing/authority.js';
 import { loadCa } from '../ca/directory/context.js';
-import { issuedBy } from '../ca/inventory/inventory.js';
+import { issuedBy, markSuperseded } from '../ca/inventory/inventory.js';
 import { printable } from '../errors.js';
 import { emitJson } from './json-output.js';
 
@@ -8,7 +8,9 @@ import { emitJson } from './json-output.js';
 export async function listCommand(options: { dir: string; expiring?: number; revoked: boolean; json: boolean; root?: boolean }): Promise<void> {
   const ca = await loadCa({ dir: options.dir });
   const horizon = Date.now() + (options.expiring ?? 0) * 86_400_000;
-  const certificates = (await issuedBy(await authority(ca, options.root ? 'root' : 'intermediate'))).filter(
+  const issued = await issuedBy(await authority(ca, options.root ? 'root' : 'intermediate'));
+  const marked = options.root && ca.settings.intermediateKey ? markSuperseded(issued, (await authority(ca, 'intermediate')).certificate) : issued;
+  const certificates = marked.filter(
     (c) => (!options.revoked || c.status === 'revoked') && (options.expiring === undefined || (c.status === 'valid' && c.notAfter.getTime() <= horizon)),
   );
   if (options.json) return emitJson(certificates);

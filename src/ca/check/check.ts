@@ -1,5 +1,5 @@
 import { readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type forge from 'node-forge';
 import { nodeForge } from '../../x509/forge.js';
 import { printable } from '../../errors.js';
@@ -199,6 +199,7 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
     }
   }
 
+  if (root.certificate) await checkSuperseded(report, dirname(intermediate.certificatePath), root.certificate);
   const chain = await readOptional(chainPath);
   if (!intermediateRead || !rootRead) {
     if (chain !== undefined && !intermediateRead) report.repairable(`${chainPath} exists without ${intermediate.certificatePath}; restore the intermediate certificate (the chain cannot replace it)`);
@@ -209,6 +210,17 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
   if (chain === undefined) report.repairable(`${chainPath} is missing (the intermediate command writes it last); ${rebuild}`);
   else if (!chain.equals(expected)) report.repairable(`${chainPath} is not intermediate.crt followed by root.crt byte for byte; ${rebuild}`);
   else report.ok(`chain ${chainPath} = intermediate.crt + root.crt`);
+}
+
+/** intermediate-SERIAL.crt, kept by `intermediate --renew`: on record, not a problem, as long as the root signed it. */
+async function checkSuperseded(report: Report, certsDir: string, root: DecodedCertificate): Promise<void> {
+  for (const name of (await readdir(certsDir).catch(() => [])).filter((n) => /^intermediate-[0-9A-F]+\.crt$/.test(n)).sort()) {
+    const read = await readCertificate(report, join(certsDir, name), undefined);
+    if (!read) continue;
+    const signedByRoot = read.cert.issuerDer.equals(root.subjectDer) && signatureValid(read.cert.tbsDer, read.cert.signature, read.cert.signatureAlgorithmOid, root.spkiDer);
+    if (signedByRoot) report.ok(`superseded intermediate certificate ${join(certsDir, name)}: expires ${day(read.cert.notAfter)}, signed by the root; kept on record after \`intermediate --renew\``);
+    else report.broken(`${join(certsDir, name)} was not issued by the root in this directory; restore it from your backup or remove it`);
+  }
 }
 
 /** One hex number, as `openssl ca` reads it (a2i_ASN1_INTEGER: whole bytes, so an even number of digits). */

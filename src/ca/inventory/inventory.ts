@@ -13,7 +13,8 @@ import { profileFromExtendedKeyUsage } from '../signing/profiles.js';
 
 export interface IssuedCertificate {
   readonly serial: string;
-  readonly status: 'valid' | 'revoked' | 'expired';
+  /** superseded: an older certificate of this directory's intermediate, replaced by `intermediate --renew`. */
+  readonly status: 'valid' | 'revoked' | 'expired' | 'superseded';
   readonly subject: string;
   readonly sans: readonly string[];
   readonly notAfter: Date;
@@ -73,6 +74,15 @@ async function describeEntry(auth: Authority, entry: IndexEntry): Promise<Issued
  */
 export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
   return mapBounded(await readIndex(auth.databaseDir), READS_AT_ONCE, (entry) => describeEntry(auth, entry));
+}
+
+/**
+ * What the root signed, with this directory's older intermediate certificates (same subject as the active
+ * one, another serial, still valid) marked superseded: kept on record after a renewal, not a second CA.
+ */
+export function markSuperseded(certificates: IssuedCertificate[], active: DecodedCertificate): IssuedCertificate[] {
+  const subject = formatName(active.subject);
+  return certificates.map((c) => (c.status === 'valid' && c.subject === subject && c.serial !== active.serialHex.toUpperCase() ? { ...c, status: 'superseded' } : c));
 }
 
 /** The SHA-256 fingerprint of a certificate as operators compare it: colon-separated upper-case hex. */

@@ -11,6 +11,7 @@ import { formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
 import { intermediateSigning, planIntermediate } from '../signing/intermediate.js';
+import { planRenewal } from '../signing/intermediate-renewal.js';
 import { requireNoRootYet, rootConfigText } from '../signing/root.js';
 import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
 import { shadowStaged } from '../signing/sign.js';
@@ -140,11 +141,12 @@ export async function dryRunRoot(options: TokenCommandOptions & { days: number; 
  * CSR from the very config `intermediate` renders, and the shadow root signs it with the very `openssl ca`
  * config and staged root database; shown with the three token commands (key, CSR, root's signature).
  */
-export async function dryRunIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<DryRun> {
+export async function dryRunIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints; renew?: boolean }): Promise<DryRun> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
-  const plan = await planIntermediate(ca, options);
+  const renewal = options.renew ? await planRenewal(ca, options) : undefined;
+  const plan = renewal ?? (await planIntermediate(ca, options));
   const { keyType, digest } = plan;
   return withWorkspace(async (work) => {
     const csrText = await renderTemplate('create_intermediate_csr.ini', { digest, subject: settings.subject, commonName: settings.intermediateCommonName });
@@ -157,11 +159,13 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
     const staged = await shadowStaged(await intermediateSigning(options.run, ca, plan, { days: options.days, csr, work, tokenSpki }));
     const kept = { csr: join(paths.config, 'create_intermediate_csr.ini'), sign: join(paths.config, 'sign_intermediate_csr.ini') };
     const [backend, rootBackend] = [await backendOf(options, ca, 'intermediate', work), await backendOf(options, ca, 'root', work)];
-    const keyUri = keyUriToBe(ca.intermediateToken.tokenLabel, options.label);
+    const keyUri = renewal?.key.uri ?? keyUriToBe(ca.intermediateToken.tokenLabel, options.label);
     return {
-      title: `intermediate --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
+      title: renewal
+        ? `intermediate --renew --dry-run: a CSR from the intermediate's key ${keyUri} would be signed with the root key to ${paths.intermediateCert}, the current certificate kept as ${renewal.archive} (the shadow CA's stand-in key signed the certificate shown)`
+        : `intermediate --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
       commands: [
-        commandLine(['pkcs11-tool', ...keyPairGenArgs(ca.intermediateToken, { keyType, label: options.label, idHex: 'ID' })]),
+        ...(renewal ? [] : [commandLine(['pkcs11-tool', ...keyPairGenArgs(ca.intermediateToken, { keyType, label: options.label, idHex: 'ID' })])]),
         openssl.tokenCommandLine(backend, (keyArgs) => openssl.createCsrArgs(keyArgs, { config: kept.csr, keyUri, digest, out: paths.intermediateCsr })),
         openssl.tokenCommandLine(rootBackend, (keyArgs) => openssl.signWithCaArgs(keyArgs, { ...staged.signing, config: kept.sign, csr: paths.intermediateCsr, out: paths.intermediateCert })),
       ],

@@ -4,9 +4,10 @@ import { CaError } from '../../errors.js';
 import { renderTemplate } from '../../openssl-config.js';
 import { confirmSigning } from '../../terminal.js';
 import * as openssl from '../../tools/openssl.js';
+import type { SigningContext } from '../../tools/openssl.js';
 import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../../x509/decode.js';
-import { csrSignatureValid, describeKey, Verification, verifyCaCertificate } from '../../x509/verify.js';
+import { csrSignatureValid, describeKey, Verification, verifyCaCertificate, type Digest } from '../../x509/verify.js';
 import { fileExists, loadCa, sameToken, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { Runner } from '../../tools/run.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
@@ -40,6 +41,27 @@ function verifyIntermediateCsr(csr: DecodedCsr, wanted: NameAttribute[], tokenSp
     .passed();
 }
 
+/** `create_intermediate_csr.ini` as rendered for this CA's intermediate subject. */
+export function intermediateCsrConfig(settings: Settings, digest: Digest): Promise<string> {
+  return renderTemplate('create_intermediate_csr.ini', { digest, subject: settings.subject, commonName: settings.intermediateCommonName });
+}
+
+/** The intermediate's CSR made on the token with KEYURI, checked: valid signature, the CA's subject, the token's public key. */
+export async function intermediateCsr(
+  signer: SigningContext,
+  settings: Settings,
+  request: { configText: string; digest: Digest; keyUri: string; tokenSpki: Buffer; work: string; say: (line: string) => void },
+) {
+  const csrConfig = join(request.work, 'create_intermediate_csr.ini');
+  await writeWorkspaceFile(csrConfig, request.configText);
+  const csrPath = join(request.work, 'intermediate.csr');
+  request.say('creating the intermediate CSR on the token (openssl req -new)…');
+  const printed = await openssl.createCsr(signer, { config: csrConfig, keyUri: request.keyUri, digest: request.digest, out: csrPath });
+  const csrPem = await readOpensslOutput(csrPath, 'openssl req -new', printed);
+  const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
+  return { csrPath, csrPem, csrChecks: verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), request.tokenSpki) };
+}
+
 /**
  * The article's "Creating the Intermediate Certificate Authority": key pair on the token, CSR from
  * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
@@ -48,11 +70,17 @@ function verifyIntermediateCsr(csr: DecodedCsr, wanted: NameAttribute[], tokenSp
 /** What making our own intermediate needs, checked before any token is touched (also by its dry run). */
 export async function planIntermediate(ca: LoadedCa, options: { days: number; nameConstraints?: NameConstraints }) {
   const { settings, paths } = ca;
+  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) {
+    throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); renew it with \`hsm-openssl-ca intermediate --renew --dir ${paths.dir}\`, or use a new --dir for a second one`);
+  }
+  return planRootSigning(ca, options);
+}
+
+/** What the root needs to sign an intermediate of this directory (new or renewed): its key, certificate, and validity cap. */
+export async function planRootSigning(ca: LoadedCa, options: { days: number; nameConstraints?: NameConstraints }) {
+  const { settings, paths } = ca;
   if (!settings.rootKey || !(await fileExists(paths.rootCert))) {
     throw new CaError(`no root CA yet in ${paths.dir}; run \`hsm-openssl-ca root --dir ${paths.dir}\` first`);
-  }
-  if (settings.intermediateKey || (await fileExists(paths.intermediateCert))) {
-    throw new CaError(`the intermediate CA already exists (${paths.intermediateCert}); refusing to make a second one in the same directory`);
   }
   const rootPem = await readFile(paths.rootCert, 'utf8');
   const root = decodeCertificate(pemToDer(rootPem, 'CERTIFICATE', paths.rootCert));
@@ -75,7 +103,7 @@ export async function planIntermediate(ca: LoadedCa, options: { days: number; na
 export async function intermediateSigning(
   run: Runner,
   ca: LoadedCa,
-  plan: Awaited<ReturnType<typeof planIntermediate>>,
+  plan: Awaited<ReturnType<typeof planRootSigning>>,
   request: { days: number; csr: string; work: string; tokenSpki: Buffer },
 ): Promise<Omit<SignRequest, 'signer'>> {
   const { settings, paths } = ca;
@@ -118,21 +146,10 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
       if (rootToken !== token) await requireCaKey(rootToken, rootPin, rootKey, ca.rootToken);
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
       const rootSigner = rootToken === token ? { ...signer, pin: rootPin } : await signerFor(rootToken, ca.rootToken, rootPin, work, options.say);
-      const csrConfigText = await renderTemplate('create_intermediate_csr.ini', {
-        digest,
-        subject: settings.subject,
-        commonName: settings.intermediateCommonName,
-      });
+      const csrConfigText = await intermediateCsrConfig(settings, digest);
       const starts = (idHex: string) => keyGenerationStarts({ role: 'intermediate', tokenLabel: ca.intermediateToken.tokenLabel, label: options.label, idHex });
       const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
-        const csrConfig = join(work, 'create_intermediate_csr.ini');
-        await writeWorkspaceFile(csrConfig, csrConfigText);
-        const csrPath = join(work, 'intermediate.csr');
-        options.say('creating the intermediate CSR on the token (openssl req -new)…');
-        const printed = await openssl.createCsr(signer, { config: csrConfig, keyUri: key.uri, digest, out: csrPath });
-        const csrPem = await readOpensslOutput(csrPath, 'openssl req -new', printed);
-        const csr = decodeCsr(pemToDer(csrPem, 'CERTIFICATE REQUEST', 'intermediate.csr'));
-        const csrChecks = verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), tokenSpki);
+        const { csrPath, csrPem, csrChecks } = await intermediateCsr(signer, settings, { configText: csrConfigText, digest, keyUri: key.uri, tokenSpki, work, say: options.say });
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
         const signed = await signStaged({ signer: rootSigner, ...(await intermediateSigning(options.run, ca, plan, { days: options.days, csr: csrPath, work, tokenSpki })) });
         const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));

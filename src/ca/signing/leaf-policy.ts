@@ -41,7 +41,7 @@ export function requireCleanRequest(csr: DecodedCsr, path: string): void {
 export function requireValidityWithin(days: number, profile: ProfileName, issuer: DecodedCertificate): void {
   const maxDays = daysUntil(issuer.notAfter);
   if (days > maxDays) {
-    throw new UsageError(`--days ${days} would outlive the intermediate CA by ${days - maxDays} days (it expires ${issuer.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less, or renew the intermediate first`);
+    throw new UsageError(`--days ${days} would outlive the intermediate CA by ${days - maxDays} days (it expires ${issuer.notAfter.toISOString().slice(0, 10)}); use --days ${maxDays} or less, or renew the intermediate first (\`hsm-openssl-ca intermediate --renew --days N\`)`);
   }
   if (profile !== 'client' && days > MAX_TLS_DAYS) {
     throw new UsageError(`--days ${days} is longer than ${MAX_TLS_DAYS} days, which browsers and Apple platforms reject for TLS server certificates; use --days ${MAX_TLS_DAYS} or less`);

@@ -32,7 +32,7 @@ describe('requireValidityWithin', () => {
   });
 
   it('refuses a validity one day beyond the issuer\'s', () => {
-    expect(() => requireValidityWithin(1001, 'client', issuer)).toThrow(/^--days 1001 would outlive the intermediate CA by 1 days \(it expires \d{4}-\d\d-\d\d\); use --days 1000 or less, or renew the intermediate first$/);
+    expect(() => requireValidityWithin(1001, 'client', issuer)).toThrow(/^--days 1001 would outlive the intermediate CA by 1 days \(it expires \d{4}-\d\d-\d\d\); use --days 1000 or less, or renew the intermediate first \(`hsm-openssl-ca intermediate --renew --days N`\)$/);
   });
 });
 
