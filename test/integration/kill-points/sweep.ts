@@ -1,3 +1,4 @@
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -12,11 +13,17 @@ export interface Scenario {
   args(worker: Worker): string[];
   /**
    * For a signing: the database that gains one line, the file the certificate goes to, whether csr/SERIAL.csr is
-   * kept, and (renew --revoke-old) the certificate file whose certificate must be revoked once the new one exists.
+   * kept, (renew --revoke-old) the certificate file whose certificate must be revoked once the new one exists, and
+   * (--new-key) the key file that exists exactly when the certificate was delivered, holding its key.
    */
-  readonly delivers?: { index(worker: Worker): string; out(worker: Worker): string; keepsCsr: boolean; replaces?(worker: Worker): string };
+  readonly delivers?: { index(worker: Worker): string; out(worker: Worker): string; keepsCsr: boolean; replaces?(worker: Worker): string; key?(worker: Worker): string };
   /** The runs that must succeed after the kill (and after finishing an interrupted change), in order. */
   next(worker: Worker): Promise<string[][]>;
+  /**
+   * Sweep on the traced worker only: the command rewrites a config that names the CA directory's path, which
+   * differs between workers, so another worker's run takes more steps and its kill points do not line up.
+   */
+  readonly tracedWorkerOnly?: boolean;
 }
 
 /** What the CA held before the killed run, to tell what it added. */
@@ -94,7 +101,7 @@ async function deliveredOnce(worker: Worker, scenario: Scenario, was: Before): P
   const known = new Set((was.issued.get(index) ?? []).map((entry) => entry.serial));
   const added = (await readIndex(index)).filter((entry) => !known.has(entry.serial));
   if (added.length > 1) return [`one request, ${added.length} certificates issued (serials ${added.map((entry) => entry.serial).join(', ')})`];
-  if (added.length === 0) return [];
+  if (added.length === 0) return (await keyProblems(worker, scenario, undefined));
   const { serial } = added[0]!;
   const problems: string[] = [];
   const out = scenario.delivers.out(worker);
@@ -108,7 +115,19 @@ async function deliveredOnce(worker: Worker, scenario: Scenario, was: Before): P
   if (replaced && !(await readIndex(index)).some((entry) => entry.serial === replaced && entry.status === 'R')) {
     problems.push(`certificate ${serial} replaces ${replaced}, which is not revoked`);
   }
-  return problems;
+  return [...problems, ...(await keyProblems(worker, scenario, delivered[0]?.der))];
+}
+
+/** --new-key: no key without its certificate, and the delivered certificate's key in the key file. */
+async function keyProblems(worker: Worker, scenario: Scenario, certificate: Buffer | undefined): Promise<string[]> {
+  const path = scenario.delivers?.key?.(worker);
+  if (!path) return [];
+  const pem = await readFile(path, 'utf8').catch(() => undefined);
+  const where = path.slice(worker.root.length + 1);
+  if (!certificate) return pem === undefined ? [] : [`${where} was left without a certificate`];
+  if (pem === undefined) return [`the certificate was delivered without its key ${where}`];
+  const spki = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' });
+  return spki(createPublicKey(pem)).equals(spki(new X509Certificate(certificate).publicKey)) ? [] : [`${where} does not hold the delivered certificate's key`];
 }
 
 async function nextRunsWork(worker: Worker, scenario: Scenario): Promise<string[]> {
