@@ -211,7 +211,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
     .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
-    .action((flags) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew }));
+    .action((flags, command: Command) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew }));
 
   examples(withNewKeyOptions(withTokenOptions(program.command('server').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a server CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)

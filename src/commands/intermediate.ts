@@ -10,6 +10,8 @@ import { dryRunIntermediate } from '../ca/shadow/dry-run.js';
 export interface IntermediateCommandOptions extends TokenCommandOptions {
   readonly days: number;
   readonly label: string;
+  /** --label was on the command line (it has a default): refused where no key is made, never ignored. */
+  readonly labelGiven?: boolean;
   readonly nameConstraints?: NameConstraints;
   /** An online CA's CSR (step-ca, Vault, EJBCA): sign it instead of making our own intermediate. */
   readonly csr?: string;
@@ -32,6 +34,7 @@ export async function intermediateCommand(options: IntermediateCommandOptions): 
     await printCaReport(`intermediate CA created: ${intermediate.certificate}`, intermediate, `hsm-openssl-ca server REQ.csr --dir ${options.dir}`);
     return;
   }
+  if (options.labelGiven) throw new UsageError('--label names a key this command makes on the token; with --csr the online CA holds its own key: drop --label');
   if (options.dryRun) throw new UsageError('--dry-run is offered for this directory\'s own intermediate, not yet with --csr; drop one of them');
   const { csr, pathlen, out, outDir, ...rest } = options;
   const signed = await signForeignIntermediate({ ...rest, csrPath: csr, pathlen: pathlen ?? 0, ...(out !== undefined ? { out } : {}), ...(outDir !== undefined ? { outDir } : {}) });
@@ -53,7 +56,7 @@ export async function intermediateCommand(options: IntermediateCommandOptions): 
 
 /** `intermediate --renew`: options that shape a new intermediate or an online CA's are refused, not ignored. */
 async function renewCommand(options: IntermediateCommandOptions): Promise<void> {
-  const other = [['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
+  const other = [['--label', options.labelGiven ? options.label : undefined], ['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
   if (other) throw new UsageError(`${other[0]} does not apply to --renew (the renewed certificate keeps the intermediate's key, subject and name constraints); drop ${other[0]}`);
   if (options.dryRun) return printDryRun(await dryRunIntermediate({ ...options, renew: true }));
   const renewed = await renewIntermediate(options);

@@ -59,6 +59,8 @@ describe('intermediate --renew', () => {
   it('refuses what does not apply to a renewal, before any token is touched', async () => {
     const tree = await treeHash(dir);
     expectOneLineError(await cli(['intermediate', '--renew', '--permit-dns', 'other.test', '--dir', dir], { env }), /--permit-dns\/--permit-ip\/--exclude-dns does not apply to --renew .*keeps the intermediate's key, subject and name constraints/);
+    expectOneLineError(await cli(['intermediate', '--renew', '--label', 'intermediate', '--dir', dir], { env }), /--label does not apply to --renew/);
+    expectOneLineError(await cli(['intermediate', '--csr', join(dir, 'intermediate/csr/intermediate.csr'), '--label', 'other', '--dir', dir], { env }), /with --csr the online CA holds its own key: drop --label/);
     expectOneLineError(await cli(['intermediate', '--renew', '--days', '9000', '--dir', dir], { env }), /--days 9000 would outlive the root CA by \d+ days .*use --days \d+ or less/);
     expect(await treeHash(dir)).toEqual(tree);
   });
