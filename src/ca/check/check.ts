@@ -172,7 +172,7 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
   const rootRead = await readCertificate(report, root.certificatePath, rootNotYet);
   if (rootRead) {
     const cert = rootRead.cert;
-    if (!cert.issuerDer.equals(cert.subjectDer) || !signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, cert.spkiDer)) {
+    if (!signedBy(cert, cert)) {
       report.broken(`${root.certificatePath} is not a valid self-signed root certificate (${formatName(cert.subject)}); restore it from your backup`);
     } else {
       root.certificate = cert;
@@ -187,7 +187,7 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
   const intermediateRead = await readCertificate(report, intermediate.certificatePath, intermediateNotYet);
   if (intermediateRead) {
     const cert = intermediateRead.cert;
-    const issuedByRoot = root.certificate && cert.issuerDer.equals(root.certificate.subjectDer) && signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, root.certificate.spkiDer);
+    const issuedByRoot = root.certificate && signedBy(cert, root.certificate);
     if (root.certificate && !issuedByRoot) {
       report.broken(`${intermediate.certificatePath} (${formatName(cert.subject)}) was not issued by the root in ${root.certificatePath}; restore the pair from your backup`);
     } else {
@@ -212,13 +212,17 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
   else report.ok(`chain ${chainPath} = intermediate.crt + root.crt`);
 }
 
+/** Whether `issuer` signed `cert`: its name is cert's issuer and its key verifies cert's signature. */
+function signedBy(cert: DecodedCertificate, issuer: DecodedCertificate): boolean {
+  return cert.issuerDer.equals(issuer.subjectDer) && signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, issuer.spkiDer);
+}
+
 /** intermediate-SERIAL.crt, kept by `intermediate --renew`: on record, not a problem, as long as the root signed it. */
 async function checkSuperseded(report: Report, certsDir: string, root: DecodedCertificate): Promise<void> {
   for (const name of (await readdir(certsDir).catch(() => [])).filter((n) => /^intermediate-[0-9A-F]+\.crt$/.test(n)).sort()) {
     const read = await readCertificate(report, join(certsDir, name), undefined);
     if (!read) continue;
-    const signedByRoot = read.cert.issuerDer.equals(root.subjectDer) && signatureValid(read.cert.tbsDer, read.cert.signature, read.cert.signatureAlgorithmOid, root.spkiDer);
-    if (signedByRoot) report.ok(`superseded intermediate certificate ${join(certsDir, name)}: expires ${day(read.cert.notAfter)}, signed by the root; kept on record after \`intermediate --renew\``);
+    if (signedBy(read.cert, root)) report.ok(`superseded intermediate certificate ${join(certsDir, name)}: expires ${day(read.cert.notAfter)}, signed by the root; kept on record after \`intermediate --renew\``);
     else report.broken(`${join(certsDir, name)} was not issued by the root in this directory; restore it from your backup or remove it`);
   }
 }
