@@ -158,15 +158,21 @@ export async function generateCrl(context: CaSigner, request: { config: string; 
   return context.run('openssl', generateCrlArgs(args, request), options);
 }
 
-/** The argv of `openssl genpkey` for a software key of `keyType` (a leaf's: never on the token). */
-export function generateKeyArgs(keyType: `EC:${string}` | `rsa:${string}`, out: string): string[] {
+/** openssl and node:crypto know secp256r1 only as prime256v1 or P-256: both take the NIST names. */
+const NIST_CURVE: Record<string, string> = { secp256r1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/** What a generator needs for a software key of `keyType`: the curve by its NIST name, or the RSA size. */
+export function keyParameters(keyType: `EC:${string}` | `rsa:${string}`): { curve: string } | { bits: number } {
   const [kind, size] = keyType.split(':') as [string, string];
-  const algorithm = kind === 'EC' ? ['-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${NIST_CURVE[size] ?? size}`] : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${size}`];
-  return ['genpkey', ...algorithm, '-out', out];
+  return kind === 'EC' ? { curve: NIST_CURVE[size] ?? size } : { bits: Number(size) };
 }
 
-/** openssl knows secp256r1 only as prime256v1 or P-256. */
-const NIST_CURVE: Record<string, string> = { secp256r1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+/** The argv of `openssl genpkey` for a software key of `keyType` (a leaf's: never on the token). */
+export function generateKeyArgs(keyType: `EC:${string}` | `rsa:${string}`, out: string): string[] {
+  const key = keyParameters(keyType);
+  const algorithm = 'curve' in key ? ['-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${key.curve}`] : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${key.bits}`];
+  return ['genpkey', ...algorithm, '-out', out];
+}
 
 /**
  * The argv of `openssl req -new` for a leaf's own CSR, signed by its software key. `-config /dev/null`: the

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../../fs-atomic.js';
+import { keyParameters } from '../../tools/openssl.js';
 import type { KeyType } from '../directory/settings.js';
 
 const generate = promisify(generateKeyPair);
@@ -28,10 +29,8 @@ async function privateCacheDir(): Promise<string | undefined> {
 }
 
 async function newKey(keyType: KeyType): Promise<KeyObject> {
-  const [kind, size] = keyType.split(':') as [string, string];
-  const pair = kind === 'EC'
-    ? await generate('ec', { namedCurve: size === 'secp256r1' ? 'prime256v1' : size })
-    : await generate('rsa', { modulusLength: Number(size) });
+  const key = keyParameters(keyType);
+  const pair = 'curve' in key ? await generate('ec', { namedCurve: key.curve }) : await generate('rsa', { modulusLength: key.bits });
   return pair.privateKey;
 }
 
