@@ -10,7 +10,7 @@ import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/w
 import { formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
-import { intermediateSigning, planIntermediate } from '../signing/intermediate.js';
+import { intermediateCsrConfig, intermediateSigning, planIntermediate } from '../signing/intermediate.js';
 import { planRenewal } from '../signing/intermediate-renewal.js';
 import { requireNoRootYet, rootConfigText } from '../signing/root.js';
 import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
@@ -149,7 +149,7 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
   const plan = renewal ?? (await planIntermediate(ca, options));
   const { keyType, digest } = plan;
   return withWorkspace(async (work) => {
-    const csrText = await renderTemplate('create_intermediate_csr.ini', { digest, subject: settings.subject, commonName: settings.intermediateCommonName });
+    const csrText = await intermediateCsrConfig(settings, digest);
     const csrConfig = join(work, 'create_intermediate_csr.ini');
     await writeWorkspaceFile(csrConfig, csrText);
     const key = await shadowKey(keyType, 'intermediate', work);
