@@ -62,11 +62,6 @@ export async function intermediateCsr(
   return { csrPath, csrPem, csrChecks: verifyIntermediateCsr(csr, expectedSubject(settings, settings.intermediateCommonName), request.tokenSpki) };
 }
 
-/**
- * The article's "Creating the Intermediate Certificate Authority": key pair on the token, CSR from
- * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
- * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
- */
 /** What making our own intermediate needs, checked before any token is touched (also by its dry run). */
 export async function planIntermediate(ca: LoadedCa, options: { days: number; nameConstraints?: NameConstraints }) {
   const { settings, paths } = ca;
@@ -120,6 +115,11 @@ export async function intermediateSigning(
   };
 }
 
+/**
+ * The article's "Creating the Intermediate Certificate Authority": key pair on the token, CSR from
+ * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
+ * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
+ */
 export async function createIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints }): Promise<IssuedCa> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);

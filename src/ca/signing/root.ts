@@ -24,11 +24,6 @@ export interface IssuedCa {
   readonly files: readonly string[];
 }
 
-/**
- * The article's "Creating the Root Certificate Authority": a key pair generated on the token, its URI
- * found with p11tool, `create_root_cert.ini` rendered, `openssl req -x509` through the engine, and the
- * result verified before anything is written to the CA directory.
- */
 /** A CA has one root: refused before anything else when this directory already has one (also by its dry run). */
 export async function requireNoRootYet(ca: LoadedCa): Promise<void> {
   const { settings, paths } = ca;
@@ -42,6 +37,11 @@ export function rootConfigText(ca: LoadedCa, digest: Digest): Promise<string> {
   return renderTemplate('create_root_cert.ini', { dir: ca.paths.dir, digest, subject: ca.settings.subject, commonName: ca.settings.rootCommonName });
 }
 
+/**
+ * The article's "Creating the Root Certificate Authority": a key pair generated on the token, its URI
+ * found with p11tool, `create_root_cert.ini` rendered, `openssl req -x509` through the engine, and the
+ * result verified before anything is written to the CA directory.
+ */
 export async function createRoot(options: TokenCommandOptions & { days: number; label: string }): Promise<IssuedCa> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
