@@ -39,8 +39,12 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes a file so it appears whole or not at all: write beside it, fsync, rename over, fsync the directory. */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+/**
+ * Writes a file so it appears whole or not at all: write beside it, fsync, rename over, fsync the directory.
+ * `syncParent: false` leaves the directory's fsync to a caller that writes many files there and syncs each
+ * directory once before it relies on them (finishCommit, before the journal goes).
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, syncParent = true): Promise<void> {
   const temporary = temporaryBeside(path);
   await writeSynced(temporary, data, mode);
   try {
@@ -49,7 +53,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     await unlink(temporary).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dirname(path));
+  if (syncParent) await syncDirectory(dirname(path));
 }
 
 /**
@@ -57,7 +61,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
  * which fails with EEXIST when `path` appeared meanwhile (a second run with the same --out, or anyone else).
  * The error is the link's, code EEXIST; the caller words it.
  */
-export async function writeFileExclusive(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeFileExclusive(path: string, data: string | Buffer, mode = 0o644, syncParent = true): Promise<void> {
   const temporary = temporaryBeside(path);
   await writeSynced(temporary, data, mode);
   try {
@@ -65,5 +69,5 @@ export async function writeFileExclusive(path: string, data: string | Buffer, mo
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
-  await syncDirectory(dirname(path));
+  if (syncParent) await syncDirectory(dirname(path));
 }

@@ -40,8 +40,17 @@ export class Verification {
   }
 }
 
+/** Keys decoded lately: a batch verifies hundreds of certificates against the same few issuer keys. */
+const recentKeys = new Map<string, KeyObject>();
+
 export function publicKeyOf(spkiDer: Buffer): KeyObject {
-  return createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  const id = spkiDer.toString('base64');
+  const known = recentKeys.get(id);
+  if (known) return known;
+  const key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  if (recentKeys.size >= 64) recentKeys.clear();
+  recentKeys.set(id, key);
+  return key;
 }
 
 /** "EC P-384", "RSA 4096". */

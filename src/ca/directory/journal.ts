@@ -1,5 +1,5 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CaError, printable } from '../../errors.js';
 import { syncDirectory, writeFileAtomic, writeFileExclusive } from '../../fs-atomic.js';
 import { auditHeadPath, auditHeadText } from '../audit/head.js';
@@ -115,7 +115,10 @@ export function decodeResult<T>(encoded: unknown): T {
   }) as T;
 }
 
-/** Applies one write unless the file already holds exactly these bytes (a rerun after a kill skips what was done). */
+/**
+ * Applies one write unless the file already holds exactly these bytes (a rerun after a kill skips what was
+ * done). The file is fsynced; its directory is not (see finishCommit).
+ */
 async function applyWrite(write: StoredWrite): Promise<string | undefined> {
   const data = Buffer.from(write.base64, 'base64');
   const current = await readFile(write.path).catch((error: unknown) => {
@@ -124,12 +127,12 @@ async function applyWrite(write: StoredWrite): Promise<string | undefined> {
   });
   if (current?.equals(data)) return undefined;
   if (!write.exclusive) {
-    await writeFileAtomic(write.path, data, write.mode);
+    await writeFileAtomic(write.path, data, write.mode, false);
     return undefined;
   }
   if (current !== undefined) return `${write.path} appeared meanwhile and was left alone`;
   // A delivery that cannot be made (its directory was removed meanwhile) must not block the commit forever.
-  const failed = await writeFileExclusive(write.path, data, write.mode).then(
+  const failed = await writeFileExclusive(write.path, data, write.mode, false).then(
     () => undefined,
     (error: NodeJS.ErrnoException) => error.code ?? error.message,
   );
@@ -148,6 +151,9 @@ export async function finishCommit(dir: string, pending: PendingCommit): Promise
     const note = await applyWrite(write);
     if (note) notes.push(note);
   }
+  // Each directory once, not once per file (a batch writes hundreds into newcerts/): before the audit lines
+  // and the journal's removal, so nothing recorded as done can be lost with its directory entry.
+  for (const parent of new Set(pending.writes.map((write) => dirname(write.path)))) await syncDirectory(parent);
   await appendPrepared(dir, pending.audit);
   await writeFileAtomic(auditHeadPath(dir), auditHeadText(pending.audit.head));
   await removePending(dir);
