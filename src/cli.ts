@@ -107,12 +107,14 @@ function withTokenOptions(command: Command, keys: { root: boolean }): Command {
     .option('--lock-timeout <seconds>', 'how long to wait for another run to release the CA directory', positiveSeconds, 120);
 }
 
-/** `server` and `client`: the key made here instead of a CSR (see src/ca/signing/new-key.ts). */
-function withNewKeyOptions(command: Command): Command {
+/** `server` and `client`: several CSRs (src/ca/signing/batch/), or the key made here instead (src/ca/signing/new-key.ts). */
+function withLeafSourceOptions(command: Command): Command {
   return command
     .option('--new-key <name>', 'make a software key (never on the token) and its CSR with CN=NAME, then sign it: writes NAME.key (0600), NAME.crt, NAME.chain.crt')
     .option('--key-type <type>', `with --new-key: ${KEY_TYPES.join(', ')} (default EC:secp256r1)`)
-    .option('--out-dir <dir>', 'with --new-key: where the files go (default: the current directory)')
+    .option('--out-dir <dir>', 'where the files go: NAME.crt and NAME.chain.crt for each NAME.csr; with --new-key also NAME.key (default: beside each CSR; with --new-key the current directory)')
+    .option('--from-dir <dir>', 'sign every *.csr and *.req in DIR as one batch')
+    .option('--strict', 'with several CSRs: refuse the whole batch when any CSR is refused (default: sign the others, report the refused, exit 1)', false)
     .option('--p12 <file>', 'with --new-key: also a PKCS#12 (key + certificate + intermediate, AES-256) for Java and Windows')
     .option('--p12-password-file <file>', `with --p12: its password, the file's first line (else ${P12_PASSWORD_VARIABLE})`);
 }
@@ -213,20 +215,20 @@ export function buildProgram(): Command {
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
     .action((flags, command: Command) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew }));
 
-  examples(withNewKeyOptions(withTokenOptions(program.command('server').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a server CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls')
+  examples(withLeafSourceOptions(withTokenOptions(program.command('server').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign server CSRs with the intermediate key (several at once: one question, one PIN), or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls', 'server --from-dir requests/ --out-dir issued/ --dir /srv/ca')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
     .option('--profile <profile>', 'server, client or server-client', profileName, 'server')
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csr: string | undefined, flags) => serverCommand({ ...tokenOptions(flags), ...leafSource(csr, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
+    .action((csrs: string[], flags) => serverCommand({ ...tokenOptions(flags), ...leafSource(csrs, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
 
-  examples(withNewKeyOptions(withTokenOptions(program.command('client').argument('[csr]', 'the certificate signing request (PEM or DER); or --new-key NAME').description('sign a client (mutual TLS) CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
+  examples(withLeafSourceOptions(withTokenOptions(program.command('client').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign a client (mutual TLS) CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csr: string | undefined, flags) => clientCommand({ ...tokenOptions(flags), ...leafSource(csr, flags), days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
+    .action((csrs: string[], flags) => clientCommand({ ...tokenOptions(flags), ...leafSource(csrs, flags), days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
 
   examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')

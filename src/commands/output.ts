@@ -1,5 +1,5 @@
 import { fingerprintOfFile } from '../ca/inventory/inventory.js';
-import { printable } from '../errors.js';
+import { CaError, printable } from '../errors.js';
 import { emitJson, jsonKey, jsonOutput } from './json-output.js';
 
 /** Formatting shared by the command files: what was made, where, and what was verified. */
@@ -75,4 +75,22 @@ export function printDryRun(dry: { title: string; commands: readonly string[]; c
     ...dry.checks.map((check) => `  ok  ${check}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The report of a batch: each certificate issued (file, serial, subject, SANs), each CSR refused with its
+ * reason, and the count. A batch with refusals still signs the others but exits 1, so a script notices.
+ */
+export function printBatchReport(title: string, batch: { issued: ReadonlyArray<{ certificate: string; chain: string; serial: string; subject: string; sans: readonly string[]; notAfter: Date }>; refused: ReadonlyArray<{ csr: string; reason: string }> }): void {
+  const count = `${batch.issued.length} issued, ${batch.refused.length} refused`;
+  if (jsonOutput()) emitJson({ title: `${title}: ${count}`, issued: batch.issued, refused: batch.refused });
+  else {
+    const lines = [
+      printable(`${title}: ${count}`),
+      ...batch.issued.map((leaf) => printable(`  ${leaf.certificate}  serial ${leaf.serial}  ${leaf.subject}  ${leaf.sans.join(', ') || '(no SAN)'}  expires ${day(leaf.notAfter)}  (chain: ${leaf.chain})`)),
+      ...batch.refused.map((refusal) => printable(`  refused ${refusal.csr}: ${refusal.reason}`)),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  if (batch.refused.length > 0) throw new CaError(`${batch.refused.length} of ${batch.issued.length + batch.refused.length} CSRs refused (listed above, each with its reason); the other ${batch.issued.length} were issued — fix or replace the refused ones and sign them again`);
 }

@@ -26,7 +26,9 @@ export function signWithCaArgs(keyArgs: readonly string[], request: SignWithCaRe
   const subject = request.subject === undefined ? [] : ['-subj', request.subject, '-utf8'];
   // Explicit dates (-enddate overrides -days) make the shadow's run and the token's give the very same validity.
   const dates = request.validity ? ['-startdate', request.validity.start, '-enddate', request.validity.end] : [];
-  return ['ca', '-config', request.config, ...keyArgs, '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), ...dates, '-md', request.digest, ...subject, '-in', request.csr, '-out', request.out];
+  // -infiles takes every argument after it, so it comes last; each certificate then goes to -out in turn.
+  const input = request.infiles ? ['-out', request.out, '-infiles', ...request.infiles] : ['-in', request.csr, '-out', request.out];
+  return ['ca', '-config', request.config, ...keyArgs, '-batch', '-notext', '-extensions', request.extensions, '-days', String(request.days), ...dates, '-md', request.digest, ...subject, ...input];
 }
 
 /** The argv of `openssl ca -gencrl`, after the key's own arguments. */
@@ -111,6 +113,8 @@ export interface SignWithCaRequest {
   readonly validity?: Validity;
   readonly digest: Digest;
   readonly csr: string;
+  /** Several CSRs in one run (`-infiles`, one login): their certificates are written to `out` one after another. */
+  readonly infiles?: readonly string[];
   readonly out: string;
   readonly subject?: string;
 }
@@ -134,7 +138,12 @@ export function validityFor(days: number, now = new Date()): Validity {
 
 /** `openssl verify`: an independent check of the chain, with no token involved. */
 export async function verifyChain(run: Runner, chain: { root: string; untrusted?: string; certificate: string }): Promise<void> {
-  await run('openssl', ['verify', '-x509_strict', '-CAfile', chain.root, ...(chain.untrusted ? ['-untrusted', chain.untrusted] : []), chain.certificate]);
+  await verifyChains(run, { ...chain, certificates: [chain.certificate] });
+}
+
+/** `openssl verify` of several certificates in one run: it exits non-zero when any of them fails. */
+export async function verifyChains(run: Runner, chain: { root: string; untrusted?: string; certificates: readonly string[] }): Promise<void> {
+  await run('openssl', ['verify', '-x509_strict', '-CAfile', chain.root, ...(chain.untrusted ? ['-untrusted', chain.untrusted] : []), ...chain.certificates]);
 }
 
 /** `openssl version`, e.g. "OpenSSL 3.0.19 27 Jan 2026 (Library: …)". */

@@ -31,7 +31,7 @@ export function dnsNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-function ipFromBytes(bytes: Buffer): string | undefined {
+export function ipFromBytes(bytes: Buffer): string | undefined {
   if (bytes.length === 4) return [...bytes].join('.');
   if (bytes.length !== 16) return undefined;
   const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16)).join(':');

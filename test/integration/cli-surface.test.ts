@@ -49,10 +49,10 @@ describe('the command line itself', () => {
     }
   });
 
-  it('a second CSR argument is refused with exit 2, not silently ignored', async () => {
-    const result = await cli(['server', 'a.csr', 'b.csr', '--dir', work]);
+  it('a second CSR makes a batch, never silently ignored: with --out (one certificate) it is refused with exit 2', async () => {
+    const result = await cli(['server', 'a.csr', 'b.csr', '--out', 'a.crt', '--dir', work]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^error: too many arguments for 'server'\. Expected 1 argument but got 2\./);
+    expect(result.stderr).toMatch(/^hsm-openssl-ca: --out names one certificate; for several CSRs pass --out-dir DIR/);
   });
 
   it('--json on any command: one JSON document on stdout, errors as {"error": {"code", "message"}}', async () => {
@@ -65,7 +65,7 @@ describe('the command line itself', () => {
     expect(JSON.parse(checked.stdout)).toEqual({ findings: expect.arrayContaining([{ level: 'ok', text: expect.stringMatching(/^settings /) }]) });
     const usage = await cli(['server', '--json']);
     expect(usage.code).toBe(2);
-    expect(JSON.parse(usage.stdout)).toEqual({ error: { code: 2, message: 'name the CSR to sign, or pass --new-key NAME to have the key made here' } });
+    expect(JSON.parse(usage.stdout)).toEqual({ error: { code: 2, message: 'name the CSR(s) to sign, pass --from-dir DIR, or pass --new-key NAME to have the key made here' } });
     const refused = await cli(['list', '--dir', dir, '--json']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toEqual({ error: { code: 1, message: `no intermediate CA yet in ${dir}; run \`hsm-openssl-ca intermediate --dir ${dir}\` first` } });

@@ -52,6 +52,7 @@ const LEAF_CONTEXT = {
   digest: 'sha512',
   keyUsage: 'digitalSignature',
   subjectPolicy: ['organizationName', 'organizationalUnitName'],
+  copyExtensions: 'none',
   sans: [
     { type: 'DNS', index: 1, value: 'www.example.com' },
     { type: 'IP', index: 2, value: '10.0.0.1' },
@@ -289,6 +290,12 @@ describe('renderTemplate golden files', () => {
     expect(text).not.toContain('[ leaf_san ]');
     expect(text).not.toMatch(/^(crlDistributionPoints|authorityInfoAccess)/m);
     expect(text).toMatch(/\[ server_cert \][^[]*extendedKeyUsage = serverAuth\n$/);
+  });
+
+  it('a batch\'s shared run copies the request\'s (already validated) SAN and writes none itself', async () => {
+    const text = await renderTemplates(LEAF_TEMPLATES, { ...LEAF_CONTEXT, sans: [], copyExtensions: 'copy' });
+    expect(text).toContain('\ncopy_extensions   = copy\n');
+    expect(text).not.toMatch(/^subjectAltName\s*=/m);
   });
 
   it('a server config carries the SANs in a leaf_san section, and the CRL and CA-issuer URLs', async () => {

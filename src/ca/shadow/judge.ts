@@ -7,8 +7,8 @@ import type { ShadowStep } from '../signing/sign.js';
 import type { ShadowAuthority } from './authority.js';
 
 /** `openssl verify` against the shadow chain, its refusal worded by openssl's reason ("permitted subtree violation"). */
-async function verifyShadowChain(shadow: ShadowAuthority, file: string, untrusted?: string): Promise<void> {
-  await openssl.verifyChain(shadow.run, { root: shadow.rootFile, ...(untrusted ? { untrusted } : {}), certificate: file }).catch((error: unknown) => {
+async function verifyShadowChain(shadow: ShadowAuthority, files: string | readonly string[], untrusted?: string): Promise<void> {
+  await openssl.verifyChains(shadow.run, { root: shadow.rootFile, ...(untrusted ? { untrusted } : {}), certificates: typeof files === 'string' ? [files] : files }).catch((error: unknown) => {
     const reason = error instanceof ToolFailedError ? /error \d+ at \d+ depth lookup: (.*)/.exec(error.stderr)?.[1] : undefined;
     throw reason ? new CaError(`openssl verify against the shadow chain: ${reason}`) : error;
   });
@@ -19,15 +19,15 @@ async function verifyShadowChain(shadow: ShadowAuthority, file: string, untruste
  * verifier and `openssl verify` against the shadow chain, which carries the real name constraints.
  */
 export function leafShadow(shadow: ShadowAuthority, what: string, expect: Omit<LeafExpectations, 'issuer'>): ShadowStep {
-  return {
-    key: shadow,
-    async judge(pem, file) {
-      const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', `the shadow ${what}`));
-      const checks = verifyLeafCertificate(`the shadow ${what}`, cert, { ...expect, issuer: shadow.decoded }, sanStrings(cert.extensions));
-      await verifyShadowChain(shadow, file, shadow.certificate);
-      return [...checks, 'openssl verify against the shadow chain (the real name constraints): OK'];
-    },
+  const inspect = (pem: string): string[] => {
+    const cert = decodeCertificate(pemToDer(pem, 'CERTIFICATE', `the shadow ${what}`));
+    return verifyLeafCertificate(`the shadow ${what}`, cert, { ...expect, issuer: shadow.decoded }, sanStrings(cert.extensions));
   };
+  const verifyChains = async (files: readonly string[]): Promise<string> => {
+    await verifyShadowChain(shadow, files, shadow.certificate);
+    return 'openssl verify against the shadow chain (the real name constraints): OK';
+  };
+  return { key: shadow, inspect, verifyChains, judge: async (pem, file) => [...inspect(pem), await verifyChains([file])] };
 }
 
 /** The shadow step of signing an intermediate: the shadow root signs the token's CSR, judged like the real one. */

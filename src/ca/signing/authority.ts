@@ -46,6 +46,6 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
     crlDerPath: which === 'root' ? paths.rootCrlDer : paths.intermediateCrlDer,
     crlUrl: which === 'root' ? settings.rootCrlUrl : settings.crlUrl,
     configName: which === 'root' ? 'sign_intermediate_csr.ini' : 'sign_server_csrs.ini',
-    configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [], pathlen: 0, foreignSubject: false } : { ...common, profile: 'server', extensions: 'server_cert', sans: [], subjectPolicy: [] },
+    configContext: which === 'root' ? { ...common, rootCrlUrl: '', nameConstraints: [], pathlen: 0, foreignSubject: false } : { ...common, profile: 'server', extensions: 'server_cert', sans: [], subjectPolicy: [], copyExtensions: 'none' },
   };
 }

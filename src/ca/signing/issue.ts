@@ -21,7 +21,7 @@ import { signStaged, type SignRequest } from './sign.js';
 import { requireCaKey, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
-import { shadowAuthority } from '../shadow/authority.js';
+import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
 import { leafShadow } from '../shadow/judge.js';
 
 export interface IssuedLeaf {
@@ -172,7 +172,8 @@ export async function planLeaf(options: IssueOptions, ca: LoadedCa, wantedOut: s
   const sanText = sans.map((s) => `${s.type}:${s.value}`);
   const summary = `About to sign with the intermediate key (${options.profile} certificate):\n  subject  ${subject.text}${subject.text === formatName(csr.subject) ? '' : ` (the CSR asked for ${formatName(csr.subject)})`}\n  SANs     ${sanText.join(', ') || '(none)'}\n  key      ${describeKey(csr.spkiDer)}\n  validity ${options.days} days\n  ${profile.extendedKeyUsage.join(', ')}; ${keyUsage.join(', ')}${ignoredExtensions.length ? `\n  ignored  ${ignoredExtensions.join(', ')} (requested by the CSR)` : ''}`;
   const expect = { csr, digest, subject: subject.attributes, sans: sanText, keyUsage, extendedKeyUsage: profile.extendedKeyUsage };
-  const request = async (work: string, csrCopy: string): Promise<Omit<SignRequest, 'signer'>> => ({
+  // A batch makes the shadow authority once for all its requests (`shadow`); a single signing makes its own.
+  const request = async (work: string, csrCopy: string, shadow?: ShadowAuthority): Promise<Omit<SignRequest, 'signer'>> => ({
     workspace: work,
     caDir: paths.intermediateDir,
     templates: ['sign_server_csrs.ini', profile.template],
@@ -185,6 +186,7 @@ export async function planLeaf(options: IssueOptions, ca: LoadedCa, wantedOut: s
       keyUsage: keyUsage.join(', '),
       sans: sans.map((san, i) => ({ type: san.type, index: i + 1, value: san.value })),
       subjectPolicy: subject.policy,
+      copyExtensions: 'none',
       crlUrl: settings.crlUrl ?? '',
       caIssuersUrl: settings.caIssuersUrl ?? '',
     },
@@ -193,7 +195,7 @@ export async function planLeaf(options: IssueOptions, ca: LoadedCa, wantedOut: s
     digest,
     csr: csrCopy,
     subject: subject.subj,
-    shadow: leafShadow(await shadowAuthority(options.run, ca, 'intermediate', work), `${options.profile} certificate`, expect),
+    shadow: leafShadow(shadow ?? (await shadowAuthority(options.run, ca, 'intermediate', work)), `${options.profile} certificate`, expect),
   });
   return { out, chainOut, csrPem, subject, intermediate, intermediateKey, expect, sanText, ignoredExtensions, summary, request };
 }

@@ -16,6 +16,12 @@ export interface ShadowStep {
   readonly key: openssl.ShadowKey;
   /** Verifies the shadow's certificate (PEM, and its file for `openssl verify`); throws to refuse. */
   judge(pem: string, file: string): Promise<string[]>;
+  /**
+   * judge in two halves, for a batch's run of many certificates: the tool's own verifier on one certificate,
+   * and one `openssl verify` run over all their files (a process per certificate would cost more than the signing).
+   */
+  readonly inspect?: (pem: string) => string[];
+  readonly verifyChains?: (files: readonly string[]) => Promise<string>;
 }
 
 export interface StagedSigning {
@@ -30,7 +36,7 @@ export interface StagedSigning {
 }
 
 /** openssl ca's refusal of a serial index.txt already holds ("Serial number X has already been issued"), worded. */
-function explainRepeatedSerial(error: unknown): never {
+export function explainRepeatedSerial(error: unknown): never {
   const repeated = error instanceof ToolFailedError ? /Serial number ([0-9A-F]+) has already been issued/.exec(error.stderr) : null;
   if (repeated) throw new CaError(`openssl ca drew serial ${repeated[1]}, which index.txt already holds, and refused to sign; nothing was changed — run the command again`);
   throw error;
@@ -50,6 +56,8 @@ export interface SignRequest {
   /** The subject to issue, as `openssl ca -subj` takes it; absent: the request's, filtered by the config's policy. */
   subject?: string;
   shadow: ShadowStep;
+  /** A database already staged in this workspace: a batch signs one request after another on the same copy. */
+  staging?: string;
 }
 
 /** Everything up to the token's signature: the staged database, the config, and the shadow's judged result. */
@@ -63,18 +71,12 @@ export interface ShadowedSigning {
 }
 
 /**
- * Stages the CA database in the workspace, renders the config twice from one template (once pointing at the
- * copy: what runs; once at the real directory: what is kept, so an operator can replay it), and has the
+ * Stages the CA database in the workspace (unless a batch has), renders the config (renderRun), and has the
  * shadow CA run the very same `openssl ca` on the copy and judge the result. No token is involved here.
  */
 export async function shadowStaged(request: Omit<SignRequest, 'signer'>): Promise<ShadowedSigning> {
-  const staging = await stageDatabase(request.caDir, request.workspace);
-  const config = join(request.workspace, 'openssl-ca.ini');
-  await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
-  const signing: openssl.SignWithCaRequest = {
-    config, extensions: request.extensions, days: request.days, validity: openssl.validityFor(request.days), digest: request.digest, csr: request.csr,
-    out: join(request.workspace, 'issued.crt'), ...(request.subject !== undefined ? { subject: request.subject } : {}),
-  };
+  const staging = request.staging ?? (await stageDatabase(request.caDir, request.workspace));
+  const { signing, configText } = await renderRun(request, staging);
   const file = join(request.workspace, 'shadow-issued.crt');
   const shadow = await rehearse(staging, async () => {
     const printed = await openssl.signWithCa(request.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
@@ -83,7 +85,21 @@ export async function shadowStaged(request: Omit<SignRequest, 'signer'>): Promis
   }).catch((error: unknown) => {
     throw shadowRefused('the certificate', error);
   });
-  return { staging, signing, shadow, configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }) };
+  return { staging, signing, shadow, configText };
+}
+
+/**
+ * The config of one `openssl ca` run, rendered twice from one template: once pointing at the staged copy
+ * (what runs), once at the real directory (what is kept, so an operator can replay it); and the run itself.
+ */
+export async function renderRun(request: Omit<SignRequest, 'signer' | 'shadow'>, staging: string, name = 'openssl-ca'): Promise<{ signing: openssl.SignWithCaRequest; configText: string }> {
+  const config = join(request.workspace, `${name}.ini`);
+  await writeWorkspaceFile(config, await renderTemplates(request.templates, { ...request.context, dir: staging }));
+  const signing: openssl.SignWithCaRequest = {
+    config, extensions: request.extensions, days: request.days, validity: openssl.validityFor(request.days), digest: request.digest, csr: request.csr,
+    out: join(request.workspace, name === 'openssl-ca' ? 'issued.crt' : `${name}.crt`), ...(request.subject !== undefined ? { subject: request.subject } : {}),
+  };
+  return { signing, configText: await renderTemplates(request.templates, { ...request.context, dir: request.caDir }) };
 }
 
 /**

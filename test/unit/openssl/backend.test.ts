@@ -124,6 +124,10 @@ describe.each(['engine', 'provider'] as BackendName[])('openssl argv with the %s
     expect((await argvOf((c) => signWithCa(c, { config: 'ca.ini', extensions: 'server_cert', days: 30, digest: 'sha256', csr: 'r.csr', out: 'r.crt' }))).args).toEqual(
       ['ca', '-config', 'ca.ini', ...token, '-batch', '-notext', '-extensions', 'server_cert', '-days', '30', '-md', 'sha256', '-in', 'r.csr', '-out', 'r.crt'],
     );
+    // A batch's shared run: -infiles last (it takes every argument after it), -out before it.
+    expect((await argvOf((c) => signWithCa(c, { config: 'ca.ini', extensions: 'server_cert', days: 30, digest: 'sha256', csr: 'a.csr', infiles: ['a.csr', 'b.csr'], out: 'r.crt' }))).args).toEqual(
+      ['ca', '-config', 'ca.ini', ...token, '-batch', '-notext', '-extensions', 'server_cert', '-days', '30', '-md', 'sha256', '-out', 'r.crt', '-infiles', 'a.csr', 'b.csr'],
+    );
     expect((await argvOf((c) => revoke(c, { config: 'ca.ini', certificate: 'r.crt', reason: 'keyCompromise' }))).args).toEqual(
       ['ca', '-config', 'ca.ini', ...token, '-batch', '-revoke', 'r.crt', '-crl_reason', 'keyCompromise'],
     );

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaError } from '../../../errors.js';
+import * as openssl from '../../../tools/openssl.js';
+import { readOpensslOutput } from '../../../tools/openssl-output.js';
+import type { RunResult } from '../../../tools/run.js';
+import { decodeCertificate, pemToDer } from '../../../x509/decode.js';
+import { readIndex, serialValue } from '../../inventory/issued.js';
+import { writeWorkspaceFile } from '../../directory/workspace.js';
+import { requireSameCertificate } from '../../shadow/compare.js';
+import { rehearse, shadowRefused } from '../../shadow/rehearse.js';
+import { requireFreshSerial } from '../serial.js';
+import { explainRepeatedSerial, renderRun, type SignRequest } from '../sign.js';
+
+/**
+ * One `openssl ca` run of a batch: one request (`-in`), or several that share one config (`-infiles`, with
+ * `copy_extensions = copy`: see sharesRun). Every request keeps its own shadow judge.
+ */
+export interface BatchRun {
+  readonly name: string;
+  readonly requests: ReadonlyArray<Omit<SignRequest, 'signer'>>;
+  readonly shared: boolean;
+}
+
+/** A run the shadow CA has made and judged: what the token will run, and the shadow's certificate for each request. */
+export interface RehearsedRun {
+  readonly run: BatchRun;
+  readonly signing: openssl.SignWithCaRequest;
+  readonly configText: string;
+  readonly shadow: ReadonlyArray<{ readonly pem: string; readonly checks: readonly string[] }>;
+}
+
+/**
+ * The certificates of one run, in the order of its requests, exactly one each or the run is refused. Read
+ * from the database (index.txt's new lines, newcerts/SERIAL.pem): with -infiles, openssl reopens `-out`
+ * for every certificate and leaves only the last one there.
+ */
+async function runCertificates(staging: string, before: number, out: string, command: string, printed: RunResult, expected: number): Promise<string[]> {
+  await readOpensslOutput(out, command, printed);
+  const entries = (await readIndex(staging)).slice(before);
+  if (entries.length !== expected) throw new CaError(`${command} issued ${entries.length} certificates for ${expected} requests; nothing was changed — run the command again, and report it if it happens again`);
+  return Promise.all(entries.map((entry) => readFile(join(staging, 'newcerts', `${entry.serial}.pem`), 'utf8')));
+}
+
+/**
+ * The shadow CA runs the very same `openssl ca` on the staged database (put back afterwards) and each
+ * certificate is judged on its own. A refusal throws, worded as the shadow's: the token has signed nothing.
+ */
+export async function rehearseRun(run: BatchRun, staging: string): Promise<RehearsedRun> {
+  const first = run.requests[0]!;
+  const { signing: base, configText } = await renderRun(first, staging, run.name);
+  const signing = run.shared ? { ...base, infiles: run.requests.map((request) => request.csr) } : base;
+  const file = join(first.workspace, `${run.name}-shadow.crt`);
+  const shadow = await rehearse(staging, async () => {
+    const before = (await readIndex(staging)).length;
+    const printed = await openssl.signWithCa(first.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
+    const pems = await runCertificates(staging, before, file, 'openssl ca (shadow CA)', printed, run.requests.length);
+    return judgeAll(run, pems);
+  }).catch((error: unknown) => {
+    throw shadowRefused('the certificate', error);
+  });
+  return { run, signing, configText, shadow };
+}
+
+/** Each shadow certificate judged by its own request's expectations, with one `openssl verify` for the whole run. */
+async function judgeAll(run: BatchRun, pems: readonly string[]): Promise<Array<{ pem: string; checks: string[] }>> {
+  const files = pems.map((_, i) => join(run.requests[0]!.workspace, `${run.name}-shadow-${i}.crt`));
+  for (const [i, pem] of pems.entries()) await writeWorkspaceFile(files[i]!, pem);
+  const steps = run.requests.map((request) => request.shadow);
+  const [first] = steps;
+  if (!first?.verifyChains || steps.some((step) => !step.inspect)) return Promise.all(pems.map(async (pem, i) => ({ pem, checks: await steps[i]!.judge(pem, files[i]!) })));
+  const inspected = pems.map((pem, i) => ({ pem, checks: steps[i]!.inspect!(pem) }));
+  const chain = await first.verifyChains(files);
+  return inspected.map(({ pem, checks }) => ({ pem, checks: [...checks, chain] }));
+}
+
+/**
+ * The token runs what the shadow ran, on the same staged database (which keeps what it signed, for the
+ * next run and the commit); each certificate must have a fresh serial and equal the shadow's in every field.
+ */
+export async function signRun(signer: openssl.SigningContext, rehearsed: RehearsedRun, staging: string): Promise<Array<{ pem: string; checks: string[] }>> {
+  const index = await readIndex(staging);
+  const issued = new Set(index.map((entry) => serialValue(entry.serial)));
+  const printed = await openssl.signWithCa(signer, rehearsed.signing).catch(explainRepeatedSerial);
+  const pems = await runCertificates(staging, index.length, rehearsed.signing.out, 'openssl ca', printed, rehearsed.run.requests.length);
+  return pems.map((pem, i) => {
+    const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
+    issued.add(requireFreshSerial(der, issued));
+    const shadow = rehearsed.shadow[i]!;
+    const same = requireSameCertificate('the certificate', decodeCertificate(der), decodeCertificate(pemToDer(shadow.pem, 'CERTIFICATE', 'the shadow certificate')));
+    return { pem, checks: [...shadow.checks, same] };
+  });
+}

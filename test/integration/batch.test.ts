@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ceremony, cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Sandbox } from './helpers.js';
+
+/**
+ * Batch signing (issue 11): many CSRs, one question and one PIN entry, as few `openssl ca` runs as the
+ * requests allow (one login each, plus pkcs11-tool's one check of the key), every certificate verified, the
+ * bad CSRs reported and left out (or, with --strict, the whole batch refused), everything committed at once.
+ */
+
+/** PKCS#11 calls of one kind in an OpenSC pkcs11-spy log. */
+async function callsIn(spyLog: string, call: 'C_Login' | 'C_Sign'): Promise<number> {
+  return ((await readFile(spyLog, 'utf8').catch(() => '')).match(new RegExp(`^\\d+: ${call}$`, 'gm')) ?? []).length;
+}
+
+describe('server with several CSRs', () => {
+  let sandbox: Sandbox;
+  let requests: string;
+  const good = ['alpha', 'beta', 'gamma'];
+
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    await ceremony(sandbox);
+    requests = join(sandbox.root, 'requests');
+    await mkdir(requests);
+    // alpha and beta ask for exactly what the CA would write (CN among their SANs): one shared run.
+    await makeCsr(requests, 'alpha', { subject: '/CN=alpha.example.com', sans: 'DNS:alpha.example.com,DNS:www.alpha.example.com' });
+    await makeCsr(requests, 'beta', { subject: '/CN=beta.example.com', sans: 'DNS:beta.example.com,IP:10.0.0.2' });
+    // gamma has no SAN and more subject than the CA keeps: a run of its own, where the CA writes both.
+    await makeCsr(requests, 'gamma', { subject: '/O=Requester Picks/CN=gamma.example.com' });
+    await makeCsr(requests, 'mail', { subject: '/CN=mail.example.com', sans: 'DNS:mail.example.com,email:ops@example.com' });
+    await writeFile(join(requests, 'garbage.csr'), 'not a CSR\n');
+  }, 180_000);
+  afterAll(() => sandbox.cleanup());
+
+  const spied = (log: string) => ({ env: { ...sandbox.env, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log } });
+  const csrs = () => [...good, 'mail', 'garbage'].map((name) => join(requests, `${name}.csr`));
+
+  it('--strict refuses the whole batch when one CSR is bad: nothing signed on the token, nothing written', async () => {
+    const out = join(sandbox.root, 'strict-out');
+    await mkdir(out);
+    const before = await treeHash(sandbox.caDir);
+    const log = join(sandbox.root, 'strict.log');
+    const result = await cli(['server', ...csrs(), '--strict', '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE], spied(log));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/--strict: 2 of 5 CSRs refused, so none was signed: .*mail\.csr: SAN email:ops@example\.com does not belong in a TLS server certificate.*garbage\.csr: /);
+    expect(await callsIn(log, 'C_Sign')).toBe(0);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('signs the good CSRs in as few openssl runs as they allow, one login each, and reports the bad ones (exit 1)', async () => {
+    const out = join(sandbox.root, 'out');
+    await mkdir(out);
+    const indexBefore = (await readFile(join(sandbox.caDir, 'intermediate', 'index.txt'), 'utf8')).split('\n').filter(Boolean).length;
+    const log = join(sandbox.root, 'batch.log');
+    const result = await cli(['server', ...csrs(), '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE], spied(log));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^server certificate issued: 3 issued, 2 refused$/m);
+    for (const name of good) expect(result.stdout).toMatch(new RegExp(`^  ${join(out, `${name}.crt`)}  serial [0-9A-F]+  CN=${name}\\.example\\.com  `, 'm'));
+    expect(result.stdout).toMatch(/^  refused .*mail\.csr: SAN email:ops@example\.com does not belong/m);
+    expect(result.stdout).toMatch(/^  refused .*garbage\.csr: /m);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^hsm-openssl-ca: 2 of 5 CSRs refused \(listed above, each with its reason\); the other 3 were issued/);
+    // alpha and beta share one run, gamma has its own: two runs, two logins by openssl, one by pkcs11-tool.
+    expect(result.stderr).toMatch(/signing 2 of the batch's 3 .*\(openssl ca run 1 of 2\)/);
+    expect(result.stderr).toMatch(/signing 1 of the batch's 3 .*\(openssl ca run 2 of 2\)/);
+    expect(await callsIn(log, 'C_Login')).toBe(1 + 2);
+    expect(await callsIn(log, 'C_Sign')).toBe(3);
+    expect((await readdir(out)).sort()).toEqual(good.flatMap((name) => [`${name}.chain.crt`, `${name}.crt`]).sort());
+    const root = join(sandbox.caDir, 'certs', 'root.crt');
+    for (const name of good) {
+      const crt = join(out, `${name}.crt`);
+      expect(await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', root, '-untrusted', join(sandbox.caDir, 'intermediate', 'certs', 'intermediate.crt'), crt])).toBe(`${crt}: OK\n`);
+      expect(await mustExec('openssl', ['verify', '-x509_strict', '-CAfile', root, '-untrusted', join(out, `${name}.chain.crt`), join(out, `${name}.chain.crt`)])).toContain(': OK');
+      const text = await mustExec('openssl', ['x509', '-in', crt, '-noout', '-subject', '-ext', 'subjectAltName,extendedKeyUsage,keyUsage']);
+      expect(text).toContain(`subject=CN = ${name}.example.com\n`);
+      expect(text).toContain('TLS Web Server Authentication');
+      expect(text).toContain('Digital Signature');
+    }
+    expect(await mustExec('openssl', ['x509', '-in', join(out, 'alpha.crt'), '-noout', '-ext', 'subjectAltName'])).toContain('DNS:alpha.example.com, DNS:www.alpha.example.com');
+    expect(await mustExec('openssl', ['x509', '-in', join(out, 'beta.crt'), '-noout', '-ext', 'subjectAltName'])).toContain('DNS:beta.example.com, IP Address:10.0.0.2');
+    expect(await mustExec('openssl', ['x509', '-in', join(out, 'gamma.crt'), '-noout', '-ext', 'subjectAltName'])).toContain('DNS:gamma.example.com');
+    const index = (await readFile(join(sandbox.caDir, 'intermediate', 'index.txt'), 'utf8')).split('\n').filter(Boolean);
+    expect(index).toHaveLength(indexBefore + 3);
+    const audit = await cli(['audit', 'verify', '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(audit.code).toBe(0);
+    const check = await cli(['check', '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(check.stdout).not.toMatch(/BROKEN|REPAIR/);
+    expect(check.code).toBe(0);
+  }, 120_000);
+
+  it('--from-dir signs every CSR of a directory beside it, and --json gives one document', async () => {
+    const dir = join(sandbox.root, 'fleet');
+    await mkdir(dir);
+    for (const name of ['web1', 'web2', 'web3']) await makeCsr(dir, name, { subject: `/CN=${name}.example.com`, sans: `DNS:${name}.example.com` });
+    const result = await cli(['server', '--from-dir', dir, '--days', '90', '--dir', sandbox.caDir, '--json'], { env: sandbox.env });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.title).toBe('server certificate issued: 3 issued, 0 refused');
+    expect(report.refused).toEqual([]);
+    expect(report.issued.map((leaf: { certificate: string }) => leaf.certificate)).toEqual(['web1', 'web2', 'web3'].map((name) => join(dir, `${name}.crt`)));
+    for (const name of ['web1', 'web2', 'web3']) {
+      expect(await mustExec('openssl', ['x509', '-in', join(dir, `${name}.crt`), '-noout', '-subject'])).toBe(`subject=CN = ${name}.example.com\n`);
+    }
+    expect(result.stderr).toMatch(/\(openssl ca run 1 of 1\)/);
+  }, 120_000);
+
+  it('a batch of only bad CSRs signs nothing and says why, exit 1; an empty --from-dir is refused with exit 2', async () => {
+    const before = await treeHash(sandbox.caDir);
+    const bad = await cli(['server', join(requests, 'mail.csr'), join(requests, 'garbage.csr'), '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/hsm-openssl-ca: none of the 2 CSRs can be signed, so nothing was: .*mail\.csr: SAN email/);
+    const empty = join(sandbox.root, 'empty');
+    await mkdir(empty);
+    const none = await cli(['server', '--from-dir', empty, '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^hsm-openssl-ca: --from-dir .*empty holds no \*\.csr or \*\.req file$/m);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+  });
+});
