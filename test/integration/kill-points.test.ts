@@ -33,6 +33,8 @@ beforeAll(async () => {
   await restoreFromSandbox(w);
   await must(['init', '--dir', w.caDir, '--token', sandbox.tokenLabel, '--org', 'My Company', '--country', 'US', '--state', 'My State']);
   for (const name of ['www', 'old', 'mtls', 'next']) await makeCsr(w.reqDir, name);
+  // A batch: b1 and b2 share one openssl ca -infiles run, mtls (no SAN) has its own.
+  for (const name of ['b1', 'b2']) await makeCsr(w.reqDir, name, { sans: `DNS:${name}.example.com` });
   await snapshot(w, (snapshots.init = join(sandbox.root, 'snap-init')));
   await must(['root', '--dir', w.caDir]);
   await snapshot(w, (snapshots.root = join(sandbox.root, 'snap-root')));
@@ -93,6 +95,11 @@ const scenarios = (): Scenario[] => [
     delivers: { ...leaf((w) => join(w.reqDir, 'made.example.com.crt')), key: (w) => join(w.reqDir, 'made.example.com.key') }, next: async (w) => [fresh(w)],
   },
   {
+    command: 'server (batch)', snapshot: snapshots.issued, args: (w) => ['server', ...['b1', 'b2', 'mtls'].map((name) => join(w.reqDir, `${name}.csr`)), ...dir(w)],
+    deliversAll: { index: (w) => join(w.caDir, 'intermediate', 'index.txt'), outs: (w) => ['b1', 'b2', 'mtls'].map((name) => join(w.reqDir, `${name}.crt`)) },
+    next: async (w) => [fresh(w)],
+  },
+  {
     command: 'intermediate --renew', snapshot: snapshots.issued, args: (w) => ['intermediate', '--renew', ...dir(w)], tracedWorkerOnly: true,
     delivers: { index: (w) => join(w.caDir, 'index.txt'), out: (w) => join(w.caDir, 'intermediate', 'certs', 'intermediate.crt'), keepsCsr: false },
     next: async (w) => [fresh(w)],
@@ -102,7 +109,7 @@ const scenarios = (): Scenario[] => [
 describe('kill-point sweep: SIGKILL after every file-system step of every changing command', () => {
   // `client` is not swept: it is issueLeaf with another profile template, step for step `server`'s run (71
   // kill points each, both 0 failing, when last swept together), and CI's 90 minutes are better spent elsewhere.
-  it.each(['root', 'intermediate', 'server', 'renew', 'revoke', 'crl', 'server --new-key', 'intermediate --renew'])('%s: after each kill the CA is unchanged, complete and audited, or finished by one command', async (command) => {
+  it.each(['root', 'intermediate', 'server', 'renew', 'revoke', 'crl', 'server --new-key', 'server (batch)', 'intermediate --renew'])('%s: after each kill the CA is unchanged, complete and audited, or finished by one command', async (command) => {
     const scenario = scenarios().find((candidate) => candidate.command === command)!;
     await restore(workers[0]!, scenario.snapshot);
     const traced = await runTraced(workers[0]!, scenario.args(workers[0]!));

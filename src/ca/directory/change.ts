@@ -8,7 +8,7 @@ import { verifyAudit } from '../audit/verify.js';
 import { recordVerified, unchangedSinceVerified } from '../audit/verified.js';
 import { decodeResult, encodeResult, finishCommit, readPending, removePending, storeWrites, writePending, type KeyInGeneration, type PendingCommit, type PlannedWrite } from './journal.js';
 import { withCaLock } from './lock.js';
-import { removeInterruptedWrites } from './repair.js';
+import { COMMIT_ONLY_DIRECTORIES, removeInterruptedWrites } from './repair.js';
 
 /** What a change to the CA directory produced: its result, the files it writes and the records describing it. */
 export interface CommitPlan<T> {
@@ -91,7 +91,7 @@ export async function withCaChange<T>(dir: string, work: (context: ChangeContext
   return withCaLock(dir, async () => {
     const finished = await finishInterrupted<T>(dir, options);
     if (finished) return finished.resumed;
-    await removeInterruptedWrites(dir);
+    await removeInterruptedWrites(dir, COMMIT_ONLY_DIRECTORIES);
     await requireIntactAudit(dir);
     const leftoverKey = await leftoverKeyFor(dir, options.command);
     let journalled = leftoverKey !== undefined;

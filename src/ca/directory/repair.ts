@@ -6,16 +6,25 @@ import { finishCommit, readPending } from './journal.js';
 import { withCaLock } from './lock.js';
 
 /**
+ * Directories only a journalled commit writes into, one file per certificate: a temporary there can only be
+ * left by a commit killed while being applied, and the journal it leaves makes the next run finish the
+ * commit and walk everything. An ordinary change skips them, so it costs nothing per certificate issued.
+ */
+export const COMMIT_ONLY_DIRECTORIES: readonly string[] = ['newcerts', 'csr'];
+
+/**
  * Removes the temporaries of writes a kill interrupted: a write is renamed into place only when complete,
  * so such a file never replaced anything. Callers hold the lock, so no write of a live run is among them.
+ * `skip`: directory names not to enter (see COMMIT_ONLY_DIRECTORIES; `check` still reports what is there).
  */
-export async function removeInterruptedWrites(dir: string): Promise<string[]> {
+export async function removeInterruptedWrites(dir: string, skip: readonly string[] = []): Promise<string[]> {
   const removed: string[] = [];
   const walk = async (current: string): Promise<void> => {
     for (const entry of await readdir(current, { withFileTypes: true })) {
       const path = join(current, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile() && ATOMIC_TEMP.test(entry.name)) {
+      if (entry.isDirectory()) {
+        if (!skip.includes(entry.name)) await walk(path);
+      } else if (entry.isFile() && ATOMIC_TEMP.test(entry.name)) {
         await unlink(path);
         removed.push(path);
       }

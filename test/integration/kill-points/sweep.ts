@@ -17,6 +17,8 @@ export interface Scenario {
    * (--new-key) the key file that exists exactly when the certificate was delivered, holding its key.
    */
   readonly delivers?: { index(worker: Worker): string; out(worker: Worker): string; keepsCsr: boolean; replaces?(worker: Worker): string; key?(worker: Worker): string };
+  /** For a batch: the file each CSR's certificate goes to; all of them are issued and delivered, or none. */
+  readonly deliversAll?: { index(worker: Worker): string; outs(worker: Worker): string[] };
   /** The runs that must succeed after the kill (and after finishing an interrupted change), in order. */
   next(worker: Worker): Promise<string[][]>;
   /**
@@ -118,6 +120,25 @@ async function deliveredOnce(worker: Worker, scenario: Scenario, was: Before): P
   return [...problems, ...(await keyProblems(worker, scenario, delivered[0]?.der))];
 }
 
+/** A batch: no certificate, or one per CSR, each delivered to its file and its CSR kept — never some of them. */
+async function deliveredAll(worker: Worker, scenario: Scenario, was: Before): Promise<string[]> {
+  if (!scenario.deliversAll) return [];
+  const index = scenario.deliversAll.index(worker);
+  const known = new Set((was.issued.get(index) ?? []).map((entry) => entry.serial));
+  const added = new Set((await readIndex(index)).filter((entry) => !known.has(entry.serial)).map((entry) => entry.serial));
+  const outs = scenario.deliversAll.outs(worker);
+  if (added.size === 0) return [];
+  if (added.size !== outs.length) return [`a batch of ${outs.length} CSRs issued ${added.size} certificates`];
+  const problems: string[] = [];
+  for (const out of outs) {
+    const [delivered] = await certificatesIn(out);
+    const issued = delivered && added.has(delivered.serial) ? (await certificatesIn(join(dirname(index), 'newcerts', `${delivered.serial}.pem`)))[0] : undefined;
+    if (!delivered || !issued?.der.equals(delivered.der)) problems.push(`${out.slice(worker.root.length + 1)} holds ${delivered?.serial ?? 'no certificate'}, not one of the batch's new certificates`);
+    else if (!(await exists(join(dirname(index), 'csr', `${delivered.serial}.csr`)))) problems.push(`certificate ${delivered.serial} has no kept csr/${delivered.serial}.csr`);
+  }
+  return problems;
+}
+
 /** --new-key: no key without its certificate, and the delivered certificate's key in the key file. */
 async function keyProblems(worker: Worker, scenario: Scenario, certificate: Buffer | undefined): Promise<string[]> {
   const path = scenario.delivers?.key?.(worker);
@@ -155,7 +176,7 @@ export async function killPoint(worker: Worker, scenario: Scenario, k: number, e
   const broken = findings(first, 'BROKEN');
   if (broken.length > 0 || first.code !== 0) problems.push(`check after the kill: exit ${first.code}${broken.length ? `, ${broken.join(' | ')}` : ''}`);
   if (interrupted(first)) problems.push(...(await finish(worker, scenario)));
-  problems.push(...(await recordsComplete(worker, was)), ...(await deliveredOnce(worker, scenario, was)), ...(await nextRunsWork(worker, scenario)));
+  problems.push(...(await recordsComplete(worker, was)), ...(await deliveredOnce(worker, scenario, was)), ...(await deliveredAll(worker, scenario, was)), ...(await nextRunsWork(worker, scenario)));
   return problems;
 }
 

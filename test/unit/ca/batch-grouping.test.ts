@@ -47,4 +47,10 @@ describe('groupRuns', () => {
       { shared: false, members: [odd] },
     ]);
   });
+
+  it('splits a long shared run so its command line stays within the system\'s limit', () => {
+    const many = Array.from({ length: 5 }, (_, i) => request({ cn: `h${i}.example.com` }));
+    expect(groupRuns(many, 2).map((run) => run.members.length)).toEqual([2, 2, 1]);
+    expect(groupRuns(many, 5).map((run) => run.members.length)).toEqual([5]);
+  });
 });

@@ -41,8 +41,14 @@ export function sharesRun(request: Shareable): boolean {
   return JSON.stringify(asked) === JSON.stringify(decided);
 }
 
+/**
+ * At most this many CSRs in one `-infiles` run: their paths (about 60 bytes each in the workspace) stay far
+ * below Linux's 2 MiB for a command line.
+ */
+export const MAX_SHARED_RUN = 5000;
+
 /** The batch as runs: the requests that may share one per key usage, in their order; each other request alone. */
-export function groupRuns<T extends Shareable>(requests: readonly T[]): Array<{ shared: boolean; members: T[] }> {
+export function groupRuns<T extends Shareable>(requests: readonly T[], maxShared = MAX_SHARED_RUN): Array<{ shared: boolean; members: T[] }> {
   const shared = new Map<string, T[]>();
   const alone: T[] = [];
   for (const request of requests) {
@@ -53,5 +59,6 @@ export function groupRuns<T extends Shareable>(requests: readonly T[]): Array<{ 
       shared.set(request.keyUsage.join(','), group);
     }
   }
-  return [...[...shared.values()].map((members) => ({ shared: true, members })), ...alone.map((request) => ({ shared: false, members: [request] }))];
+  const runs = [...shared.values()].flatMap((group) => Array.from({ length: Math.ceil(group.length / maxShared) }, (_, i) => ({ shared: true, members: group.slice(i * maxShared, (i + 1) * maxShared) })));
+  return [...runs, ...alone.map((request) => ({ shared: false, members: [request] }))];
 }
