@@ -1,6 +1,8 @@
 import { UsageError } from '../errors.js';
 import { parseKeyType } from '../ca/directory/settings.js';
-import { csrsInDirectory, issueBatch, type BatchRequest } from '../ca/signing/batch/batch.js';
+import { issueBatch } from '../ca/signing/batch/batch.js';
+import { dryRunBatch } from '../ca/signing/batch/dry-run.js';
+import { csrsInDirectory, type BatchRequest } from '../ca/signing/batch/plan.js';
 import { issueLeaf, type IssueOptions } from '../ca/signing/issue.js';
 import { dryRunNewKey, issueWithNewKey, type NewKeyRequest } from '../ca/signing/new-key.js';
 import { dryRunLeaf } from '../ca/shadow/dry-run.js';
@@ -15,6 +17,7 @@ export async function leafCommand(title: string, options: LeafCommandOptions): P
   if ('batch' in options) {
     const { fromDir, ...batch } = options.batch;
     const csrPaths = fromDir === undefined ? batch.csrPaths : await csrsInDirectory(fromDir);
+    if (options.dryRun) return printDryRun(await dryRunBatch({ ...options, ...batch, csrPaths }));
     return printBatchReport(title, await issueBatch({ ...options, ...batch, csrPaths }));
   }
   if ('newKey' in options) {
@@ -41,7 +44,6 @@ export interface LeafSourceFlags {
   readonly fromDir?: string;
   readonly strict?: boolean;
   readonly san?: readonly string[];
-  readonly dryRun?: boolean;
 }
 
 const KEY_ONLY = [['keyType', '--key-type'], ['p12', '--p12'], ['p12PasswordFile', '--p12-password-file']] as const;
@@ -51,7 +53,6 @@ function batchSource(csrs: readonly string[], flags: LeafSourceFlags): LeafSourc
   if (flags.fromDir !== undefined && csrs.length > 0) throw new UsageError(`give CSRs (${csrs[0]}…) or --from-dir ${flags.fromDir}, not both`);
   if (flags.out !== undefined) throw new UsageError('--out names one certificate; for several CSRs pass --out-dir DIR (NAME.csr → DIR/NAME.crt and DIR/NAME.chain.crt)');
   if ((flags.san ?? []).length > 0) throw new UsageError('--san adds names to one CSR; a batch signs each CSR with its own SANs — sign that CSR on its own with --san');
-  if (flags.dryRun) throw new UsageError('--dry-run shows one signing: run it with one CSR at a time');
   return { batch: { csrPaths: csrs, strict: flags.strict ?? false, ...(flags.fromDir !== undefined ? { fromDir: flags.fromDir } : {}), ...(flags.outDir !== undefined ? { outDir: flags.outDir } : {}) } };
 }
 

@@ -37,6 +37,24 @@ describe('server with several CSRs', () => {
   const spied = (log: string) => ({ env: { ...sandbox.env, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log } });
   const csrs = () => [...good, 'mail', 'garbage'].map((name) => join(requests, `${name}.csr`));
 
+  it('--dry-run shows the token\'s openssl ca runs (-infiles for the shared one), their configs and the shadow\'s certificates; no login, nothing written', async () => {
+    const out = join(sandbox.root, 'dry-out');
+    await mkdir(out);
+    const before = await treeHash(sandbox.caDir);
+    const log = join(sandbox.root, 'dry.log');
+    const result = await cli(['server', ...csrs(), '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE, '--dry-run'], spied(log));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^server --dry-run: 3 certificates would be signed with the intermediate key in 2 openssl ca run\(s\); refused .*mail\.csr: SAN email/m);
+    expect(result.stdout).toMatch(new RegExp(`\\$ openssl ca -config \\S+sign_server_csrs\\.ini .*-passin env:HSM_CA_PIN .*-infiles \\S*alpha\\.csr \\S*beta\\.csr$`, 'm'));
+    expect(result.stdout).toMatch(/\$ openssl ca .*-subj \/CN=gamma\.example\.com -utf8 -in \S*gamma\.csr -out \S*gamma\.crt$/m);
+    expect(result.stdout).toContain('copy_extensions   = copy');
+    expect(result.stdout).toContain(`${join(out, 'alpha.crt')} would hold:\n-----BEGIN CERTIFICATE-----`);
+    expect(result.stdout).not.toContain(sandbox.pin);
+    expect(await callsIn(log, 'C_Login')).toBe(0);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
+    expect(await readdir(out)).toEqual([]);
+  });
+
   it('--strict refuses the whole batch when one CSR is bad: nothing signed on the token, nothing written', async () => {
     const out = join(sandbox.root, 'strict-out');
     await mkdir(out);

@@ -35,7 +35,6 @@ describe('leafSource: several CSRs, --from-dir or --out-dir make a batch', () =>
   it('refuses what names one certificate, CSRs with --from-dir, and the key options', () => {
     expect(() => leafSource(['a.csr', 'b.csr'], { out: 'x.crt' })).toThrow(/^--out names one certificate; for several CSRs pass --out-dir DIR/);
     expect(() => leafSource(['a.csr', 'b.csr'], { san: ['DNS:x.test'] })).toThrow(/^--san adds names to one CSR/);
-    expect(() => leafSource(['a.csr', 'b.csr'], { dryRun: true })).toThrow(/^--dry-run shows one signing/);
     expect(() => leafSource(['a.csr'], { fromDir: 'requests' })).toThrow(/^give CSRs \(a\.csr…\) or --from-dir requests, not both/);
     expect(() => leafSource([], { fromDir: 'requests', newKey: 'web' })).toThrow(/^give either --from-dir requests or --new-key web, not both/);
     expect(() => leafSource(['a.csr', 'b.csr'], { p12: 'x.p12' })).toThrow(/^--p12 needs --new-key NAME/);
