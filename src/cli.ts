@@ -114,7 +114,7 @@ function withLeafSourceOptions(command: Command): Command {
     .option('--key-type <type>', `with --new-key: ${KEY_TYPES.join(', ')} (default EC:secp256r1)`)
     .option('--out-dir <dir>', 'where the files go: NAME.crt and NAME.chain.crt for each NAME.csr; with --new-key also NAME.key (default: beside each CSR; with --new-key the current directory)')
     .option('--from-dir <dir>', 'sign every *.csr and *.req in DIR as one batch')
-    .option('--strict', 'with several CSRs: refuse the whole batch when any CSR is refused (default: sign the others, report the refused, exit 1)', false)
+    .option('--strict', 'with several CSRs: refuse the whole batch when any CSR is refused (without it: sign the others, report the refused, exit 1)')
     .option('--p12 <file>', 'with --new-key: also a PKCS#12 (key + certificate + intermediate, AES-256) for Java and Windows')
     .option('--p12-password-file <file>', `with --p12: its password, the file's first line (else ${P12_PASSWORD_VARIABLE})`);
 }
@@ -223,7 +223,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
     .action((csrs: string[], flags) => serverCommand({ ...tokenOptions(flags), ...leafSource(csrs, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
 
-  examples(withLeafSourceOptions(withTokenOptions(program.command('client').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign a client (mutual TLS) CSR with the intermediate key, or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
+  examples(withLeafSourceOptions(withTokenOptions(program.command('client').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign client (mutual TLS) CSRs with the intermediate key (several at once: one question, one PIN), or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
