@@ -37,6 +37,7 @@ describe('an offline root on a token of its own', () => {
     const noRootPin = { ...env };
     delete noRootPin['HSM_CA_ROOT_PIN'];
     const result = await cli(['crl', '--root', '--dir', sandbox.caDir], { env: noRootPin });
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/this step needs token 'Offline Root' \(root key\)[\s\S]*no PIN for token 'Offline Root' \(root key\): set HSM_CA_ROOT_PIN, pass --root-pin-file PATH/);
   });
 
@@ -218,7 +219,9 @@ describe('inventory, renewal and the audit log', () => {
     expect(refused.stderr).toMatch(/audit.log is damaged .*nothing was changed/);
     expect(await treeHash(dir)).toEqual(before);
     await writeFile(path, original);
-    expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    const restored = await cli(['server', csr, '--dir', dir], { env: sandbox.env });
+    expect([restored.code, restored.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+    expect((await Cert.load(join(sandbox.root, 'blocked.crt'))).subject).toMatch(/CN=blocked\.example\.com$/);
   });
 
   it('a second run waits for the lock and gives up clearly after --lock-timeout', async () => {
@@ -233,7 +236,9 @@ describe('inventory, renewal and the audit log', () => {
       holder.kill();
       await new Promise((resolve) => holder.once('exit', resolve));
       // The owner is gone now: its lock is stale and the next run takes it over.
-      expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+      const takeover = await cli(['server', csr, '--dir', dir], { env: sandbox.env });
+      expect([takeover.code, takeover.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+      expect((await Cert.load(join(sandbox.root, 'waiting.crt'))).subject).toMatch(/CN=waiting\.example\.com$/);
     } finally {
       holder.kill();
     }
