@@ -135,6 +135,7 @@ describe('inventory, renewal and the audit log', () => {
     const renewed = join(sandbox.root, 'soon-new.crt');
     const result = await cli(['renew', old, '--dir', dir, '--days', '90', '--revoke-old', '--out', renewed], { env: sandbox.env });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.code).toBe(0);
     const [renewedCert, oldCert] = [await Cert.load(renewed), await Cert.load(old)];
     expect(renewedCert.subjectAltNames).toContain('DNS:soon.ops.test');
     expect(renewedCert.subjectAltNames).toEqual(oldCert.subjectAltNames);
@@ -157,9 +158,11 @@ describe('inventory, renewal and the audit log', () => {
     expect(renewed.stdout).toMatch(/status +valid/);
     expect(renewed.stdout).toMatch(/older +1 other certificate\(s\) with this name/);
     const root = await cli(['show', join(dir, 'certs/root.crt'), '--dir', dir]);
+    expect(root.code).toBe(0);
     expect(root.stdout).toMatch(/^root CA certificate\n  status +self-signed trust anchor$/m);
     expect(root.stdout).not.toMatch(/revok/i);
     const intermediate = await cli(['show', join(dir, 'intermediate/certs/intermediate.crt'), '--dir', dir]);
+    expect(intermediate.code).toBe(0);
     expect(intermediate.stdout).toMatch(/^intermediate CA certificate\n  status +valid on the root's index\.txt$/m);
     expect(intermediate.stdout).toMatch(/CA +yes, pathlen 0/);
     const csr = await cli(['show', join(sandbox.root, 'later.csr'), '--dir', dir]);
