@@ -34,11 +34,14 @@ describe('the audit log against time, deletion and the databases', () => {
   it('a run with the clock an hour fast is a warning afterwards: revoke, issue and verify keep working', async () => {
     const dir = await copyCa();
     const fast = { ...sandbox.env, NODE_OPTIONS: `--require ${CLOCK_OFFSET}`, HSM_CA_TEST_CLOCK_OFFSET_MS: String(3600_000) };
-    expect((await cli(['crl', '--dir', dir], { env: fast })).code).toBe(0);
+    const fastCrl = await cli(['crl', '--dir', dir], { env: fast });
+    expect([fastCrl.code, fastCrl.stdout]).toEqual([0, expect.stringMatching(/^CRL published: /)]);
     const revoke = await cli(['revoke', serial, '--dir', dir], { env: sandbox.env });
     expect(revoke.stderr).not.toMatch(/hsm-openssl-ca:/);
     expect(revoke.code).toBe(0);
-    expect((await cli(['server', await makeCsr(sandbox.root, 'after-step'), '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    const afterStep = await cli(['server', await makeCsr(sandbox.root, 'after-step'), '--dir', dir], { env: sandbox.env });
+    expect([afterStep.code, afterStep.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+    expect(await readFile(join(dir, 'intermediate/index.txt'), 'utf8')).toContain(`\t${await serialOf(join(sandbox.root, 'after-step.crt'))}\t`);
     const verify = await cli(['audit', 'verify', '--dir', dir]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/\(warning\): time .* is earlier than line \d+'s .*clock stepped back/);
@@ -103,6 +106,7 @@ describe('the audit log against time, deletion and the databases', () => {
     await rm(join(dir, 'audit.log'));
     await rm(join(dir, 'audit.head'));
     const verify = await cli(['audit', 'verify', '--dir', dir]);
+    expect(verify.code).toBe(1);
     expect(verify.stdout).toMatch(new RegExp(`intermediate/index.txt lists serial ${serial} .*no certificate-issued record`));
     expect(verify.stdout).toMatch(/\/index.txt lists serial [0-9A-F]+ .*Intermediate CA.*no certificate-issued record/);
   });

@@ -38,6 +38,7 @@ describe('the command line itself', () => {
   it('server, client and renew offer no option of the root token; root, intermediate, revoke and crl do', async () => {
     for (const command of ['server', 'client', 'renew']) {
       const help = await cli([command, '--help']);
+      expect(help.code).toBe(0);
       expect(help.stdout).toContain('--pin-file');
       expect(help.stdout).not.toMatch(/--root-(module|token|pin-file)/);
       const refused = await cli([command, 'x.csr', '--root-pin-file', '/dev/null']);

@@ -752,6 +752,7 @@ describe('SANs, URLs and name constraints reach the configs escaped', () => {
     const csr = await makeCsr(sandbox.root, 'svc', { subject: '/CN=svc.example.test' });
     const result = await cli(['server', csr, '--dir', sandbox.caDir, '--profile', 'server-client', '--san', 'DNS:svc.example.test', '--san', `URI:${uriSan}`], { env: sandbox.env });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.code).toBe(0);
     const cert = await Cert.load(join(sandbox.root, 'svc.crt'));
     expect(cert.subjectAltNames).toContain(`URI:${uriSan}`);
     expect(cert.crlDistributionPoints).toContain(`URI:${crlUrl}`);

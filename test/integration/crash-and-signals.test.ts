@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serialOf } from './certs.js';
-import { ceremony, CLI, cli, makeCsr, makeSandbox, treeHash, type Sandbox } from './helpers.js';
+import { ceremony, CLI, cli, expectOneLineError, makeCsr, makeSandbox, treeHash, type Sandbox } from './helpers.js';
 
 /** Starts the CLI and kills it with `signal` after `afterMs`; resolves when it has exited. */
 function runAndKill(args: readonly string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, afterMs: number): Promise<number | null> {
@@ -73,11 +73,12 @@ describe('crash safety: SIGKILL at random moments during server and revoke', () 
     const fresh = await makeCsr(sandbox.root, 'after-the-storm');
     const next = await cli(['server', fresh, '--dir', sandbox.caDir], { env: sandbox.env });
     expect(next.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(next.code).toBe(0);
     const serial = await serialOf(fresh.replace(/\.csr$/, '.crt'));
     expect(before).not.toContain(serial);
     expect(await serialsIn(sandbox.caDir)).toContain(serial);
     const audit = await cli(['audit', 'verify', '--dir', sandbox.caDir]);
-    expect(audit.code).toBe(0);
+    expect([audit.code, audit.stdout]).toEqual([0, expect.stringMatching(/^  ok  hash chain intact/m)]);
   });
 });
 
@@ -114,6 +115,8 @@ describe('SIGINT and SIGTERM', () => {
     const csr = await makeCsr(sandbox.root, 'failing');
     const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: { ...sandbox.env, HSM_CA_PIN: '000000', TMPDIR: tmp } });
     expect(result.code).toBe(1);
+    expectOneLineError(result, /rejected the PIN from HSM_CA_PIN/);
+    await expect(readFile(join(sandbox.root, 'failing.crt'))).rejects.toThrow(/ENOENT/);
     expect(await readdir(tmp)).toEqual([]);
   });
 
@@ -129,7 +132,7 @@ describe('SIGINT and SIGTERM', () => {
     await chmod(join(bin, 'openssl'), 0o755);
     const csr = await makeCsr(sandbox.root, 'modes');
     const result = await cli(['server', csr, '--dir', sandbox.caDir], { env: { ...sandbox.env, TMPDIR: tmp, PATH: `${bin}:${process.env['PATH']}` } });
-    expect(result.code).toBe(0);
+    expect([result.code, result.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
     const modes = (await readFile(log, 'utf8')).trim().split('\n');
     expect(modes.length).toBeGreaterThan(3);
     for (const line of modes) {

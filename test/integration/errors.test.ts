@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, type Sandbox, SOFTHSM_MODULE, SPY_MODULE, treeHash } from './helpers.js';
 
@@ -135,10 +135,16 @@ describe('signing server CSRs that are wrong', () => {
     await expect(readFile(join(sandbox.root, 'pin.crt'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('bad usage exits 2', async () => {
-    const result = await cli(['server', '--dir', sandbox.caDir], { env: sandbox.env });
-    expect(result.code).toBe(2);
-    expect((await cli(['init', '--dir', join(sandbox.root, 'x'), '--token', 't', '--org', 'O', '--digest', 'sha1'], { env: sandbox.env })).code).toBe(2);
-    expect((await cli(['init', '--dir', join(sandbox.root, 'x'), '--token', 't', '--org', 'O\nbasicConstraints=CA:TRUE'], { env: sandbox.env })).code).toBe(2);
+  it('bad usage exits 2, names the problem and the fix, and makes no CA directory', async () => {
+    const noCsr = await cli(['server', '--dir', sandbox.caDir], { env: sandbox.env });
+    expect(noCsr.code).toBe(2);
+    expectOneLineError(noCsr, /^hsm-openssl-ca: name the CSR to sign, or pass --new-key NAME/);
+    const sha1 = await cli(['init', '--dir', join(sandbox.root, 'x'), '--token', 't', '--org', 'O', '--digest', 'sha1'], { env: sandbox.env });
+    expect(sha1.code).toBe(2);
+    expectOneLineError(sha1, /--digest sha1 is not allowed; choose one of sha256, sha384, sha512/);
+    const newline = await cli(['init', '--dir', join(sandbox.root, 'x'), '--token', 't', '--org', 'O\nbasicConstraints=CA:TRUE'], { env: sandbox.env });
+    expect(newline.code).toBe(2);
+    expectOneLineError(newline, /--org contains a control character .*; remove it$/);
+    await expect(readdir(join(sandbox.root, 'x'))).rejects.toThrow(/ENOENT/);
   });
 });

@@ -105,6 +105,7 @@ describe('leaf subjects by default: the CSR\'s CN alone', () => {
     expect(list.stdout).toContain('O=Ev\\x9bil, CN=www.example.com\\u202egnp.exe');
     expect(list.stdout).not.toMatch(raw);
     const json = await cli(['list', '--dir', dir, '--json'], { env: sandbox.env });
+    expect(json.code).toBe(0);
     expect(json.stdout).not.toMatch(raw);
     expect((JSON.parse(json.stdout) as Array<{ subject: string }>).map((c) => c.subject)).toContain('O=Ev\\x9bil, CN=www.example.com\\u202egnp.exe');
     const show = await cli(['show', serial, '--dir', dir], { env: sandbox.env });

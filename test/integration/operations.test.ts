@@ -37,6 +37,7 @@ describe('an offline root on a token of its own', () => {
     const noRootPin = { ...env };
     delete noRootPin['HSM_CA_ROOT_PIN'];
     const result = await cli(['crl', '--root', '--dir', sandbox.caDir], { env: noRootPin });
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/this step needs token 'Offline Root' \(root key\)[\s\S]*no PIN for token 'Offline Root' \(root key\): set HSM_CA_ROOT_PIN, pass --root-pin-file PATH/);
   });
 
@@ -134,6 +135,7 @@ describe('inventory, renewal and the audit log', () => {
     const renewed = join(sandbox.root, 'soon-new.crt');
     const result = await cli(['renew', old, '--dir', dir, '--days', '90', '--revoke-old', '--out', renewed], { env: sandbox.env });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
+    expect(result.code).toBe(0);
     const [renewedCert, oldCert] = [await Cert.load(renewed), await Cert.load(old)];
     expect(renewedCert.subjectAltNames).toContain('DNS:soon.ops.test');
     expect(renewedCert.subjectAltNames).toEqual(oldCert.subjectAltNames);
@@ -156,9 +158,11 @@ describe('inventory, renewal and the audit log', () => {
     expect(renewed.stdout).toMatch(/status +valid/);
     expect(renewed.stdout).toMatch(/older +1 other certificate\(s\) with this name/);
     const root = await cli(['show', join(dir, 'certs/root.crt'), '--dir', dir]);
+    expect(root.code).toBe(0);
     expect(root.stdout).toMatch(/^root CA certificate\n  status +self-signed trust anchor$/m);
     expect(root.stdout).not.toMatch(/revok/i);
     const intermediate = await cli(['show', join(dir, 'intermediate/certs/intermediate.crt'), '--dir', dir]);
+    expect(intermediate.code).toBe(0);
     expect(intermediate.stdout).toMatch(/^intermediate CA certificate\n  status +valid on the root's index\.txt$/m);
     expect(intermediate.stdout).toMatch(/CA +yes, pathlen 0/);
     const csr = await cli(['show', join(sandbox.root, 'later.csr'), '--dir', dir]);
@@ -218,7 +222,9 @@ describe('inventory, renewal and the audit log', () => {
     expect(refused.stderr).toMatch(/audit.log is damaged .*nothing was changed/);
     expect(await treeHash(dir)).toEqual(before);
     await writeFile(path, original);
-    expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+    const restored = await cli(['server', csr, '--dir', dir], { env: sandbox.env });
+    expect([restored.code, restored.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+    expect((await Cert.load(join(sandbox.root, 'blocked.crt'))).subject).toMatch(/CN=blocked\.example\.com$/);
   });
 
   it('a second run waits for the lock and gives up clearly after --lock-timeout', async () => {
@@ -233,7 +239,9 @@ describe('inventory, renewal and the audit log', () => {
       holder.kill();
       await new Promise((resolve) => holder.once('exit', resolve));
       // The owner is gone now: its lock is stale and the next run takes it over.
-      expect((await cli(['server', csr, '--dir', dir], { env: sandbox.env })).code).toBe(0);
+      const takeover = await cli(['server', csr, '--dir', dir], { env: sandbox.env });
+      expect([takeover.code, takeover.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+      expect((await Cert.load(join(sandbox.root, 'waiting.crt'))).subject).toMatch(/CN=waiting\.example\.com$/);
     } finally {
       holder.kill();
     }

@@ -155,7 +155,9 @@ describe('root --dry-run', () => {
     expect(result.stdout).toMatch(/config \S+create_root_cert\.ini:\n[\s\S]*\[ v3_ca \]/);
     expect(result.stdout).toMatch(/Certificate:\n\s+Data:[\s\S]*Subject: .*CN ?= ?Dry Co Root CA[\s\S]*CA:TRUE/);
     // Nothing held: the real ceremony goes on at once.
-    expect((await cli(['root', '--dir', sandbox.caDir], { env: sandbox.env })).code).toBe(0);
+    const real = await cli(['root', '--dir', sandbox.caDir], { env: sandbox.env });
+    expect([real.code, real.stdout]).toEqual([0, expect.stringMatching(/^root CA created: .*certs\/root\.crt$/m)]);
+    expect(await mustExec('openssl', ['x509', '-in', join(sandbox.caDir, 'certs/root.crt'), '-noout', '-subject'])).toMatch(/CN ?= ?Dry Co Root CA$/m);
   });
 });
 
@@ -184,6 +186,9 @@ describe('intermediate --dry-run', () => {
     expect(result.stdout).toMatch(/^ {2}\$ openssl req -config \S+create_intermediate_csr\.ini .*-key 'pkcs11:token=CA%20Token;object=intermediate;id=ID;type=private' -new /m);
     expect(result.stdout).toMatch(/^ {2}\$ openssl ca -config \S+sign_intermediate_csr\.ini .*-extensions v3_intermediate_ca /m);
     expect(result.stdout).toMatch(/Subject: .*CN ?= ?Dry Co Intermediate CA[\s\S]*CA:TRUE, pathlen:0[\s\S]*Permitted:\s+DNS:dry\.test/);
-    expect((await cli(['intermediate', '--dir', sandbox.caDir], { env: sandbox.env })).code).toBe(0);
+    const real = await cli(['intermediate', '--dir', sandbox.caDir], { env: sandbox.env });
+    expect([real.code, real.stdout]).toEqual([0, expect.stringMatching(/^intermediate CA created: .*intermediate\/certs\/intermediate\.crt$/m)]);
+    const verified = await mustExec('openssl', ['verify', '-CAfile', join(sandbox.caDir, 'certs/root.crt'), join(sandbox.caDir, 'intermediate/certs/intermediate.crt')]);
+    expect(verified).toMatch(/: OK$/m);
   });
 });

@@ -46,7 +46,7 @@ describe('PIN sources and the terminal', () => {
     await writeFile(pinFile, `${sandbox.pin}\n`, { mode: 0o600 });
     const result = await cli(['intermediate', '--dir', sandbox.caDir, '--pin-file', pinFile], { env: noPinEnv });
     expect(result.stderr).not.toMatch(/hsm-openssl-ca:/);
-    expect(result.code).toBe(0);
+    expect([result.code, result.stdout]).toEqual([0, expect.stringMatching(/^intermediate CA created: /m)]);
   });
 
   it('shows what is about to be signed and signs nothing when the answer is no', async () => {
@@ -105,6 +105,6 @@ describe('an openssl killed by a signal (libp11 0.4.12 segfaults on key-load fai
     // The key pair made for the failed root was removed, so the same label can be used again.
     const retry = await cli(['root', '--dir', sandbox.caDir], { env: sandbox.env });
     expect(retry.stderr).not.toMatch(/hsm-openssl-ca:/);
-    expect(retry.code).toBe(0);
+    expect([retry.code, retry.stdout]).toEqual([0, expect.stringMatching(/^root CA created: /m)]);
   });
 });

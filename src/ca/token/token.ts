@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../../errors.js';
 import { formatPkcs11Uri, parsePkcs11Uri, privateKeyUri, uriIdHex, uriText, withoutNulPadding, type Pkcs11Uri } from '../../pkcs11/uri.js';
 import * as p11tool from '../../tools/p11tool.js';
+import type { P11toolToken } from '../../tools/parse/p11tool.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
@@ -49,16 +51,41 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
   });
-  const tokens = await p11tool.listTokens(run, module).catch((error: unknown) => {
-    if (error instanceof ToolFailedError) throw new CaError(`PKCS#11 module ${module} could not be loaded (${error.message}); ${MODULE_HINT}`);
-    throw error;
-  });
-  const match = tokens.find((token) => uriText(parsePkcs11Uri(token.url), 'token') === label);
+  const { tokens, match } = await findToken(run, module, label);
   if (!match) {
-    const present = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token')}'`).join(', ') || 'none';
+    const present = tokens.map((token) => `'${tokenLabel(token)}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
   return { run: await guardPin(run, role, consent), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+}
+
+/** The pause before the second listing: SoftHSM2 leaves token.object empty only between two system calls. */
+const RELIST_PAUSE_MS = 200;
+
+/**
+ * The module's tokens and the one labelled `label`, listed a second time after a short pause when the first
+ * listing lacks it. SoftHSM2 2.6 rewrites token.object on every login: it truncates the file and releases
+ * its lock before writing it back, and a listing that reads the empty file in between shows no token at
+ * all (seen when parallel signings share a token). A listing logs in nowhere, so it costs no PIN try.
+ */
+async function findToken(run: Runner, module: string, label: string): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
+  const first = await moduleTokens(run, module);
+  const match = first.find((token) => tokenLabel(token) === label);
+  if (match) return { tokens: first, match };
+  await setTimeout(RELIST_PAUSE_MS);
+  const second = await moduleTokens(run, module);
+  return { tokens: second, match: second.find((token) => tokenLabel(token) === label) };
+}
+
+async function moduleTokens(run: Runner, module: string): Promise<P11toolToken[]> {
+  return p11tool.listTokens(run, module).catch((error: unknown) => {
+    if (error instanceof ToolFailedError) throw new CaError(`PKCS#11 module ${module} could not be loaded (${error.message}); ${MODULE_HINT}`);
+    throw error;
+  });
+}
+
+function tokenLabel(token: P11toolToken): string | undefined {
+  return uriText(parsePkcs11Uri(token.url), 'token');
 }
 
 function session(token: Token): pkcs11Tool.TokenSession {
