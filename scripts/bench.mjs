@@ -85,7 +85,8 @@ function measureBatch(state, dir, raw, single) {
   };
   const batch = paired((i) => timed(process.execPath, [CLI, 'server', '--from-dir', requests, '--out-dir', outDir(i), '--dir', dir], stateEnv(state)), (i) => raw.batch(csrs, i));
   row(`batch of ${BATCH.toLocaleString('en')} CSRs (server --from-dir) vs raw \`openssl ca -infiles\``, batch.ours, batch.baseline, '≤ 1.5× raw', batch.ours <= 1.5 * batch.baseline);
-  row(`the same batch vs ${BATCH.toLocaleString('en')} single CLI runs (one single signing × ${BATCH.toLocaleString('en')})`, batch.ours, single * BATCH, '≥ 20× faster', batch.ours * 20 <= single * BATCH);
+  // Ours against ours: the ratio column reads as how many times faster the batch is.
+  row(`${BATCH.toLocaleString('en')} single CLI runs (one single signing × ${BATCH.toLocaleString('en')}) vs the same batch`, single * BATCH, batch.ours, 'batch ≥ 20× faster', batch.ours * 20 <= single * BATCH);
   const log = join(state, 'batch-spy.log');
   timed(process.execPath, [CLI, 'server', '--from-dir', requests, '--out-dir', outDir('spied'), '--dir', dir, '--module', SPY], { ...stateEnv(state), PKCS11SPY: MODULE, PKCS11SPY_OUTPUT: log });
   const logins = (readFileSync(log, 'utf8').match(/^\d+: C_Login$/gm) ?? []).length;
