@@ -138,7 +138,7 @@ describe('signing server CSRs that are wrong', () => {
   it('bad usage exits 2, names the problem and the fix, and makes no CA directory', async () => {
     const noCsr = await cli(['server', '--dir', sandbox.caDir], { env: sandbox.env });
     expect(noCsr.code).toBe(2);
-    expectOneLineError(noCsr, /^hsm-openssl-ca: name the CSR to sign, or pass --new-key NAME/);
+    expectOneLineError(noCsr, /^hsm-openssl-ca: name the CSR\(s\) to sign, pass --from-dir DIR, or pass --new-key NAME/);
     const sha1 = await cli(['init', '--dir', join(sandbox.root, 'x'), '--token', 't', '--org', 'O', '--digest', 'sha1'], { env: sandbox.env });
     expect(sha1.code).toBe(2);
     expectOneLineError(sha1, /--digest sha1 is not allowed; choose one of sha256, sha384, sha512/);
