@@ -55,7 +55,8 @@ export async function makeSandbox(options: { tokenLabel?: string; pin?: string }
   await mustExec('mkdir', [join(root, 'tokens')]);
   const conf = join(root, 'softhsm2.conf');
   await writeFile(conf, `directories.tokendir = ${join(root, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-  const env = { ...process.env, SOFTHSM2_CONF: conf, HSM_CA_PIN: pin };
+  // XDG_CACHE_HOME: `list`'s summary cache of a large CA stays in the sandbox and goes with it.
+  const env = { ...process.env, SOFTHSM2_CONF: conf, HSM_CA_PIN: pin, XDG_CACHE_HOME: join(root, 'cache') };
   // PINs through the environment here too, so the argv checks see no PIN from the test set-up either.
   const setup = { env: { ...env, SO_PIN: '87654321' } };
   await mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--slot-index', '0', '--init-token', '--label', tokenLabel, '--so-pin', 'env:SO_PIN'], setup);

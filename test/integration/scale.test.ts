@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ceremony, CLI, exec, makeCsr, makeSandbox, mustExec, type Result, type Sandbox } from './helpers.js';
 
@@ -28,6 +30,23 @@ describe(`a CA with ${ISSUED} issued certificates`, () => {
     expect(listed).toHaveLength(ISSUED);
     expect(new Set(listed.map((c) => c.serial)).size).toBe(ISSUED);
     expect(listed.every((c) => c.status === 'valid')).toBe(true);
+  });
+
+  it('list answers a second time from its cache, yet reads again a certificate file that was replaced', async () => {
+    const list = async (): Promise<Array<{ serial: string; subject: string; file: string }>> =>
+      JSON.parse(await mustExec(process.execPath, [CLI, 'list', '--dir', sandbox.caDir, '--json'], { env: sandbox.env })) as Array<{ serial: string; subject: string; file: string }>;
+    const first = await list();
+    expect(readdirSync(join(sandbox.root, 'cache', 'hsm-openssl-ca')).filter((name) => name.startsWith('list-'))).toHaveLength(1);
+    expect(await list()).toEqual(first);
+    const [a, b] = [first[10]!, first.find((c) => c.subject !== first[10]!.subject)!];
+    const original = readFileSync(a.file);
+    try {
+      copyFileSync(b.file, a.file);
+      expect((await list()).find((c) => c.serial === a.serial)!.subject).toBe(b.subject);
+    } finally {
+      writeFileSync(a.file, original);
+    }
+    expect(await list()).toEqual(first);
   });
 
   it('status counts them under ulimit -n 256', async () => {

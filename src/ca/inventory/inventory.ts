@@ -11,6 +11,7 @@ import { fileExists } from '../directory/context.js';
 import { readIndex } from './issued.js';
 import type { IndexEntry } from '../../tools/parse/index-txt.js';
 import { profileFromExtendedKeyUsage } from '../signing/profiles.js';
+import { CACHE_FROM, openSummaryCache, summaryCachePath, type FileSummary } from './summary-cache.js';
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -33,34 +34,47 @@ export function profileOf(cert: DecodedCertificate): string | undefined {
 }
 
 /**
- * One index entry as `list` shows it: its newcerts/ file is read and decoded, only the summary is kept. Read
- * synchronously, one file at a time: at 100,000 certificates the promise API's round trips through the
- * thread pool cost more than the reads, and a single descriptor at a time never meets `ulimit -n` (EMFILE).
+ * What `list` needs from one newcerts/ file. Read synchronously, one file at a time: at 100,000 certificates
+ * the promise API's round trips through the thread pool cost more than the reads, and a single descriptor at a
+ * time never meets `ulimit -n` (EMFILE).
  */
-function describeEntry(auth: Authority, entry: IndexEntry): IssuedCertificate {
-  const file = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
+function summariseFile(file: string): FileSummary {
   const cert = decodeCertificate(pemToDer(readFileSync(file, 'utf8'), 'CERTIFICATE', file));
-  const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
   const profile = profileOf(cert);
+  return { subject: formatName(cert.subject), sans: sanStrings(cert.extensions), notAfter: cert.notAfter, ...(profile ? { profile } : {}) };
+}
+
+/** One index entry as `list` shows it: status and revocation from the entry, the rest from its file. */
+function describeEntry(entry: IndexEntry, file: string, summary: FileSummary): IssuedCertificate {
+  const status = entry.status === 'valid' && entry.expires.getTime() < Date.now() ? 'expired' : entry.status;
   return {
     serial: entry.serial,
     status,
-    subject: formatName(cert.subject),
-    sans: sanStrings(cert.extensions),
-    notAfter: cert.notAfter,
+    subject: summary.subject,
+    sans: summary.sans,
+    notAfter: summary.notAfter,
     ...(entry.revokedAt ? { revokedAt: entry.revokedAt } : {}),
     ...(entry.reason ? { reason: entry.reason } : {}),
-    ...(profile ? { profile } : {}),
+    ...(summary.profile ? { profile: summary.profile } : {}),
     file,
   };
 }
 
 /**
  * Everything a CA issued, from its index.txt and the certificates in newcerts/. A valid entry past its
- * notAfter is reported as expired even before `openssl ca -updatedb` marks it.
+ * notAfter is reported as expired even before `openssl ca -updatedb` marks it. A large CA's file summaries
+ * come from the user's cache where the file is unchanged (summary-cache.ts).
  */
 export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
-  return (await readIndex(auth.databaseDir)).map((entry) => describeEntry(auth, entry));
+  const entries = await readIndex(auth.databaseDir);
+  const cache = entries.length >= CACHE_FROM ? openSummaryCache(summaryCachePath(auth.databaseDir)) : undefined;
+  const newcerts = join(auth.databaseDir, 'newcerts');
+  const issued = entries.map((entry) => {
+    const file = `${newcerts}/${entry.serial}.pem`;
+    return describeEntry(entry, file, cache ? cache.summary(entry.serial, file, () => summariseFile(file)) : summariseFile(file));
+  });
+  cache?.save();
+  return issued;
 }
 
 /**
