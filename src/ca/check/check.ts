@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type forge from 'node-forge';
-import { nodeForge } from '../../x509/forge.js';
 import { printable } from '../../errors.js';
 import { ATOMIC_TEMP } from '../../fs-atomic.js';
 import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
-import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
+import { decodeCertificate, decodeCertificateEssentials, decodeCrl, decodeName, formatName, pemToDer, type CertificateEssentials, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
+import { subjectMatchesIndex } from './index-subject.js';
 import { signatureValid } from '../../x509/verify.js';
 import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths } from '../directory/layout.js';
@@ -373,13 +372,13 @@ async function crlRevokedSerials(crlPath: string): Promise<Set<bigint>> {
   }
 }
 
-/** What is wrong with one index entry's newcerts file, or undefined. */
+/** What is wrong with one index entry's newcerts file, or undefined. Names are decoded only to say what differs. */
 async function entryProblem(path: string, entry: IndexEntry, ca: CaUnderCheck): Promise<string | undefined> {
   const bytes = await readOptional(path);
   if (bytes === undefined) return 'missing: index.txt records a certificate that is gone';
-  let cert: DecodedCertificate;
+  let cert: CertificateEssentials;
   try {
-    cert = decodeCertificate(pemToDer(bytes.toString('utf8'), 'CERTIFICATE', path));
+    cert = decodeCertificateEssentials(pemToDer(bytes.toString('utf8'), 'CERTIFICATE', path));
   } catch (error) {
     return `does not decode (${errorText(error)})`;
   }
@@ -387,82 +386,17 @@ async function entryProblem(path: string, entry: IndexEntry, ca: CaUnderCheck): 
   if (Math.floor(cert.notAfter.getTime() / 1000) !== Math.floor(entry.expires.getTime() / 1000)) {
     return `expires ${cert.notAfter.toISOString()} but index.txt says ${entry.expires.toISOString()}`;
   }
-  if (!subjectMatchesIndex(cert.subjectDer, entry.subject)) return `has subject ${formatName(cert.subject)}, which is not index.txt's "${shorten(entry.subject, 80)}"`;
-  if (ca.certificate && !cert.issuerDer.equals(ca.certificate.subjectDer)) return `was issued by ${formatName(cert.issuer)}, not by the ${ca.name} CA`;
+  if (!subjectMatchesIndex(cert.subjectDer, entry.subject)) return `has subject ${nameText(cert.subjectDer)}, which is not index.txt's "${shorten(entry.subject, 80)}"`;
+  if (ca.certificate && !cert.issuerDer.equals(ca.certificate.subjectDer)) return `was issued by ${nameText(cert.issuerDer)}, not by the ${ca.name} CA`;
   return undefined;
 }
 
-/**
- * OpenSSL's short names for the attributes `openssl ca` writes into index.txt (OBJ_nid2sn). An attribute
- * outside this table matches any name, so an OID OpenSSL knows and we do not is no false alarm.
- */
-const OPENSSL_SHORT_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.4': 'SN',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.9': 'street',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.12': 'title',
-  '2.5.4.15': 'businessCategory',
-  '2.5.4.17': 'postalCode',
-  '2.5.4.42': 'GN',
-  '2.5.4.43': 'initials',
-  '2.5.4.46': 'dnQualifier',
-  '2.5.4.65': 'pseudonym',
-  '2.5.4.97': 'organizationIdentifier',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '0.9.2342.19200300.100.1.25': 'DC',
-};
-
-const UTF8_STRING = 12;
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const hexEscape = (bytes: Uint8Array): string => [...bytes].map((b) => `\\\\x${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-
-/** One byte or character of a value, as the pattern for its rendering(s) in index.txt. */
-function valueCharPattern(char: string, bytes: Uint8Array, utf8: boolean): string {
-  const code = bytes[0]!;
-  if (bytes.length === 1 && code >= 0x20 && code <= 0x7e) {
-    return char === '/' || char === '+' ? `\\\\?${escapeRegExp(char)}` : escapeRegExp(char);
-  }
-  // Control characters, DEL and bytes above '~' are written as \xHH; newer releases in a UTF-8 locale keep UTF-8 as is.
-  return utf8 && code >= 0x80 ? `(?:${hexEscape(bytes)}|${escapeRegExp(char)})` : hexEscape(bytes);
-}
-
-/**
- * Whether index.txt's subject field is this certificate's subject. Compared exactly, not loosely: the
- * certificate's subject is rendered the way `openssl ca` writes it (X509_NAME_oneline — "/C=US/O=X/CN=Y", each
- * attribute in DER order, '/' and '+' in a value escaped as "\/" and "\+", bytes outside printable ASCII as
- * "\xHH", verified against openssl 3.0), and the renderings other OpenSSL releases produce are accepted too:
- * unescaped '/' and '+' (1.1.1), '+' between the members of a multi-valued RDN and raw UTF-8 in UTF8String
- * values (newer releases). Attributes outside OPENSSL_SHORT_NAMES match any attribute name.
- */
-export function subjectMatchesIndex(subjectDer: Buffer, indexSubject: string): boolean {
-  let pattern = '';
+function nameText(der: Buffer): string {
   try {
-    const name = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(subjectDer.toString('binary')));
-    for (const rdn of name.value as forge.asn1.Asn1[]) {
-      (rdn.value as forge.asn1.Asn1[]).forEach((pair, member) => {
-        const [oidNode, valueNode] = pair.value as forge.asn1.Asn1[];
-        const oid = nodeForge().asn1.derToOid(nodeForge().util.createBuffer(oidNode!.value as string));
-        const raw = Buffer.from(valueNode!.value as string, 'binary');
-        const utf8 = valueNode!.type === UTF8_STRING && Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
-        const shortName = OPENSSL_SHORT_NAMES[oid];
-        pattern += member === 0 ? '/' : '[/+]';
-        pattern += shortName ? escapeRegExp(shortName) : '[A-Za-z0-9.-]+';
-        pattern += '=';
-        if (utf8) for (const char of raw.toString('utf8')) pattern += valueCharPattern(char, Buffer.from(char, 'utf8'), true);
-        else for (const byte of raw) pattern += valueCharPattern(String.fromCharCode(byte), Uint8Array.of(byte), false);
-      });
-    }
-  } catch {
-    return false;
+    return formatName(decodeName(der));
+  } catch (error) {
+    return `an undecodable name (${errorText(error)})`;
   }
-  return new RegExp(`^${pattern}$`, 'u').test(indexSubject);
 }
 
 async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {

@@ -15,7 +15,8 @@ import { appendAudit } from '../../../src/ca/audit/head.js';
 import { prepareAudit } from '../../../src/ca/audit/log.js';
 import { storeWrites, writePending } from '../../../src/ca/directory/journal.js';
 import { repairCaDirectory } from '../../../src/ca/directory/repair.js';
-import { checkCaDirectory, subjectMatchesIndex, type CheckFinding } from '../../../src/ca/check/check.js';
+import { checkCaDirectory, type CheckFinding } from '../../../src/ca/check/check.js';
+import { subjectMatchesIndex } from '../../../src/ca/check/index-subject.js';
 import type { Settings } from '../../../src/ca/directory/settings.js';
 import { decodeCertificate, pemToDer } from '../../../src/x509/decode.js';
 
