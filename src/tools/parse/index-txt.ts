@@ -16,22 +16,29 @@ export interface IndexEntry {
 
 const STATUS: Record<string, IndexEntry['status']> = { V: 'valid', R: 'revoked', E: 'expired' };
 
-/** Parses index.txt; a line of another shape is a ParseError that shows the file. */
+/** Parses index.txt; a line of another shape is a ParseError that shows the file. One pass, no array per step: a large CA's index has 100,000 lines. */
 export function parseIndex(text: string): IndexEntry[] {
-  return text
-    .split('\n')
-    .map((line, index) => ({ line, index }))
-    .filter(({ line }) => line.length > 0)
-    .map(({ line, index }) => {
-      const fields = line.split('\t');
-      const [flag, expiry, revocation, serial, , subject] = fields;
-      const status = STATUS[flag ?? ''];
-      const expires = parseAsn1Time(expiry ?? '');
-      const [revokedText, reason] = (revocation ?? '').split(',');
-      const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;
-      if (fields.length !== 6 || !status || !expires || !/^[0-9A-F]+$/.test(serial ?? '') || (status === 'revoked' && !revokedAt)) {
-        throw new ParseError(`the CA database index.txt (line ${index + 1})`, line);
-      }
-      return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial: serial!, subject: subject ?? '' };
-    });
+  const entries: IndexEntry[] = [];
+  let lineNumber = 0;
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const end = newline === -1 ? text.length : newline;
+    lineNumber += 1;
+    if (end > start) entries.push(parseLine(text.slice(start, end), lineNumber));
+    start = end + 1;
+  }
+  return entries;
+}
+
+function parseLine(line: string, lineNumber: number): IndexEntry {
+  const fields = line.split('\t');
+  const [flag, expiry, revocation, serial, , subject] = fields;
+  const status = STATUS[flag ?? ''];
+  const expires = parseAsn1Time(expiry ?? '');
+  const [revokedText, reason] = (revocation ?? '').split(',');
+  const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;
+  if (fields.length !== 6 || !status || !expires || !/^[0-9A-F]+$/.test(serial ?? '') || (status === 'revoked' && !revokedAt)) {
+    throw new ParseError(`the CA database index.txt (line ${lineNumber})`, line);
+  }
+  return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial: serial!, subject: subject ?? '' };
 }
