@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, UsageError } from '../../errors.js';
-import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import { indexSerials, parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
 import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
 import { signatureValid } from '../../x509/verify.js';
 import type { Authority } from '../signing/authority.js';
@@ -11,6 +11,11 @@ export const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 /** Reads an index.txt; the entries say which serials exist and which are revoked. */
 export async function readIndex(databaseDir: string): Promise<IndexEntry[]> {
   return parseIndex(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
+}
+
+/** The serials an index.txt lists (each line's serial field only: the signing hot path). */
+export async function readIndexSerials(databaseDir: string): Promise<Set<bigint>> {
+  return indexSerials(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
 }
 
 /** A certificate this CA issued: its database line, its newcerts/ file and the decoded certificate. */

@@ -5,7 +5,7 @@ import * as openssl from '../../tools/openssl.js';
 import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { decodeCertificate, pemToDer } from '../../x509/decode.js';
 import type { Digest } from '../../x509/verify.js';
-import { readIndex } from '../inventory/issued.js';
+import { readIndexSerials } from '../inventory/issued.js';
 import { requireFreshSerial } from './serial.js';
 import { stageDatabase, writeWorkspaceFile } from '../directory/workspace.js';
 import { requireSameCertificate } from '../shadow/compare.js';
@@ -108,7 +108,7 @@ export async function renderRun(request: Omit<SignRequest, 'signer' | 'shadow'>,
  */
 export async function signStaged(request: SignRequest): Promise<StagedSigning> {
   const staged = await shadowStaged(request);
-  const issuedBefore = new Set((await readIndex(staged.staging)).map((entry) => BigInt(`0x${entry.serial}`)));
+  const issuedBefore = await readIndexSerials(staged.staging);
   const printed = await openssl.signWithCa(request.signer, staged.signing).catch(explainRepeatedSerial);
   const pem = await readOpensslOutput(staged.signing.out, 'openssl ca', printed);
   const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');

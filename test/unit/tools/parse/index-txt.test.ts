@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ParseError } from '../../../../src/errors.js';
-import { parseIndex } from '../../../../src/tools/parse/index-txt.js';
+import { indexSerials, parseIndex } from '../../../../src/tools/parse/index-txt.js';
 import { parseAsn1Time } from '../../../../src/x509/decode.js';
 
 // Lines as `openssl ca` 3.0 writes them: status, expiry, revocation[,reason], serial, file, subject.
@@ -37,6 +37,17 @@ describe('parseIndex', () => {
   ])('refuses %s, showing the line', (_name, line) => {
     expect(() => parseIndex(line)).toThrow(ParseError);
     expect(() => parseIndex(line)).toThrow(line.split('\t')[0]!);
+  });
+});
+
+describe('indexSerials', () => {
+  it('gives the serial of every line, revoked and expired ones too, as numbers (leading zeros do not matter)', () => {
+    expect(indexSerials(`${INDEX}\n`)).toEqual(new Set([0x382731bd18a0a82c8ccc15b186d274acn, 0x52e4b519d2d55659ed9becb6d9b6b266n, 0x0an, 0x0bn]));
+    expect(indexSerials('')).toEqual(new Set());
+  });
+
+  it('skips a line without a hex serial field', () => {
+    expect(indexSerials('V\t271207144453Z\t\tXYZ\tunknown\t/CN=a\nV\t271207144453Z\n')).toEqual(new Set());
   });
 });
 
