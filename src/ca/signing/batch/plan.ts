@@ -88,6 +88,11 @@ export function requireSomethingToSign(options: BatchOptions, planned: readonly 
   if (options.strict && refused.length > 0) throw new CaError(`--strict: ${refused.length} of ${options.csrPaths.length} CSRs refused, so none was signed: ${reasons}`);
 }
 
+/**
+ * What the batch's one "Sign the certificate?" question shows (confirmSigning: on a terminal, unless --yes):
+ * the profile, the validity, each certificate to be signed with its subject, SANs and file, and each refused
+ * CSR with its reason, so the answer covers the whole batch before the PIN is read.
+ */
 export function batchSummary(options: BatchOptions, planned: readonly Planned[], refused: readonly BatchRefusal[]): string {
   const lines = planned.map(({ plan }) => `  ${plan.subject.text}  ${plan.sanText.join(', ') || '(no SAN)'}  → ${plan.out}`);
   const left = refused.map((r) => `  refused ${r.csr}: ${r.reason}`);
