@@ -45,12 +45,18 @@ describe('server with several CSRs', () => {
   const spied = (log: string) => ({ env: { ...sandbox.env, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log } });
   const csrs = () => [...good, 'mail', 'garbage'].map((name) => join(requests, `${name}.csr`));
 
-  it('--dry-run shows the token\'s openssl ca runs (-infiles for the shared one), their configs and the shadow\'s certificates; no login, nothing written', async () => {
-    const out = join(sandbox.root, 'dry-out');
+  /** `server` with all five CSRs into a new, empty NAME-out, PKCS#11 calls logged to NAME.log; the CA's files as they were before. */
+  async function serverBatch(name: string, ...options: string[]) {
+    const out = join(sandbox.root, `${name}-out`);
     await mkdir(out);
     const before = await treeHash(sandbox.caDir);
-    const log = join(sandbox.root, 'dry.log');
-    const result = await cli(['server', ...csrs(), '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE, '--dry-run'], spied(log));
+    const log = join(sandbox.root, `${name}.log`);
+    const result = await cli(['server', ...csrs(), ...options, '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE], spied(log));
+    return { out, before, log, result };
+  }
+
+  it('--dry-run shows the token\'s openssl ca runs (-infiles for the shared one), their configs and the shadow\'s certificates; no login, nothing written', async () => {
+    const { out, before, log, result } = await serverBatch('dry', '--dry-run');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^server --dry-run: 3 certificates would be signed with the intermediate key in 2 openssl ca run\(s\); refused .*mail\.csr: SAN email/m);
     expect(result.stdout).toMatch(new RegExp(`\\$ openssl ca -config \\S+sign_server_csrs\\.ini .*-passin env:HSM_CA_PIN .*-infiles \\S*alpha\\.csr \\S*beta\\.csr$`, 'm'));
@@ -64,11 +70,7 @@ describe('server with several CSRs', () => {
   });
 
   it('--strict refuses the whole batch when one CSR is bad: nothing signed on the token, nothing written', async () => {
-    const out = join(sandbox.root, 'strict-out');
-    await mkdir(out);
-    const before = await treeHash(sandbox.caDir);
-    const log = join(sandbox.root, 'strict.log');
-    const result = await cli(['server', ...csrs(), '--strict', '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE], spied(log));
+    const { out, before, log, result } = await serverBatch('strict', '--strict');
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/--strict: 2 of 5 CSRs refused, so none was signed: .*mail\.csr: SAN email:ops@example\.com does not belong in a TLS server certificate.*garbage\.csr: /);
     expect(await callsIn(log, 'C_Sign')).toBe(0);
@@ -77,11 +79,8 @@ describe('server with several CSRs', () => {
   });
 
   it('signs the good CSRs in as few openssl runs as they allow, one login each, and reports the bad ones (exit 1)', async () => {
-    const out = join(sandbox.root, 'out');
-    await mkdir(out);
     const indexBefore = (await readFile(join(sandbox.caDir, 'intermediate', 'index.txt'), 'utf8')).split('\n').filter(Boolean).length;
-    const log = join(sandbox.root, 'batch.log');
-    const result = await cli(['server', ...csrs(), '--out-dir', out, '--dir', sandbox.caDir, '--module', SPY_MODULE], spied(log));
+    const { out, log, result } = await serverBatch('batch');
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^server certificate issued: 3 issued, 2 refused$/m);
     for (const name of good) expect(result.stdout).toMatch(new RegExp(`^  ${join(out, `${name}.crt`)}  serial [0-9A-F]+  CN=${name}\\.example\\.com  `, 'm'));
