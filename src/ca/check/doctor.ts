@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CaError } from '../../errors.js';
 import { formatPkcs11Uri, parsePkcs11Uri, uriText, withoutNulPadding } from '../../pkcs11/uri.js';
 import * as dpkg from '../../tools/dpkg.js';
 import * as openssl from '../../tools/openssl.js';
@@ -9,7 +8,7 @@ import type { Runner } from '../../tools/run.js';
 import { daysUntil, decodeCertificate, pemToDer } from '../../x509/decode.js';
 import { caPaths } from '../directory/layout.js';
 import { DEFAULT_MODULE, describeKeys, readSettings, type Settings } from '../directory/settings.js';
-import { requireTools } from '../token/token.js';
+import { findToken, requireTools } from '../token/token.js';
 import { withWorkspace } from '../directory/workspace.js';
 import { BACKEND_PACKAGES, backendCandidates, backendLoads, writeBackendConfig, type BackendName } from '../../openssl/backend.js';
 
@@ -71,12 +70,11 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
   });
   await attempt(findings, () => checkBackends(options.run, module, settings));
   await attempt(findings, async () => {
-    const tokens = await p11tool.listTokens(options.run, module).catch((error: Error) => {
-      throw new CaError(`module ${module} could not be loaded (${error.message}); check --module`);
-    });
-    const labels = tokens.map((token) => uriText(parsePkcs11Uri(token.url), 'token') ?? '?');
-    if (tokenLabel !== undefined && !labels.includes(tokenLabel)) {
-      return { level: 'fail', text: `token '${tokenLabel}' not found on ${module}; tokens present: ${labels.map((l) => `'${l}'`).join(', ') || 'none'}` };
+    // Listed again when the token is missing, as openToken does: a listing can miss a token SoftHSM2 is rewriting.
+    const { tokens, match } = await findToken(options.run, module, tokenLabel);
+    if (tokenLabel !== undefined && !match) {
+      const labels = tokens.map((token) => `'${uriText(parsePkcs11Uri(token.url), 'token') ?? '?'}'`);
+      return { level: 'fail', text: `token '${tokenLabel}' not found on ${module}; tokens present: ${labels.join(', ') || 'none'}` };
     }
     const shown = tokens.map((token) => formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(token.url)))).join(', ');
     return { level: 'ok', text: `module ${module}: ${tokens.length} token(s)${tokenLabel ? `, '${tokenLabel}' present` : ''} — ${shown || 'none'}` };
@@ -86,9 +84,8 @@ export async function diagnose(options: { run: Runner; dir: string; module?: str
   if (rootModule !== undefined || rootToken !== undefined) {
     await attempt(findings, async () => {
       const module = rootModule ?? settings!.module;
-      const labels = (await p11tool.listTokens(options.run, module)).map((token) => uriText(parsePkcs11Uri(token.url), 'token'));
       const label = rootToken ?? settings!.token;
-      return labels.includes(label)
+      return (await findToken(options.run, module, label)).match
         ? { level: 'ok', text: `offline root token '${label}' present on ${module}` }
         : { level: 'warn', text: `offline root token '${label}' not plugged in (${module}); only root, intermediate, crl --root and revoke --root need it` };
     });

@@ -67,14 +67,15 @@ const RELIST_PAUSE_MS = 200;
  * listing lacks it. SoftHSM2 2.6 rewrites token.object on every login: it truncates the file and releases
  * its lock before writing it back, and a listing that reads the empty file in between shows no token at
  * all (seen when parallel signings share a token). A listing logs in nowhere, so it costs no PIN try.
+ * Without a label (doctor with no CA and no --token) the first listing is the answer.
  */
-async function findToken(run: Runner, module: string, label: string): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
+export async function findToken(run: Runner, module: string, label: string | undefined): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
+  const labelled = (tokens: P11toolToken[]) => (label === undefined ? undefined : tokens.find((token) => tokenLabel(token) === label));
   const first = await moduleTokens(run, module);
-  const match = first.find((token) => tokenLabel(token) === label);
-  if (match) return { tokens: first, match };
+  if (label === undefined || labelled(first)) return { tokens: first, match: labelled(first) };
   await setTimeout(RELIST_PAUSE_MS);
   const second = await moduleTokens(run, module);
-  return { tokens: second, match: second.find((token) => tokenLabel(token) === label) };
+  return { tokens: second, match: labelled(second) };
 }
 
 async function moduleTokens(run: Runner, module: string): Promise<P11toolToken[]> {

@@ -1,31 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CaError, ToolFailedError } from '../../../src/errors.js';
+import { CaError } from '../../../src/errors.js';
 import { openToken } from '../../../src/ca/token/token.js';
-import type { Runner } from '../../../src/tools/run.js';
-
-const LISTED = readFileSync(new URL('../../fixtures/tool-output/p11tool/3.7.9/list-tokens.txt', import.meta.url), 'utf8');
-/** The same module with only another token plugged in. */
-const OTHER = LISTED.replaceAll('CA%20Token', 'Other').replaceAll('CA Token', 'Other');
-/** What p11tool 3.7.9 prints (nothing, exit 0) while SoftHSM2 finds token.object empty. */
-const NONE = '';
-
-/**
- * A fake module: `p11tool --list-tokens` answers with the next of `listings`; the PIN-counter read that
- * follows a found token fails, which openToken takes as "counters unknown".
- */
-function fakeModule(listings: string[]): { run: Runner; listings: string[][] } {
-  const calls: string[][] = [];
-  const run: Runner = async (tool, args) => {
-    if (tool !== 'p11tool') throw new ToolFailedError(`${tool} is not part of this fake`, tool, '');
-    calls.push([...args]);
-    return { stdout: listings[calls.length - 1] ?? NONE, stderr: '' };
-  };
-  return { run, listings: calls };
-}
+import { fakeModule, LISTED, NONE, OTHER } from './fake-module.js';
 
 describe('openToken', () => {
   let dir: string;

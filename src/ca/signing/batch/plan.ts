@@ -76,13 +76,23 @@ export async function planBatch(options: BatchOptions, ca: LoadedCa): Promise<{ 
   return { planned, refused };
 }
 
+/** The refusals on one line, for an error message: "a.csr: why; b.csr: why". */
+export function describeRefusals(refused: readonly BatchRefusal[]): string {
+  return refused.map((r) => `${r.csr}: ${r.reason}`).join('; ');
+}
+
 /** Refuses a batch with nothing to sign, or any refusal under --strict: nothing is asked, signed or written. */
 export function requireSomethingToSign(options: BatchOptions, planned: readonly Planned[], refused: readonly BatchRefusal[]): void {
-  const reasons = refused.map((r) => `${r.csr}: ${r.reason}`).join('; ');
+  const reasons = describeRefusals(refused);
   if (planned.length === 0) throw new CaError(`none of the ${refused.length} CSRs can be signed, so nothing was: ${reasons}`);
   if (options.strict && refused.length > 0) throw new CaError(`--strict: ${refused.length} of ${options.csrPaths.length} CSRs refused, so none was signed: ${reasons}`);
 }
 
+/**
+ * What the batch's one "Sign the certificate?" question shows (confirmSigning: on a terminal, unless --yes):
+ * the profile, the validity, each certificate to be signed with its subject, SANs and file, and each refused
+ * CSR with its reason, so the answer covers the whole batch before the PIN is read.
+ */
 export function batchSummary(options: BatchOptions, planned: readonly Planned[], refused: readonly BatchRefusal[]): string {
   const lines = planned.map(({ plan }) => `  ${plan.subject.text}  ${plan.sanText.join(', ') || '(no SAN)'}  → ${plan.out}`);
   const left = refused.map((r) => `  refused ${r.csr}: ${r.reason}`);

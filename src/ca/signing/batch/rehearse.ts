@@ -4,7 +4,7 @@ import type { LoadedCa } from '../../directory/context.js';
 import { stageDatabase, writeWorkspaceFile } from '../../directory/workspace.js';
 import { shadowAuthority, type ShadowAuthority } from '../../shadow/authority.js';
 import { groupRuns } from './grouping.js';
-import type { BatchOptions, BatchRefusal, Planned } from './plan.js';
+import { describeRefusals, type BatchOptions, type BatchRefusal, type Planned } from './plan.js';
 import { rehearseRun, type BatchRun, type RehearsedRun } from './runs.js';
 
 type RunRequest = BatchRun['requests'][number];
@@ -73,8 +73,8 @@ export async function rehearseBatch(options: Pick<BatchOptions, 'run' | 'strict'
   const { runs, ownerOf } = await batchRuns(planned, work, await shadowAuthority(options.run, ca, 'intermediate', work));
   const allRefused = [...refused];
   const rehearsed = await rehearseAll(runs, staging, allRefused, ownerOf);
-  const byShadow = allRefused.slice(refused.length).map((r) => `${r.csr}: ${r.reason}`).join('; ');
-  if (rehearsed.length === 0) throw new CaError(`the shadow CA refused every CSR, so nothing was signed on the token: ${allRefused.map((r) => `${r.csr}: ${r.reason}`).join('; ')}`);
+  const byShadow = describeRefusals(allRefused.slice(refused.length));
+  if (rehearsed.length === 0) throw new CaError(`the shadow CA refused every CSR, so nothing was signed on the token: ${describeRefusals(allRefused)}`);
   if (options.strict && byShadow) throw new CaError(`--strict: the shadow CA refused ${byShadow}; nothing was signed on the token`);
   return { staging, rehearsed, ownerOf, refused: allRefused };
 }

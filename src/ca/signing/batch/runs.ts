@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../../../errors.js';
 import * as openssl from '../../../tools/openssl.js';
 import { readOpensslOutput } from '../../../tools/openssl-output.js';
 import type { RunResult } from '../../../tools/run.js';
+import { parseIndex, type IndexEntry } from '../../../tools/parse/index-txt.js';
 import { decodeCertificate, pemToDer } from '../../../x509/decode.js';
-import { readIndex, serialValue } from '../../inventory/issued.js';
+import { serialValue } from '../../inventory/issued.js';
 import { writeWorkspaceFile } from '../../directory/workspace.js';
 import { requireSameCertificate } from '../../shadow/compare.js';
 import { rehearse, shadowRefused } from '../../shadow/rehearse.js';
@@ -31,13 +33,25 @@ export interface RehearsedRun {
 }
 
 /**
- * The certificates of one run, in the order of its requests, exactly one each or the run is refused. Read
- * from the database (index.txt's new lines, newcerts/SERIAL.pem): with -infiles, openssl reopens `-out`
- * for every certificate and leaves only the last one there.
+ * The records `openssl ca` added to the staged index.txt after its first `end` bytes: it writes the records
+ * it had back byte for byte (TXT_DB) and appends the new ones (stageDatabase made sure the file ends with a
+ * line break), so only the new bytes are read, however long the database is. Were the old records rewritten
+ * otherwise, the new bytes would not parse or not count one record per request, and the run is refused.
  */
-async function runCertificates(staging: string, before: number, out: string, command: string, printed: RunResult, expected: number): Promise<string[]> {
+async function indexAfter(staging: string, end: number): Promise<IndexEntry[]> {
+  const added: Buffer[] = [];
+  for await (const chunk of createReadStream(join(staging, 'index.txt'), { start: end })) added.push(chunk as Buffer);
+  return parseIndex(Buffer.concat(added).toString('utf8'));
+}
+
+/**
+ * The certificates of one run, in the order of its requests, exactly one each or the run is refused. Read
+ * from the database (index.txt's records after byte `indexEnd`, newcerts/SERIAL.pem): with -infiles,
+ * openssl reopens `-out` for every certificate and leaves only the last one there.
+ */
+async function runCertificates(staging: string, indexEnd: number, out: string, command: string, printed: RunResult, expected: number): Promise<string[]> {
   await readOpensslOutput(out, command, printed);
-  const entries = (await readIndex(staging)).slice(before);
+  const entries = await indexAfter(staging, indexEnd);
   if (entries.length !== expected) throw new CaError(`${command} issued ${entries.length} certificates for ${expected} requests; nothing was changed — run the command again, and report it if it happens again`);
   return Promise.all(entries.map((entry) => readFile(join(staging, 'newcerts', `${entry.serial}.pem`), 'utf8')));
 }
@@ -52,9 +66,9 @@ export async function rehearseRun(run: BatchRun, staging: string): Promise<Rehea
   const signing = run.shared ? { ...base, infiles: run.requests.map((request) => request.csr) } : base;
   const file = join(first.workspace, `${run.name}-shadow.crt`);
   const shadow = await rehearse(staging, async () => {
-    const before = (await readIndex(staging)).length;
+    const { size: indexEnd } = await stat(join(staging, 'index.txt'));
     const printed = await openssl.signWithCa(first.shadow.key, { ...signing, out: file }).catch(explainRepeatedSerial);
-    const pems = await runCertificates(staging, before, file, 'openssl ca (shadow CA)', printed, run.requests.length);
+    const pems = await runCertificates(staging, indexEnd, file, 'openssl ca (shadow CA)', printed, run.requests.length);
     return judgeAll(run, pems);
   }).catch((error: unknown) => {
     throw shadowRefused('the certificate', error);
@@ -79,8 +93,9 @@ async function judgeAll(run: BatchRun, pems: readonly string[]): Promise<Array<{
  * next run and the commit); each certificate must have a fresh serial and equal the shadow's in every field.
  */
 export async function signRun(signer: openssl.SigningContext, rehearsed: RehearsedRun, staging: string): Promise<Array<{ pem: string; checks: string[] }>> {
-  const index = await readIndex(staging);
-  const issued = new Set(index.map((entry) => serialValue(entry.serial)));
+  // Read whole once, for the serials a new certificate must not repeat; the run's own records come after its end.
+  const index = await readFile(join(staging, 'index.txt'));
+  const issued = new Set(parseIndex(index.toString('utf8')).map((entry) => serialValue(entry.serial)));
   const printed = await openssl.signWithCa(signer, rehearsed.signing).catch(explainRepeatedSerial);
   const pems = await runCertificates(staging, index.length, rehearsed.signing.out, 'openssl ca', printed, rehearsed.run.requests.length);
   return pems.map((pem, i) => {
