@@ -1,8 +1,8 @@
-import { chmod, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tmp from 'tmp-promise';
 import { CaError } from '../../errors.js';
-import type { PlannedWrite } from './journal.js';
+import { appendPoint, type PlannedWrite } from './journal.js';
 
 tmp.setGracefulCleanup();
 
@@ -48,8 +48,7 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
     });
     await chmod(join(staging, file), 0o600);
   }
-  const index = await readFile(join(staging, 'index.txt'), 'utf8');
-  if (index.length > 0 && !index.endsWith('\n')) {
+  if (!(await endsWithNewlineOrEmpty(join(staging, 'index.txt')))) {
     throw new CaError(`${join(caDir, 'index.txt')} does not end with a line break, and openssl ca would drop its last record; nothing was changed — run \`hsm-openssl-ca check\``);
   }
   await copyFile(join(caDir, 'crlnumber'), join(staging, 'crlnumber')).catch(() => writeFile(join(staging, 'crlnumber'), FIRST_CRL_NUMBER));
@@ -58,9 +57,24 @@ export async function stageDatabase(caDir: string, workspace: string): Promise<s
   return staging;
 }
 
+/** Reads the last byte only: index.txt has 100,000 lines in a large CA. */
+async function endsWithNewlineOrEmpty(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    await file.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await file.close();
+  }
+}
+
 /**
  * What `openssl ca` changed in the staged database, as writes into the CA directory: the new certificate
- * first, then crlnumber and index.txt.attr, and index.txt last (files it did not change are left out).
+ * first, then crlnumber and index.txt.attr, and index.txt last (files it did not change are left out). A
+ * signing only adds lines to index.txt: that is written as an append, so its cost does not grow with the CA.
  */
 export async function databaseWrites(staging: string, caDir: string): Promise<PlannedWrite[]> {
   const writes: PlannedWrite[] = [];
@@ -70,7 +84,9 @@ export async function databaseWrites(staging: string, caDir: string): Promise<Pl
   for (const file of ['crlnumber', 'index.txt.attr', 'index.txt']) {
     const staged = await readFile(join(staging, file));
     const current = await readFile(join(caDir, file)).catch(() => undefined);
-    if (!current?.equals(staged)) writes.push({ path: join(caDir, file), data: staged });
+    if (current?.equals(staged)) continue;
+    const appended = file === 'index.txt' && current !== undefined && staged.length > current.length && staged.subarray(0, current.length).equals(current);
+    writes.push(appended ? { path: join(caDir, file), data: staged.subarray(current.length), append: appendPoint(current) } : { path: join(caDir, file), data: staged });
   }
   return writes;
 }

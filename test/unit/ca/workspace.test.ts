@@ -28,6 +28,14 @@ describe('stageDatabase', () => {
     for (const file of ['index.txt', 'index.txt.attr', 'crlnumber']) expect([file, await modeOf(join(staging, file))]).toEqual([file, 0o600]);
   });
 
+  it('refuses an index.txt whose last line has no line end (openssl ca would drop it), and takes an empty or terminated one', async () => {
+    const line = 'V\t271207144453Z\t\t0A\tunknown\t/CN=a.example.test';
+    await writeFile(join(caDir, 'index.txt'), line);
+    await expect(stageDatabase(caDir, workspace)).rejects.toThrow(/index\.txt does not end with a line break, and openssl ca would drop its last record; nothing was changed/);
+    await writeFile(join(caDir, 'index.txt'), `${line}\n`);
+    await expect(stageDatabase(caDir, workspace)).resolves.toBe(join(workspace, 'database'));
+  });
+
   it('creates a missing crlnumber 0600 too', async () => {
     await unlink(join(caDir, 'crlnumber'));
     const staging = await stageDatabase(caDir, workspace);

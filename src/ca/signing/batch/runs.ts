@@ -5,9 +5,8 @@ import { CaError } from '../../../errors.js';
 import * as openssl from '../../../tools/openssl.js';
 import { readOpensslOutput } from '../../../tools/openssl-output.js';
 import type { RunResult } from '../../../tools/run.js';
-import { parseIndex, type IndexEntry } from '../../../tools/parse/index-txt.js';
+import { indexSerials, parseIndex, type IndexEntry } from '../../../tools/parse/index-txt.js';
 import { decodeCertificate, pemToDer } from '../../../x509/decode.js';
-import { serialValue } from '../../inventory/issued.js';
 import { writeWorkspaceFile } from '../../directory/workspace.js';
 import { requireSameCertificate } from '../../shadow/compare.js';
 import { rehearse, shadowRefused } from '../../shadow/rehearse.js';
@@ -95,7 +94,7 @@ async function judgeAll(run: BatchRun, pems: readonly string[]): Promise<Array<{
 export async function signRun(signer: openssl.SigningContext, rehearsed: RehearsedRun, staging: string): Promise<Array<{ pem: string; checks: string[] }>> {
   // Read whole once, for the serials a new certificate must not repeat; the run's own records come after its end.
   const index = await readFile(join(staging, 'index.txt'));
-  const issued = new Set(parseIndex(index.toString('utf8')).map((entry) => serialValue(entry.serial)));
+  const issued = indexSerials(index.toString('utf8'));
   const printed = await openssl.signWithCa(signer, rehearsed.signing).catch(explainRepeatedSerial);
   const pems = await runCertificates(staging, index.length, rehearsed.signing.out, 'openssl ca', printed, rehearsed.run.requests.length);
   return pems.map((pem, i) => {
