@@ -13,6 +13,7 @@ export default {
     'src/ca/signing/leaf-policy.ts',
     'src/ca/signing/profiles.ts',
     'src/ca/signing/serial.ts',
+    'src/ca/check/index-subject.ts',
   ],
   testRunner: 'jest',
   // ts-jest runs as ESM, as `npm run test:unit` does.
