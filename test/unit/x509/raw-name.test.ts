@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import forge from 'node-forge';
-import { decodeCertificate, decodeCertificateEssentials, rawName } from '../../../src/x509/decode.js';
+import { decodeCertificate, decodeCertificateEssentials, decodeName, formatName, rawName } from '../../../src/x509/decode.js';
 import { subjectMatchesIndex } from '../../../src/ca/check/index-subject.js';
 import { certificateDer } from './fixtures.js';
 
@@ -40,6 +40,21 @@ describe('rawName', () => {
     const noValue = Buffer.from('3009310730050603550403', 'hex'); // SEQUENCE { SET { SEQUENCE { OID 2.5.4.3 } } }
     expect(() => rawName(noValue)).toThrow(/lacks its type or value/);
     expect(() => rawName(Buffer.concat([good, Buffer.from([0])]))).toThrow(/single DER SEQUENCE/);
+  });
+});
+
+describe('decodeName', () => {
+  it('reads BMPString as UTF-16 and names attributes by their short names', () => {
+    const der = nameDer([[['2.5.4.10', 0x1e, '\x00C\x00a\x00f\x00\xe9']], [['2.5.4.3', UTF8, 'x']]]);
+    expect(formatName(decodeName(der))).toBe('O=Café, CN=x');
+  });
+
+  it.each([
+    ['a UniversalString value', 0x1c, '\x00\x00\x00a', 'UniversalString names are not supported'],
+    ['a UTF8String that is not UTF-8', UTF8, '\xff\xfe', 'a name contains bytes that are not valid UTF-8'],
+    ['an INTEGER value', 0x02, '\x01', 'a name attribute is not a string'],
+  ])('refuses %s', (_what, tag, value, message) => {
+    expect(() => decodeName(nameDer([[['2.5.4.3', tag, value]]]))).toThrow(new RegExp(`^${message}$`));
   });
 });
 
