@@ -19,7 +19,7 @@ describe('leafSubjectFor', () => {
     const leaf = leafSubjectFor(settings(['C', 'O']), 'a/b+c\\d=e');
     expect(leaf.text).toBe('C=US, O=My Company, CN=a/b+c\\d=e');
     expect(leaf.subj).toBe('/C=US/O=My Company/CN=a\\/b\\+c\\\\d=e');
-    expect(leaf.policy).toEqual(['countryName', 'organizationName']);
+    expect(leaf.policy).toStrictEqual(['countryName', 'organizationName']);
   });
 });
 
@@ -41,6 +41,12 @@ describe('requireNotCaSubject', () => {
     expect(() => requireNotCaSubject(leafSubjectFor(settings(['O']), 'my company ca'), [{ name: 'intermediate', certificate: ca }])).toThrow(/would equal the intermediate CA's own subject/);
     expect(() => requireNotCaSubject(leafSubjectFor(settings(), 'My Company CA'), [{ name: 'intermediate', certificate: ca }])).not.toThrow();
   });
+
+  it('trims the values before comparing, but keeps a space between words apart from none', () => {
+    expect(() => requireNotCaSubject(leafSubjectFor(settings(['O']), ' My Company CA '), [{ name: 'root', certificate: ca }])).toThrow(/would equal the root CA's own subject/);
+    expect(() => requireNotCaSubject(leafSubjectFor(settings(['O']), 'MyCompany CA'), [{ name: 'root', certificate: ca }])).not.toThrow();
+    expect(() => requireNotCaSubject(leafSubjectFor(settings(['O']), 'web.example.com'), [{ name: 'root', certificate: ca }])).not.toThrow();
+  });
 });
 
 describe('requireCommonNameAmongSans', () => {
@@ -55,5 +61,17 @@ describe('requireCommonNameAmongSans', () => {
     expect(() => check('api.example.com')).toThrow(/add --san DNS:api\.example\.com/);
     expect(() => check('10.0.0.1')).toThrow(/add --san IP:10\.0\.0\.1/);
     expect(() => check('Alice', 'client')).not.toThrow();
+  });
+
+  it('lists the SANs it has in the refusal', () => {
+    expect(() => check('api.example.com')).toThrow(/not among the SANs \(DNS:www\.example\.com, IP:2001:db8::1\)/);
+  });
+
+  it('never takes a CN a URL parser would turn into an address for that IP SAN, nor one equal to another kind of SAN', () => {
+    const ipv4: San[] = [{ type: 'IP', value: '127.0.0.1' }, { type: 'URI', value: '10.0.0.9' } as unknown as San];
+    for (const cn of ['0x7f.0.0.1', '2130706433', '10.0.0.9']) {
+      expect(() => requireCommonNameAmongSans(leafSubjectFor(settings(), cn), ipv4, 'server')).toThrow(/is not among the SANs/);
+    }
+    expect(() => requireCommonNameAmongSans(leafSubjectFor(settings(), '127.0.0.1'), ipv4, 'server')).not.toThrow();
   });
 });
