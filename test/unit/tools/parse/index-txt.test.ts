@@ -34,9 +34,17 @@ describe('parseIndex', () => {
     ['a revoked line without a date', 'R\t271207144453Z\t\t0A\tunknown\t/CN=x'],
     ['a lower-case serial', 'V\t271207144453Z\t\t0a\tunknown\t/CN=x'],
     ['missing fields', 'V\t271207144453Z\t0A'],
+    ['a field too many', 'V\t271207144453Z\t\t0A\tunknown\t/CN=x\textra'],
+    ['a serial with a non-hex prefix', 'V\t271207144453Z\t\tx0A\tunknown\t/CN=x'],
+    ['an expiry that is no time', 'V\t2712071444Z\t\t0A\tunknown\t/CN=x'],
   ])('refuses %s, showing the line', (_name, line) => {
     expect(() => parseIndex(line)).toThrow(ParseError);
     expect(() => parseIndex(line)).toThrow(line.split('\t')[0]!);
+  });
+
+  it('names the line a refusal is about, and reads the reason "unspecified" as none', () => {
+    expect(() => parseIndex(`${INDEX.split('\n')[0]}\nX\t271207144453Z\t\t0A\tunknown\t/CN=x\n`)).toThrow(/index\.txt \(line 2\)/);
+    expect(parseIndex('R\t271207150721Z\t261127150724Z,unspecified\t0A\tunknown\t/CN=b\n')[0]!.reason).toBeUndefined();
   });
 });
 
