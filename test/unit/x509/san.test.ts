@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { UsageError } from '../../../src/errors.js';
 import type { Extension } from '../../../src/x509/decode.js';
-import { dnsNameProblem, MAX_SANS, parseSanText, sanStrings, sansFromRequestedExtensions, type San } from '../../../src/x509/san.js';
+import { dnsNameProblem, MAX_SANS, parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../../src/x509/san.js';
 import { certificate, csr } from './fixtures.js';
 
 /** A subjectAltName extension as node-forge decodes it; values are binary strings. */
@@ -83,6 +83,13 @@ describe('sansFromRequestedExtensions', () => {
     expect(sansFromRequestedExtensions(sanExtension(many.slice(0, MAX_SANS)))).toHaveLength(MAX_SANS);
   });
 
+  it('refuses two subjectAltName extensions, and more than MAX_SANS names given on the command line', () => {
+    expect(() => sansFromRequestedExtensions([...sanExtension([{ type: 2, value: 'a.example.com' }]), ...sanExtension([{ type: 2, value: 'b.example.com' }])])).toThrow(/the CSR requests 2 subjectAltName extensions; RFC 5280 allows one/);
+    const many: San[] = Array.from({ length: MAX_SANS + 1 }, (_, i) => ({ type: 'DNS', value: `h${i}.example.com` }));
+    expect(() => requireDistinctSans(many, '--san')).toThrow(new RegExp(`--san has ${MAX_SANS + 1} subjectAltName entries; at most ${MAX_SANS} are signed`));
+    expect(() => requireDistinctSans(many.slice(0, MAX_SANS), '--san')).not.toThrow();
+  });
+
   it('refuses a DNS SAN with non-ASCII bytes (IA5String must be punycode)', () => {
     expect(() => sansFromRequestedExtensions(sanExtension([{ type: 2, value: Buffer.from('müller.de').toString('binary') }]))).toThrow(UsageError);
   });
@@ -157,31 +164,46 @@ describe('parseSanText', () => {
     expect(parseSanText(text)).toEqual(san);
   });
 
-  it.each([
-    'www.example.com',
-    'email:admin',
-    'email:a b@example.com',
-    'email:admin@*.example.com',
-    'email:admin@example.com\nDNS:evil.com',
-    'URI:example.com',
-    'URI:https://exa mple.com/',
-    'URI:file:///etc/passwd',
-    'DNS:',
-    'DNS:a.*.example.com',
-    'DNS:1.2.3.4',
-    'DNS:www.example.com\nDNS:evil.com',
-    'IP:',
-    'IP:300.0.0.1',
-    'IP:10.0.0',
-    'IP:example.com',
-    'IP:10.0.0.1/24',
-    'IP: 10.0.0.1',
-  ])('refuses %j with a UsageError', (text) => {
+  const NOT_IP = /is not an IPv4 or IPv6 address/;
+  const NOT_EMAIL = /is not a plain e-mail address \(letters, digits and \. _ % \+ - before @, a DNS name after it\)/;
+  const NOT_URI = /is not an absolute URI without spaces \(schemes: https, http, spiffe, urn, ldap\)/;
+  const CONTROL = /contains a control character or a bidi\/format character/;
+  it.each<[string, RegExp]>([
+    ['www.example.com', /must be DNS:name, IP:address, email:address or URI:uri/],
+    ['xDNS:www.example.com', /must be DNS:name, IP:address, email:address or URI:uri/],
+    ['email:admin', NOT_EMAIL],
+    ['email:a b@example.com', NOT_EMAIL],
+    ['email:admin@*.example.com', NOT_EMAIL],
+    ['email:admin@example.com\nDNS:evil.com', CONTROL],
+    ['URI:example.com', NOT_URI],
+    ['URI:https://exa mple.com/', NOT_URI],
+    ['URI: https://example.com/', NOT_URI],
+    ['URI:https://example.com/ ', NOT_URI],
+    ['URI:file:///etc/passwd', NOT_URI],
+    ['DNS:', /refused: it is empty/],
+    ['DNS:a.*.example.com', /refused: a wildcard is allowed only as the whole leftmost label/],
+    ['DNS:1.2.3.4', /refused: it is an IP address; request it as an IP SAN/],
+    ['DNS:10.20.30.40', /refused: it is an IP address; request it as an IP SAN/],
+    ['DNS:www.example.com\nDNS:evil.com', CONTROL],
+    ['IP:', NOT_IP],
+    ['IP:300.0.0.1', NOT_IP],
+    ['IP:10.0.0', NOT_IP],
+    ['IP:example.com', NOT_IP],
+    ['IP:10.0.0.1/24', NOT_IP],
+    ['IP: 10.0.0.1', NOT_IP],
+  ])('refuses %j with a UsageError saying why', (text, message) => {
     expect(() => parseSanText(text)).toThrow(UsageError);
+    expect(() => parseSanText(text)).toThrow(message);
+  });
+
+  it('takes DNS names whose labels only begin or end with digits', () => {
+    expect(parseSanText('DNS:host1.2')).toEqual({ type: 'DNS', value: 'host1.2' });
+    expect(parseSanText('DNS:1host.2')).toEqual({ type: 'DNS', value: '1host.2' });
   });
 
   it('refuses an IPv6 address with a zone id with a UsageError', () => {
     // A SAN iPAddress is 16 bytes: a zone id (%eth0) has no place in it.
     expect(() => parseSanText('IP:fe80::1%eth0')).toThrow(UsageError);
+    expect(() => parseSanText('IP:fe80::1%eth0')).toThrow(/has an IPv6 zone; a certificate's IP address cannot carry one/);
   });
 });
