@@ -4,6 +4,8 @@ import {
   authorityKeyId,
   csrSignatureValid,
   describeKey,
+  signatureAlgorithmMatches,
+  signatureAlgorithmName,
   signatureValid,
   subjectKeyId,
   Verification,
@@ -11,6 +13,7 @@ import {
   verifyCaCertificate,
   verifyLeafCertificate,
 } from '../../../src/x509/verify.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { sanStrings } from '../../../src/x509/san.js';
 import { certificate, csr, keyIdOf, publicKeyDer } from './fixtures.js';
 
@@ -155,6 +158,13 @@ describe('verifyLeafCertificate', () => {
     expect(checks).toHaveLength(11);
   });
 
+  it('refuses a leaf that lacks one of two expected extended key usages, and says which SANs it found', () => {
+    const eku = failure(() => verifyLeafCertificate('leaf', leaf, { ...expectations, extendedKeyUsage: ['serverAuth', 'clientAuth'] }, sanStrings(leaf.extensions)));
+    expect(eku.message).toContain('extendedKeyUsage serverAuth, clientAuth');
+    const sans = failure(() => verifyLeafCertificate('leaf', leaf, expectations, []));
+    expect(sans.message).toContain('(found none)');
+  });
+
   it('names the failed checks for a wrong issuer', () => {
     const error = failure(() => verifyLeafCertificate('leaf', leaf, { ...expectations, issuer: root }, sanStrings(leaf.extensions)));
     expect(error.message).toContain("issuer = the intermediate's subject");
@@ -224,6 +234,17 @@ describe('signatureValid and csrSignatureValid', () => {
     expect(signatureValid(root.tbsDer, root.signature, root.signatureAlgorithmOid, Buffer.from('not a key'))).toBe(false);
   });
 
+  it('is false for a valid RSA signature presented under an ECDSA algorithm (the key type must be the algorithm\'s)', () => {
+    expect(signatureValid(rsaRoot.tbsDer, rsaRoot.signature, '1.2.840.10045.4.3.2', rsaRoot.spkiDer)).toBe(false);
+  });
+
+  it('signatureAlgorithmMatches needs the digest and the key type, and knows the OID', () => {
+    expect(signatureAlgorithmMatches(rsaRoot.signatureAlgorithmOid, 'sha256', rsaRoot.spkiDer)).toBe(true);
+    expect(signatureAlgorithmMatches(rsaRoot.signatureAlgorithmOid, 'sha256', root.spkiDer)).toBe(false);
+    expect(signatureAlgorithmMatches(rsaRoot.signatureAlgorithmOid, 'sha384', rsaRoot.spkiDer)).toBe(false);
+    expect(signatureAlgorithmMatches('1.2.3.4', 'sha256', rsaRoot.spkiDer)).toBe(false);
+  });
+
   it('accepts the untouched CSRs and refuses the tampered one', () => {
     for (const name of ['server-sans.csr', 'server-no-sans.csr', 'server-ca-true.csr', 'utf8-subject.csr']) {
       expect([name, csrSignatureValid(csr(name))]).toEqual([name, true]);
@@ -237,6 +258,12 @@ describe('describeKey', () => {
     expect(describeKey(root.spkiDer)).toBe('EC P-384');
     expect(describeKey(leafCsr.spkiDer)).toBe('EC P-256');
     expect(describeKey(rsaRoot.spkiDer)).toBe('RSA 2048');
+  });
+
+  it('names other key types by their type, and an unknown signature algorithm by its OID', () => {
+    const ed25519 = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
+    expect(describeKey(ed25519)).toBe('ed25519');
+    expect(signatureAlgorithmName('1.2.3.4')).toBe('1.2.3.4');
   });
 });
 
@@ -254,6 +281,11 @@ describe('authorityKeyId and subjectKeyId', () => {
     expect(subjectKeyId([])).toBeUndefined();
     expect(authorityKeyId([])).toBeUndefined();
     expect(authorityKeyId(leafCsr.requestedExtensions)).toBeUndefined();
+  });
+
+  it('is undefined for an AKI that carries only the issuer\'s serial ([2], no [0] keyIdentifier)', () => {
+    const serialOnly = { id: '2.5.29.35', name: 'authorityKeyIdentifier', value: '\x30\x03\x82\x01\x05' };
+    expect(authorityKeyId([serialOnly])).toBeUndefined();
   });
 
   it('reads the keyIdentifier of an AKI that also carries authorityCertIssuer and serial', () => {
