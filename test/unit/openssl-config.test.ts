@@ -260,6 +260,12 @@ describe('renderTemplate with hostile values', () => {
     await expect(renderTemplate('sign_server_csrs.ini', { ...base, privateKeyUri: `${INTERMEDIATE_KEY_URI}\n` })).rejects.toThrow(UsageError);
   });
 
+  it('refuses a context without its SAN list instead of rendering a config without SANs (strict templates)', async () => {
+    const { sans: _sans, ...withoutSans } = CONTEXTS['sign_server_csrs.ini'] as Record<string, unknown>;
+    // Which error does not matter (a programming mistake, not user input): that nothing is rendered does.
+    await expect(renderTemplate('sign_server_csrs.ini', withoutSans)).rejects.toThrow();
+  });
+
   it('escapes a $ and # in the CA directory', async () => {
     const text = await renderTemplate('sign_intermediate_csr.ini', { ...CONTEXTS['sign_intermediate_csr.ini'], dir: '/srv/ca$1 #2' });
     expect(text).toContain('dir               = /srv/ca\\$1 \\#2\n');
