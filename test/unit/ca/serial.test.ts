@@ -8,11 +8,12 @@ import { requireFreshSerial, serialOctets } from '../../../src/ca/signing/serial
 import { certificate, certificateDer } from '../x509/fixtures.js';
 
 /** The start of a v3 certificate: SEQUENCE { SEQUENCE { [0] { INTEGER 2 }, INTEGER serial } }, enough to hold a serial. */
-function withSerial(octetsHex: string): Buffer {
+function withSerial(octetsHex: string, version1 = false): Buffer {
   const { asn1 } = forge;
   const integer = (bytes: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, bytes);
   const version = asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [integer('\x02')]);
-  const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [version, integer(forge.util.hexToBytes(octetsHex))]);
+  const serial = integer(forge.util.hexToBytes(octetsHex));
+  const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, version1 ? [serial, integer('\x01')] : [version, serial]);
   const cert = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [tbs]);
   return Buffer.from(asn1.toDer(cert).getBytes(), 'binary');
 }
@@ -29,8 +30,12 @@ describe('requireFreshSerial', () => {
     expect(requireFreshSerial(withSerial('8000000000000000'.padStart(18, '0')), new Set())).toBe(1n << 63n);
   });
 
+  it('reads the serial of a version 1 certificate (no [0] version field) too', () => {
+    expect(requireFreshSerial(withSerial(RANDOM_159_BITS, true), new Set())).toBe(BigInt(`0x${RANDOM_159_BITS}`));
+  });
+
   it('refuses a serial the database already holds', () => {
-    expect(() => requireFreshSerial(withSerial(RANDOM_159_BITS), new Set([BigInt(`0x${RANDOM_159_BITS}`)]))).toThrow(/index\.txt already holds/);
+    expect(() => requireFreshSerial(withSerial(RANDOM_159_BITS), new Set([BigInt(`0x${RANDOM_159_BITS}`)]))).toThrow(`openssl signed serial ${RANDOM_159_BITS}, which index.txt already holds`);
   });
 
   it('refuses a counter-sized serial (fewer than 64 bits)', () => {
@@ -40,7 +45,8 @@ describe('requireFreshSerial', () => {
 
   it('refuses a negative or zero serial, and one longer than 20 octets', () => {
     expect(() => requireFreshSerial(withSerial(`80${'11'.repeat(15)}`), new Set())).toThrow(/negative/);
-    expect(() => requireFreshSerial(withSerial('00'), new Set())).toThrow(/serial 0/);
+    expect(() => requireFreshSerial(withSerial('00'), new Set())).toThrow(/with serial 0;/);
+    expect(() => requireFreshSerial(withSerial(''), new Set())).toThrow(/negative serial \(\)/);
     expect(() => requireFreshSerial(withSerial(`7F${'11'.repeat(20)}`), new Set())).toThrow(/21-octet/);
   });
 });
