@@ -48,7 +48,21 @@ describe('parseTokens', () => {
   it('throws ParseError containing an unexpected line', () => {
     const error = thrown(() => parseTokens(`Warning: could not load module\n${fixture('3.7.9/list-tokens.txt')}`));
     expect(error).toBeInstanceOf(ParseError);
-    expect((error as Error).message).toContain('unexpected line "Warning: could not load module"');
+    expect((error as Error).message).toContain('p11tool --list-tokens output (unexpected line "Warning: could not load module")');
+  });
+
+  it('reads a tenth token, an empty field and whitespace-only lines between tokens', () => {
+    const tokens = parseTokens('Token 10:\n\tURL: pkcs11:token=A\n\tLabel: A\n\tSerial:\n   \nToken 11:\n\tURL: pkcs11:token=B\n\tLabel: B\n');
+    expect(tokens.map((t) => [t.label, t.serial])).toEqual([['A', ''], ['B', undefined]]);
+  });
+
+  it.each([
+    ['a heading with more after it', 'Token 1: (slot 2)\n\tURL: pkcs11:token=A\n\tLabel: A\n'],
+    ['a prefixed heading', 'xToken 1:\n\tURL: pkcs11:token=A\n\tLabel: A\n'],
+    ['an unindented field', 'Token 1:\nURL: pkcs11:token=A\n\tLabel: A\n'],
+    ['an unindented line with a field-like tail', 'Token 1:\n\tURL: pkcs11:token=A\n\tLabel: A\nnote: see: x\n'],
+  ])('refuses %s as an unexpected line', (_what, text) => {
+    expect(() => parseTokens(text)).toThrow(/unexpected line/);
   });
 });
 
@@ -97,7 +111,16 @@ describe('parseObjects', () => {
 
   it('returns [] for "No matching objects found"', () => {
     expect(parseObjects('No matching objects found\n')).toEqual([]);
+    expect(parseObjects('No matching objects found')).toEqual([]);
+    expect(parseObjects('No matching objects found  \n')).toEqual([]);
     expect(parseObjects('')).toEqual([]);
+  });
+
+  it('reads a tenth object, and refuses a line that only contains or begins with "No matching objects found"', () => {
+    expect(parseObjects('Object 10:\n\tURL: pkcs11:token=T;id=%01\n\tType: Private key\n')).toHaveLength(1);
+    for (const text of ['xNo matching objects found\n', 'No matching objects foundx\n', 'xObject 1:\n\tURL: pkcs11:token=T\n\tType: Private key\n', 'Object 1: x\n\tURL: pkcs11:token=T\n\tType: Private key\n']) {
+      expect(() => parseObjects(text)).toThrow(/p11tool object list \(unexpected line/);
+    }
   });
 
   it('throws ParseError when an object has no Type', () => {
@@ -125,6 +148,12 @@ describe('parseUrls', () => {
     expect(parseUrls('No matching objects found\n')).toEqual([]);
     expect(parseUrls('No matching objects found')).toEqual([]);
     expect(parseUrls('')).toEqual([]);
+  });
+
+  it('refuses "No matching objects found" beside URLs, or with more on its line', () => {
+    expect(() => parseUrls('No matching objects found\npkcs11:token=A\n')).toThrow(/unexpected line "No matching objects found"/);
+    expect(() => parseUrls('xNo matching objects found\n')).toThrow(ParseError);
+    expect(() => parseUrls('No matching objects found!\n')).toThrow(ParseError);
   });
 
   it('trims whitespace and CR around URLs', () => {
