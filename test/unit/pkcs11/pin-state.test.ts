@@ -40,7 +40,26 @@ describe('parseTokenSlots', () => {
 
   it('returns [] for "No slots." and refuses a line it does not know', () => {
     expect(parseTokenSlots('Available slots:\nNo slots.\n')).toEqual([]);
+    expect(parseTokenSlots('No slots\n')).toEqual([]);
     expect(() => parseTokenSlots('Available slots:\nsomething else\n')).toThrow(/unexpected line "something else"/);
+  });
+
+  it('reads slot numbers of more than one digit', () => {
+    expect(parseTokenSlots('Slot 12 (0x1c): SoftHSM slot\n  token label        : Twelve\n')).toEqual([{ tokenLabel: 'Twelve', flags: [] }]);
+  });
+
+  it.each([
+    'xAvailable slots:',
+    'Available slots: 3',
+    'Not No slots',
+    'No slots..',
+    'x(empty)',
+    '(empty) reader',
+    'xSlot 0 (0x1): SoftHSM slot',
+    'token label : unindented',
+    'note: a field: like tail',
+  ])('refuses %j after a slot as a line it does not know', (line) => {
+    expect(() => parseTokenSlots(`Slot 0 (0x1): SoftHSM slot\n  token label        : A\n${line}\n`)).toThrow(/pkcs11-tool's slot list \(unexpected line/);
   });
 });
 

@@ -97,8 +97,15 @@ describe('parseKeyPairGenerated', () => {
     expect((error as ParseError).detail!.split('\n')).toContain('  label:      p256');
   });
 
-  it('throws ParseError on empty output', () => {
+  it('throws ParseError on empty output, and when "Key pair generated:" does not begin its line', () => {
     expect(() => parseKeyPairGenerated('')).toThrow(ParseError);
+    const prefixed = fixture('0.23.0/keypairgen-ec-secp256r1.txt').replace('Key pair generated:', 'Not: Key pair generated:');
+    expect(() => parseKeyPairGenerated(prefixed)).toThrow(/no "Key pair generated:"/);
+  });
+
+  it('skips whitespace-only lines between objects', () => {
+    const text = fixture('0.23.0/keypairgen-ec-secp256r1.txt').replace('Public Key Object', '   \nPublic Key Object');
+    expect(parseKeyPairGenerated(text).publicKey.label).toBe('p256');
   });
 
   it('throws ParseError when only one object was printed', () => {
@@ -106,7 +113,7 @@ describe('parseKeyPairGenerated', () => {
     expect(text).toContain('Private Key Object');
     expect(() => parseKeyPairGenerated(text)).toThrow(ParseError);
     const onlyPublic = `Key pair generated:\nPublic Key Object${fixture('0.23.0/keypairgen-ec-secp256r1.txt').split('Public Key Object')[1]}`;
-    expect(() => parseKeyPairGenerated(onlyPublic)).toThrow(ParseError);
+    expect(() => parseKeyPairGenerated(onlyPublic)).toThrow(/expected one private and one public key object/);
   });
 
   it('throws ParseError on two private keys or a third object', () => {
