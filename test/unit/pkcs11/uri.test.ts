@@ -100,17 +100,18 @@ describe('parsePkcs11Uri / formatPkcs11Uri', () => {
   });
 
   it.each([
-    ['bad percent-encoding', 'pkcs11:token=%ZZ'],
-    ['a truncated escape at the end', 'pkcs11:token=abc%4'],
-    ['a lone %', 'pkcs11:object=100%'],
-    ['a bad escape in the query', 'pkcs11:token=a?pin-value=%G1'],
-    ['no scheme', 'token=CA%20Token;id=%03'],
-    ['another scheme', 'https://example.org/'],
-    ['an empty string', ''],
-    ['an attribute without =', 'pkcs11:token'],
-    ['an attribute with an empty name', 'pkcs11:=abc'],
-  ])('throws ParseError on %s', (_what, text) => {
+    ['bad percent-encoding', 'pkcs11:token=%ZZ', 'bad percent-encoding'],
+    ['a truncated escape at the end', 'pkcs11:token=abc%4', 'bad percent-encoding'],
+    ['a lone %', 'pkcs11:object=100%', 'bad percent-encoding'],
+    ['a bad escape in the query', 'pkcs11:token=a?pin-value=%G1', 'bad percent-encoding'],
+    ['no scheme', 'token=CA%20Token;id=%03', 'no pkcs11: scheme'],
+    ['another scheme', 'https://example.org/', 'no pkcs11: scheme'],
+    ['an empty string', '', 'no pkcs11: scheme'],
+    ['an attribute without =', 'pkcs11:token', 'attribute "token" has no name=value'],
+    ['an attribute with an empty name', 'pkcs11:=abc', 'attribute "=abc" has no name=value'],
+  ])('throws ParseError on %s, saying so', (_what, text, message) => {
     expect(() => parsePkcs11Uri(text)).toThrow(ParseError);
+    expect(() => parsePkcs11Uri(text)).toThrow(`a PKCS#11 URI (${message})`);
   });
 
   it('puts the offending URI into the ParseError message', () => {
@@ -198,6 +199,10 @@ describe('privateKeyUri', () => {
     expect(uriText(uri, 'type')).toBe('private');
     expect(uriText(uri, 'token')).toBe('CA Token');
     expect(uri.query).toEqual([]);
+  });
+
+  it.each(['030', '0g', 'zz03', '03zz', ''])('refuses the key id %j, which is not whole hex bytes', (idHex) => {
+    expect(() => privateKeyUri(parsePkcs11Uri('pkcs11:token=T'), idHex, 'root')).toThrow('could not parse a key id (expected hex bytes)');
   });
 
   it('round-trips a label that needs escaping', () => {
