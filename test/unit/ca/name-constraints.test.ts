@@ -74,6 +74,36 @@ describe('name constraints', () => {
     expect(() => requireWithinNameConstraints({ sans: [san], commonName: 'x' }, constraints)).toThrow(message);
   });
 
+  it('binds only the types it has subtrees for, and a name within any one of several subtrees', () => {
+    const ipOnly = { dns: [], ip: ['10.0.0.0/8'] };
+    const dnsOnly = { dns: ['example.com', 'example.org'], ip: [] };
+    expect(nameConstraintViolation({ sans: [{ type: 'DNS', value: 'anything.test' }], commonName: 'anything.test' }, ipOnly)).toBeUndefined();
+    expect(nameConstraintViolation({ sans: [{ type: 'IP', value: '192.0.2.1' }, { type: 'DNS', value: 'www.example.org' }], commonName: 'x' }, dnsOnly)).toBeUndefined();
+    expect(() => requireWithinNameConstraints({ sans: [{ type: 'DNS', value: 'www.example.com' }], commonName: 'x' }, dnsOnly)).not.toThrow();
+  });
+
+  it('lists every permitted subtree in a refusal, and the IPv4-mapped hint only for a mapped address', () => {
+    expect(() => requireWithinNameConstraints({ sans: [{ type: 'DNS', value: 'evil.test' }], commonName: 'x' }, { dns: ['example.com', 'example.org'], ip: [] })).toThrow(
+      "SAN DNS:evil.test is outside the intermediate's name constraints (permitted: example.com, example.org); it cannot be issued by this CA",
+    );
+    expect(() => requireWithinNameConstraints({ sans: [{ type: 'IP', value: '2001:db8::ffff:a01:203' }], commonName: 'x' }, constraints)).toThrow(
+      "SAN IP:2001:db8::ffff:a01:203 is outside the intermediate's name constraints (permitted: 10.0.0.0/8, fd00::/8); it cannot be issued by this CA",
+    );
+    expect(check([], 'www.evil.com')).toBe(
+      "the CN www.evil.com is outside the intermediate's DNS name constraints (permitted: example.com): with no DNS SAN, verifiers check a CN that looks like a host name; ask for a CSR with a CN inside them",
+    );
+  });
+
+  it('names the option in a refused domain, and drops only a leading dot', () => {
+    expect(() => parsePermittedDns('exa mple.com')).toThrow(/^--permit-dns exa mple\.com refused: /);
+    expect(() => parsePermittedDns('a..b.com', '--exclude-dns')).toThrow(/^--exclude-dns a\.\.b\.com refused: /);
+    expect(parsePermittedDns('a.example.com')).toBe('a.example.com');
+  });
+
+  it('refuses a CIDR with more before or after it', () => {
+    for (const cidr of ['x10.0.0.0/8', '10.0.0.0/8x']) expect(() => parseCidr(cidr)).toThrow(/is not a CIDR range/);
+  });
+
   it('checks a host-like CN against the DNS constraints only when there is no DNS SAN, as OpenSSL does', () => {
     expect(check([{ type: 'email', value: 'a@example.com' }], 'www.evil.com')).toMatch(/the CN www.evil.com is outside/);
     expect(check([], '10.1.2.3')).toMatch(/the CN 10.1.2.3/);
