@@ -60,6 +60,11 @@ describe('requireStrongKey', () => {
     expect(() => requireStrongKey(csrWithKey('ed25519'), 'e.csr')).toThrow('the CSR e.csr has a weak or unsupported key (ed25519)');
   });
 
+  it('refuses a DSA key of 2048 bits (a modulus length is not enough: it must be RSA)', () => {
+    const { publicKey } = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
+    expect(() => requireStrongKey({ spkiDer: publicKey.export({ type: 'spki', format: 'der' }) } as DecodedCsr, 'd.csr')).toThrow('the CSR d.csr has a weak or unsupported key (dsa)');
+  });
+
   it('refuses a key node cannot read', () => {
     expect(() => requireStrongKey({ spkiDer: Buffer.from('3000', 'hex') } as DecodedCsr, 'x.csr')).toThrow('the CSR x.csr has a public key of an unsupported type');
   });
@@ -82,6 +87,10 @@ describe('requireCleanRequest', () => {
     expect(() => requireCleanRequest(request([attribute('CN', '  ')]), 'c.csr')).toThrow('the CSR c.csr has no commonName');
   });
 
+  it('refuses a blank commonName beside a real one as missing', () => {
+    expect(() => requireCleanRequest(request([attribute('CN', 'a.example.com'), attribute('CN', ' ')]), 'c.csr')).toThrow('the CSR c.csr has no commonName');
+  });
+
   it('refuses two commonNames', () => {
     expect(() => requireCleanRequest(request([attribute('CN', 'a.example.com'), attribute('CN', 'b.example.com')]), 'c.csr')).toThrow('the CSR c.csr has 2 commonNames');
   });
@@ -93,6 +102,12 @@ describe('requireCleanRequest', () => {
   it('refuses an extension requested twice', () => {
     const san = { id: '2.5.29.17', name: 'subjectAltName' };
     expect(() => requireCleanRequest(request([attribute('CN', 'a.example.com')], [san, { id: '2.5.29.15' }, san]), 'c.csr')).toThrow('the CSR c.csr requests the extension subjectAltName twice');
+    const keyUsage = { id: '2.5.29.15', name: 'keyUsage' };
+    expect(() => requireCleanRequest(request([attribute('CN', 'a.example.com')], [san, keyUsage, keyUsage]), 'c.csr')).toThrow('the CSR c.csr requests the extension keyUsage twice');
+  });
+
+  it('accepts different extensions, each requested once', () => {
+    expect(() => requireCleanRequest(request([attribute('CN', 'a.example.com')], [{ id: '2.5.29.17', name: 'subjectAltName' }, { id: '2.5.29.15', name: 'keyUsage' }]), 'c.csr')).not.toThrow();
   });
 });
 
