@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeCertificate } from '../../../src/x509/decode.js';
+import { decodeCertificate, decodeCrl, decodeCsr, parseAsn1Time } from '../../../src/x509/decode.js';
 
 /** One DER TLV with its length in the short or long form. */
 function tlv(tag: number, ...content: Buffer[]): Buffer {
@@ -32,5 +32,43 @@ describe('decodeCertificate on hand-made bad DER', () => {
 
   it('takes a four-octet long-form length (the reader\'s limit) and reads on to the next problem', () => {
     expect(() => decodeCertificate(bytes(0x30, 0x84, 0, 0, 0, 1, 0x05))).toThrow(/^malformed certificate: truncated DER$/);
+  });
+});
+
+const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
+const utcTime = (text: string): Buffer => tlv(0x17, ascii(text));
+const signedBy = (tbs: Buffer): Buffer => tlv(SEQUENCE, tbs, tlv(SEQUENCE, sha256WithRsa), tlv(0x03, bytes(0)));
+const emptyName = tlv(SEQUENCE);
+
+describe('the fields inside a certificate, CSR and CRL, on hand-made bad DER', () => {
+  const certificateWith = (validity: Buffer): Buffer => signedBy(tlv(SEQUENCE, tlv(0x02, bytes(1)), tlv(SEQUENCE, sha256WithRsa), emptyName, validity, emptyName, tlv(SEQUENCE)));
+
+  it('refuses a certificate whose validity lacks notAfter, or holds a time of the wrong length', () => {
+    expect(() => decodeCertificate(certificateWith(tlv(SEQUENCE, utcTime('250101000000Z'))))).toThrow(/^malformed certificate: the certificate has no validity$/);
+    expect(() => decodeCertificate(certificateWith(tlv(SEQUENCE, utcTime('2501010000Z'), utcTime('260101000000Z'))))).toThrow(/^malformed certificate: bad validity time "2501010000Z"$/);
+  });
+
+  it('refuses a CSR without its subject and key', () => {
+    expect(() => decodeCsr(signedBy(tlv(SEQUENCE, tlv(0x02, bytes(0)))))).toThrow(/^malformed CSR: the CSR is missing fields$/);
+  });
+
+  it('refuses a CRL without issuer or thisUpdate, and a revoked entry without its date', () => {
+    expect(() => decodeCrl(signedBy(tlv(SEQUENCE, tlv(0x02, bytes(1)), tlv(SEQUENCE, sha256WithRsa))))).toThrow(/^malformed CRL: the CRL is missing fields$/);
+    const revoked = tlv(SEQUENCE, tlv(SEQUENCE, tlv(0x02, bytes(5))));
+    expect(() => decodeCrl(signedBy(tlv(SEQUENCE, tlv(0x02, bytes(1)), tlv(SEQUENCE, sha256WithRsa), emptyName, utcTime('250101000000Z'), revoked)))).toThrow(/^malformed CRL: a revoked entry is missing fields$/);
+  });
+
+  it('reads a CRL number of zero', () => {
+    const crlNumber = tlv(SEQUENCE, tlv(0x06, bytes(0x55, 0x1d, 0x14)), tlv(0x04, tlv(0x02, Buffer.alloc(0))));
+    const crl = decodeCrl(signedBy(tlv(SEQUENCE, tlv(0x02, bytes(1)), tlv(SEQUENCE, sha256WithRsa), emptyName, utcTime('250101000000Z'), tlv(0xa0, tlv(SEQUENCE, crlNumber)))));
+    expect(crl.crlNumber).toBe(0n);
+  });
+});
+
+describe('parseAsn1Time', () => {
+  it('takes only the whole text', () => {
+    expect(parseAsn1Time('x251231235959Z')).toBeUndefined();
+    expect(parseAsn1Time('251231235959Zx')).toBeUndefined();
+    expect(parseAsn1Time('251231235959Z')?.toISOString()).toBe('2025-12-31T23:59:59.000Z');
   });
 });
