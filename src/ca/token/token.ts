@@ -72,7 +72,8 @@ const RELIST_PAUSE_MS = 200;
 export async function findToken(run: Runner, module: string, label: string | undefined): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
   const labelled = (tokens: P11toolToken[]) => (label === undefined ? undefined : tokens.find((token) => tokenLabel(token) === label));
   const first = await moduleTokens(run, module);
-  if (label === undefined || labelled(first)) return { tokens: first, match: labelled(first) };
+  const match = labelled(first);
+  if (label === undefined || match) return { tokens: first, match };
   await setTimeout(RELIST_PAUSE_MS);
   const second = await moduleTokens(run, module);
   return { tokens: second, match: labelled(second) };
