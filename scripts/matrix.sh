@@ -241,6 +241,8 @@ run_cell() { # cell resultfile
   [ "$system" = host ] || { cp "$summary" "$work/jest-summary.txt" 2>/dev/null; leave_mounts "$work"; rm -rf "$work/upper" "$work/ovl"; }
   echo "$cell|$vers|$backend|${passed:-0}|${failed:-1}|$(( $(date +%s) - start ))|$note" >"$out"
   log "$cell: ${passed:-0} passed, ${failed:-1} failed in $(( $(date +%s) - start )) s${note:+ ($note)}"
+  # What failed, in the output itself: CI keeps only what the run printed, not the cell logs.
+  [ "${failed:-1}" = 0 ] || tail -n +2 "$work/jest-summary.txt" 2>/dev/null | head -n 80 | sed "s|^|  $cell: |" >&2
 }
 
 # --- fixtures -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths } from '../directory/layout.js';
 import { LOCK_FILE, lockOwner, processAlive } from '../directory/lock.js';
 import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from '../directory/settings.js';
+import { opensslHex } from '../signing/serial.js';
 
 /**
  * One line of `hsm-openssl-ca check`.
@@ -76,11 +77,6 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
 
 const errorText = (error: unknown): string => printable(error instanceof Error ? error.message : String(error));
 const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
-/** Hex as openssl writes it in `serial` and `crlnumber`: upper case, whole bytes. */
-const opensslHex = (value: bigint): string => {
-  const hex = value.toString(16).toUpperCase();
-  return hex.length % 2 === 0 ? hex : `0${hex}`;
-};
 const day = (date: Date): string => date.toISOString().slice(0, 10);
 const shorten = (text: string, max = 120): string => printable(text.length > max ? `${text.slice(0, max)}…` : text);
 

@@ -6,6 +6,12 @@ import { CaError } from '../../errors.js';
 const MAX_SERIAL_OCTETS = 20;
 const MIN_SERIAL_BITS = 64;
 
+/** A serial as openssl writes it in index.txt, `serial` and `crlnumber`: upper-case hex, whole bytes, no sign octet. */
+export function opensslHex(value: bigint): string {
+  const hex = value.toString(16).toUpperCase();
+  return hex.length % 2 === 0 ? hex : `0${hex}`;
+}
+
 /** The content octets of a certificate's serialNumber INTEGER (two's complement, as signed). */
 export function serialOctets(certificateDer: Buffer): Buffer {
   const certificate = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(certificateDer.toString('binary')));
@@ -29,6 +35,6 @@ export function requireFreshSerial(certificateDer: Buffer, issuedBefore: Readonl
   if (value === 0n) throw new CaError('openssl signed a certificate with serial 0; nothing was changed — report this, it is an openssl fault');
   if (octets.length > MAX_SERIAL_OCTETS) throw new CaError(`openssl signed a certificate with a ${octets.length}-octet serial (RFC 5280 allows ${MAX_SERIAL_OCTETS}); nothing was changed`);
   if (value.toString(2).length < MIN_SERIAL_BITS) throw new CaError(`openssl signed a certificate with serial ${hex}, narrower than ${MIN_SERIAL_BITS} bits, so not random; nothing was changed — check that the config in use has rand_serial = yes`);
-  if (issuedBefore.has(value)) throw new CaError(`openssl signed serial ${hex}, which index.txt already holds; nothing was changed — run \`hsm-openssl-ca check\``);
+  if (issuedBefore.has(value)) throw new CaError(`openssl signed serial ${opensslHex(value)}, which index.txt already holds; nothing was changed — run \`hsm-openssl-ca check\``);
   return value;
 }

@@ -38,6 +38,12 @@ describe('requireFreshSerial', () => {
     expect(() => requireFreshSerial(withSerial(RANDOM_159_BITS), new Set([BigInt(`0x${RANDOM_159_BITS}`)]))).toThrow(`openssl signed serial ${RANDOM_159_BITS}, which index.txt already holds`);
   });
 
+  it('names a repeated serial as index.txt writes it, without the sign octet DER adds when the top bit is set', () => {
+    // One draw in 512 of openssl's 159 random bits: a zero top byte, then one with its high bit set.
+    const index = '85D85E6D30401DD30405E8F44DC9615A2C7B03';
+    expect(() => requireFreshSerial(withSerial(`00${index}`), new Set([BigInt(`0x${index}`)]))).toThrow(`openssl signed serial ${index}, which index.txt already holds`);
+  });
+
   it('refuses a counter-sized serial (fewer than 64 bits)', () => {
     expect(() => requireFreshSerial(withSerial('7FFFFFFFFFFFFFFF'), new Set())).toThrow(/narrower than 64 bits/);
     expect(() => requireFreshSerial(withSerial('1001'), new Set())).toThrow(/narrower than 64 bits/);
