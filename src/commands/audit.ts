@@ -12,8 +12,8 @@ import { printReport } from './output.js';
  */
 export async function auditVerifyCommand(options: { dir: string }): Promise<void> {
   const dir = resolve(options.dir);
-  const { records, entries, problems, warnings, lastHash } = await verifyAudit(dir);
-  const disagreements = await auditDisagreements(dir, entries);
+  const { records, recorded, problems, warnings, lastHash } = await verifyAudit(dir);
+  const disagreements = await auditDisagreements(dir, recorded);
   const intact = problems.length === 0 && disagreements.length === 0;
   if (jsonOutput()) emitJson({ log: `${dir}/audit.log`, records, lastHash, problems, disagreements, warnings });
   else printReport(`audit log ${dir}/audit.log`, [['records', String(records)], ['last hash', lastHash]], intact ? ['hash chain intact: no line edited, removed or reordered; the log ends where audit.head says; every issuance and revocation in index.txt has its record'] : []);

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
 import { caPaths } from '../directory/layout.js';
-import { isMissing, type AuditRecord } from './record.js';
+import { isMissing } from './record.js';
+import type { AuditRecorded } from './verify.js';
 
 const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 
@@ -22,27 +23,19 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** The serials the log has `action` records for. */
-function serialsRecorded(entries: readonly AuditRecord[], action: AuditRecord['action']): Set<bigint> {
-  const serials = new Set<bigint>();
-  for (const e of entries) if (e.action === action && e.serial !== undefined && /^[0-9A-Fa-f]+$/.test(e.serial)) serials.add(serialValue(e.serial));
-  return serials;
-}
-
 /**
  * Compares the log with what the CA directory says happened: a CA directory has its `init` record, every
  * certificate in either index.txt its `certificate-issued` record, every revoked one its `revoked` record.
  * A log deleted or emptied together with its head still fails here. Returns one text per disagreement.
  */
-export async function auditDisagreements(dir: string, entries: readonly AuditRecord[]): Promise<string[]> {
+export async function auditDisagreements(dir: string, recorded: AuditRecorded): Promise<string[]> {
   const paths = caPaths(dir);
   const found: string[] = [];
-  if ((await exists(paths.settings)) && !entries.some((e) => e.action === 'init')) {
+  if ((await exists(paths.settings)) && !recorded.init) {
     found.push(`${paths.settings} exists but audit.log has no init record: the log was deleted, emptied or cut short — restore it from your backup`);
   }
   // Sets, not a search of the log per index line: that was quadratic, hours at 100,000 certificates.
-  const issued = serialsRecorded(entries, 'certificate-issued');
-  const revoked = serialsRecorded(entries, 'revoked');
+  const { issued, revoked } = recorded;
   for (const databaseDir of [paths.rootDatabase, paths.intermediateDir]) {
     const index = join(databaseDir, 'index.txt');
     for (const entry of await entriesOf(databaseDir)) {

@@ -273,11 +273,17 @@ function checkIndexText(report: Report, indexPath: string, text: string): Number
     // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
     report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${text.split('\n').length} is complete, append a newline; otherwise restore index.txt from your backup`);
   }
-  const bySerial = new Map<bigint, number[]>();
-  for (const { line, entry } of numbered) bySerial.set(serialValue(entry.serial), [...(bySerial.get(serialValue(entry.serial)) ?? []), line]);
+  // The first line of each serial, and every line of a serial seen again: 100,000 serials need no array each.
+  const firstLine = new Map<bigint, number>();
+  const repeated = new Map<bigint, number[]>();
+  for (const { line, entry } of numbered) {
+    const serial = serialValue(entry.serial);
+    const first = firstLine.get(serial);
+    if (first === undefined) firstLine.set(serial, line);
+    else repeated.set(serial, [...(repeated.get(serial) ?? [first]), line]);
+  }
   let duplicated = 0;
-  for (const [serial, lines] of bySerial) {
-    if (lines.length < 2) continue;
+  for (const [serial, lines] of repeated) {
     duplicated += 1;
     report.broken(`${indexPath} lists serial ${opensslHex(serial)} ${lines.length} times (lines ${lines.join(', ')}); \`openssl ca\` refuses a database with a repeated serial ("Error creating serial number index") — keep the line that matches newcerts/${opensslHex(serial)}.pem and remove the others, or restore index.txt from your backup`);
   }

@@ -76,8 +76,8 @@ async function leftoverKeyFor(dir: string, command: string): Promise<KeyInGenera
  */
 async function requireIntactAudit(dir: string): Promise<void> {
   if (await unchangedSinceVerified(dir)) return;
-  const { problems, entries } = await verifyAudit(dir);
-  const first = problems[0] ? `${problems[0].line > 0 ? `line ${problems[0].line}: ` : ''}${problems[0].problem}` : (await auditDisagreements(dir, entries))[0];
+  const { problems, recorded } = await verifyAudit(dir);
+  const first = problems[0] ? `${problems[0].line > 0 ? `line ${problems[0].line}: ` : ''}${problems[0].problem}` : (await auditDisagreements(dir, recorded))[0];
   if (first === undefined) return;
   throw new CaError(`audit.log is damaged (${printable(first)}); nothing was changed — investigate with \`hsm-openssl-ca audit verify --dir ${dir}\``);
 }

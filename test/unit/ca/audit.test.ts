@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { appendAudit } from '../../../src/ca/audit/head.js';
@@ -299,5 +299,35 @@ describe('verifyAudit', () => {
     const { problems, warnings } = await verifyAudit(dir);
     expect(problems).toEqual([]);
     expect(warnings).toEqual([{ line: 0, problem: expect.stringMatching(/audit.head is missing/) }]);
+  });
+  it('reads a log larger than its 1 MiB chunk, lines running across chunks, and places an edit by line', async () => {
+    // Five records of about 300 KB: line 4 spans the first chunk's end, line 5 the start of the second.
+    const long = (n: number): AuditEvent => ({ ...issued(n), detail: 'x'.repeat(300_000) });
+    for (let n = 1; n <= 5; n++) await appendAudit(dir, long(n), minute(n));
+    const lines = await readLines();
+    expect((await stat(logPath)).size).toBeGreaterThan(1 << 20);
+    const intact = await verifyAudit(dir);
+    expect(intact).toMatchObject({ records: 5, problems: [], lastHash: sha256(lines[4]!) });
+    expect([...intact.recorded.issued]).toEqual([1, 2, 3, 4, 5].map((n) => BigInt(`0x1A2B${n}`)));
+    lines[3] = lines[3]!.replace('xxxx', 'xyxx');
+    await writeLines(lines);
+    expect(chainOnly((await verifyAudit(dir)).problems)).toEqual([{ line: 5, problem: expect.stringMatching(/hash of line 4: line 4 was changed/) }]);
+  });
+
+  it('keeps what the records say was issued and revoked, and whether the CA was initialised', async () => {
+    await appendAudit(dir, { action: 'init', command: 'init' }, minute(0));
+    await appendMany(2);
+    await appendAudit(dir, { action: 'revoked', command: 'revoke', serial: '1A2B2' }, minute(3));
+    await appendAudit(dir, { action: 'crl-published', command: 'crl', serial: '1A2B9' }, minute(4));
+    const { recorded } = await verifyAudit(dir);
+    expect(recorded).toEqual({ init: true, issued: new Set([0x1a2b1n, 0x1a2b2n]), revoked: new Set([0x1a2b2n]) });
+    await rm(logPath);
+    await rm(join(dir, 'audit.head'));
+    expect((await verifyAudit(dir)).recorded).toEqual({ init: false, issued: new Set(), revoked: new Set() });
+  });
+
+  it('says it cannot read a log that is not a file', async () => {
+    await mkdir(logPath);
+    await expect(verifyAudit(dir)).rejects.toThrow(new CaError(`cannot read the audit log ${logPath}: EISDIR: illegal operation on a directory, read`));
   });
 });
