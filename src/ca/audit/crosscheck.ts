@@ -26,9 +26,11 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Compares the log with what the CA directory says happened: a CA directory has its `init` record, every
  * certificate in either index.txt its `certificate-issued` record, every revoked one its `revoked` record.
- * A log deleted or emptied together with its head still fails here. Returns one text per disagreement.
+ * A log deleted or emptied together with its head still fails here. `parsed` holds index.txt entries a caller
+ * has already read, by database directory (`check`, which parses each index.txt once). Returns one text per
+ * disagreement.
  */
-export async function auditDisagreements(dir: string, recorded: AuditRecorded): Promise<string[]> {
+export async function auditDisagreements(dir: string, recorded: AuditRecorded, parsed: ReadonlyMap<string, readonly IndexEntry[]> = new Map()): Promise<string[]> {
   const paths = caPaths(dir);
   const found: string[] = [];
   if ((await exists(paths.settings)) && !recorded.init) {
@@ -38,7 +40,7 @@ export async function auditDisagreements(dir: string, recorded: AuditRecorded): 
   const { issued, revoked } = recorded;
   for (const databaseDir of [paths.rootDatabase, paths.intermediateDir]) {
     const index = join(databaseDir, 'index.txt');
-    for (const entry of await entriesOf(databaseDir)) {
+    for (const entry of parsed.get(databaseDir) ?? (await entriesOf(databaseDir))) {
       const serial = serialValue(entry.serial);
       if (!issued.has(serial)) found.push(`${index} lists serial ${entry.serial} (${entry.subject}) but audit.log has no certificate-issued record for it: an issuance escaped the log — find out how (the certificate is ${join(databaseDir, 'newcerts', `${entry.serial}.pem`)}) and restore the log from your backup`);
       if (entry.status === 'revoked' && !revoked.has(serial)) found.push(`${index} marks serial ${entry.serial} revoked but audit.log has no revoked record for it — restore the log from your backup`);

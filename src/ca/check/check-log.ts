@@ -1,6 +1,7 @@
 import { printable } from '../../errors.js';
 import { auditDisagreements } from '../audit/crosscheck.js';
 import { verifyAudit } from '../audit/verify.js';
+import type { IndexEntry } from '../../tools/parse/index-txt.js';
 import type { CheckFinding } from './check.js';
 import { journalPath, readPending, type Pending } from '../directory/journal.js';
 
@@ -28,14 +29,14 @@ export async function checkInterrupted(dir: string): Promise<{ findings: CheckFi
 }
 
 /** The audit log: its chain, its head, and whether every issuance and revocation in the databases has its record. */
-export async function checkAuditLog(dir: string): Promise<CheckFinding[]> {
+export async function checkAuditLog(dir: string, parsed: ReadonlyMap<string, readonly IndexEntry[]>): Promise<CheckFinding[]> {
   const verify = `\`hsm-openssl-ca audit verify --dir ${dir}\``;
   const { records, recorded, problems, warnings } = await verifyAudit(dir);
   const findings: CheckFinding[] = problems.map((p) => ({
     level: 'broken',
     text: `audit.log ${p.line > 0 ? `line ${p.line}` : 'as a whole'}: ${printable(p.problem)} (${verify} lists every problem)`,
   }));
-  for (const text of await auditDisagreements(dir, recorded)) findings.push({ level: 'broken', text });
+  for (const text of await auditDisagreements(dir, recorded, parsed)) findings.push({ level: 'broken', text });
   if (findings.length === 0) findings.push({ level: 'ok', text: `audit.log: ${records} record(s), hash chain intact, ends where audit.head says, every issuance and revocation recorded` });
   for (const w of warnings) findings.push({ level: 'ok', text: `audit.log ${w.line > 0 ? `line ${w.line}` : ''} (warning): ${printable(w.problem)}` });
   return findings;

@@ -118,15 +118,17 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
   // Mid-commit, the databases and the log are ahead of or behind each other by design; the journal says how.
   if (committing) return report.findings;
   await report.area('the CA certificates', () => checkCaCertificates(report, cas, settings, paths.chain, paths.dir));
+  const parsed = new Map<string, IndexEntry[]>();
   for (const ca of cas) {
     let entries: IndexEntry[] | undefined;
     await report.area(`the ${ca.name} CA's database in ${ca.databaseDir}`, async () => {
       entries = await checkDatabase(report, ca);
     });
+    if (entries) parsed.set(ca.databaseDir, entries);
     await report.area(`the ${ca.name} CRL ${ca.crlPath}`, () => checkCrl(report, ca, entries));
   }
   await report.area('the audit log', async () => {
-    report.findings.push(...(await checkAuditLog(paths.dir)));
+    report.findings.push(...(await checkAuditLog(paths.dir, parsed)));
   });
   await report.area(`leftover files in ${paths.dir}`, () => checkLeftovers(report, paths.dir));
   return report.findings;
@@ -334,19 +336,19 @@ async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string
   }
 
   let problems = 0;
+  const indexed = new Set<bigint>();
   for (const { line, entry } of numbered) {
-    const name = files.get(serialValue(entry.serial)) ?? `${entry.serial}.pem`;
-    const path = join(newcerts, name);
-    const described = `serial ${entry.serial} (${shorten(entry.subject, 80)}, ${indexPath} line ${line})`;
+    const serial = serialValue(entry.serial);
+    indexed.add(serial);
+    const path = join(newcerts, files.get(serial) ?? `${entry.serial}.pem`);
     const problem = await entryProblem(path, entry, ca);
     if (problem) {
       problems += 1;
-      report.broken(`${path}: ${problem} — ${described}; restore the file from your backup (or from the copy handed to its subscriber)`);
+      report.broken(`${path}: ${problem} — serial ${entry.serial} (${shorten(entry.subject, 80)}, ${indexPath} line ${line}); restore the file from your backup (or from the copy handed to its subscriber)`);
     }
   }
   if (problems === 0 && numbered.length > 0) report.ok(`${newcerts}/: every index.txt entry has its certificate, and serial, subject and expiry agree`);
 
-  const indexed = new Set(numbered.map((n) => serialValue(n.entry.serial)));
   const revokedOnCrl = await crlRevokedSerials(ca.crlPath);
   let orphans = 0;
   for (const [serial, name] of files) {

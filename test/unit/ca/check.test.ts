@@ -447,6 +447,19 @@ describe('checkCaDirectory and the audit log / journal (issue 7)', () => {
     expect(finding(findings, 'broken', `serial ${serials.leaf}`).text).toMatch(/no certificate-issued record for it: an issuance escaped the log/);
   });
 
+  it('still names an unrecorded issuance when another line of the same index.txt is damaged', async () => {
+    const dir = await fresh();
+    await rm(join(dir, 'audit.log'));
+    await rm(join(dir, 'audit.head'));
+    await appendAudit(dir, { action: 'init', command: 'init' });
+    for (const serial of [serials.intermediate, serials.revoked]) await appendAudit(dir, { action: 'certificate-issued', command: 'test', serial });
+    await appendAudit(dir, { action: 'revoked', command: 'revoke', serial: serials.revoked });
+    await appendFile(join(dir, 'intermediate/index.txt'), 'V\tnot a database line\n');
+    const findings = await checkCaDirectory(dir);
+    expect(finding(findings, 'broken', 'is not a complete openssl ca database line').text).toContain('index.txt line');
+    expect(finding(findings, 'broken', `serial ${serials.leaf}`).text).toMatch(/no certificate-issued record for it: an issuance escaped the log/);
+  });
+
   it('names an interrupted commit and how to finish it; check --repair finishes it byte for byte', async () => {
     const dir = await fresh();
     const index = join(dir, 'intermediate', 'index.txt');
