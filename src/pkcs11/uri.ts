@@ -54,7 +54,7 @@ function percentEncode(value: Buffer, everyByte: boolean): string {
   return [...value]
     .map((byte) => {
       const char = String.fromCharCode(byte);
-      return !everyByte && byte < 0x80 && UNRESERVED.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+      return !everyByte && UNRESERVED.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
     })
     .join('');
 }
@@ -88,7 +88,7 @@ export function uriIdHex(uri: Pkcs11Uri): string | undefined {
 export function withoutNulPadding(uri: Pkcs11Uri): Pkcs11Uri {
   const strip = (value: Buffer): Buffer => {
     let end = value.length;
-    while (end > 0 && value[end - 1] === 0) end -= 1;
+    while (value[end - 1] === 0) end -= 1;
     return value.subarray(0, end);
   };
   return {

@@ -48,6 +48,7 @@ export function publicKeyOf(spkiDer: Buffer): KeyObject {
   const known = recentKeys.get(id);
   if (known) return known;
   const key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: when the memo is emptied changes only how often a key is parsed again, never the key
   if (recentKeys.size >= 64) recentKeys.clear();
   recentKeys.set(id, key);
   return key;
