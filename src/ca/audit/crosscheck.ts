@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
 import { caPaths } from '../directory/layout.js';
+import { serialValue } from '../signing/serial.js';
 import { isMissing } from './record.js';
 import type { AuditRecorded } from './verify.js';
-
-const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 
 /** A database's entries; an unreadable index is `check`'s to report, so here it just has none. */
 async function entriesOf(databaseDir: string): Promise<IndexEntry[]> {

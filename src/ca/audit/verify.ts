@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { CaError, printable } from '../../errors.js';
+import { serialValue } from '../signing/serial.js';
 import { readAuditHead } from './head.js';
 import type { PreparedAudit } from './log.js';
 import { auditPath, GENESIS_HASH, isMissing, NEWLINE, parseLine, sha256Hex, type AuditRecord } from './record.js';
@@ -73,8 +74,6 @@ function forEachLine(path: string, line: (bytes: Buffer) => void): Buffer | unde
   }
   return pieces.length > 0 ? Buffer.concat(pieces) : undefined;
 }
-
-const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 
 function note(recorded: { init: boolean; issued: Set<bigint>; revoked: Set<bigint> }, record: AuditRecord): void {
   if (record.action === 'init') recorded.init = true;

@@ -11,7 +11,7 @@ import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths } from '../directory/layout.js';
 import { LOCK_FILE, lockOwner, processAlive } from '../directory/lock.js';
 import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from '../directory/settings.js';
-import { opensslHex } from '../signing/serial.js';
+import { opensslHex, serialValue } from '../signing/serial.js';
 
 /**
  * One line of `hsm-openssl-ca check`.
@@ -76,7 +76,6 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
 }
 
 const errorText = (error: unknown): string => printable(error instanceof Error ? error.message : String(error));
-const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
 const day = (date: Date): string => date.toISOString().slice(0, 10);
 const shorten = (text: string, max = 120): string => printable(text.length > max ? `${text.slice(0, max)}…` : text);
 

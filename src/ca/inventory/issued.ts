@@ -5,8 +5,7 @@ import { indexSerials, parseIndex, type IndexEntry } from '../../tools/parse/ind
 import { decodeCertificate, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
 import { signatureValid } from '../../x509/verify.js';
 import type { Authority } from '../signing/authority.js';
-
-export const serialValue = (hex: string): bigint => BigInt(`0x${hex}`);
+import { serialValue } from '../signing/serial.js';
 
 /** Reads an index.txt; the entries say which serials exist and which are revoked. */
 export async function readIndex(databaseDir: string): Promise<IndexEntry[]> {

@@ -4,6 +4,18 @@ import type { DecodedCertificate, DecodedCrl, Extension } from '../../x509/decod
 /** subjectKeyIdentifier and authorityKeyIdentifier: hashes of keys, which differ between the token and the shadow. */
 const KEY_IDENTIFIERS = ['2.5.29.14', '2.5.29.35'];
 
+/**
+ * openssl reads the clock twice for one certificate or CRL without explicit dates (X509_gmtime_adj for the
+ * start, X509_time_adj_ex for the end), so a second boundary between the reads makes a lifetime one second
+ * longer or shorter in one of the two signings.
+ */
+const CLOCK_READS_TOLERANCE_MS = 2000;
+
+/** 0 or 1, so that `differences` reports the field when two times are further apart than the tolerance. */
+function apart(a: number, b: number, toleranceMs: number): [number, number] {
+  return [0, Math.abs(a - b) > toleranceMs ? 1 : 0];
+}
+
 function extensionsText(extensions: readonly Extension[]): string[] {
   return extensions.filter((e) => !KEY_IDENTIFIERS.includes(e.id)).map((e) => `${e.id}${e.critical ? ' critical' : ''} ${Buffer.from(String(e['value']), 'binary').toString('hex')}`);
 }
@@ -32,8 +44,8 @@ export function requireSameCertificate(what: string, token: DecodedCertificate, 
     'signature algorithm': [token.signatureAlgorithmOid, shadow.signatureAlgorithmOid],
     issuer: [token.issuerDer.toString('hex'), shadow.issuerDer.toString('hex')],
     subject: [token.subjectDer.toString('hex'), shadow.subjectDer.toString('hex')],
-    notBefore: [0, Math.abs(token.notBefore.getTime() - shadow.notBefore.getTime()) > toleranceMs ? 1 : 0],
-    validity: [lifetime(token), lifetime(shadow)],
+    notBefore: apart(token.notBefore.getTime(), shadow.notBefore.getTime(), toleranceMs),
+    validity: apart(lifetime(token), lifetime(shadow), CLOCK_READS_TOLERANCE_MS),
     extensions: [extensionsText(token.extensions), extensionsText(shadow.extensions)],
   }));
   return 'token-signed = shadow-signed in every field but serial, signature, key identifiers and public key';
@@ -46,8 +58,8 @@ export function requireSameCrl(what: string, token: DecodedCrl, shadow: DecodedC
   requireNone(what, differences({
     'signature algorithm': [token.signatureAlgorithmOid, shadow.signatureAlgorithmOid],
     issuer: [token.issuerDer.toString('hex'), shadow.issuerDer.toString('hex')],
-    thisUpdate: [0, Math.abs(token.thisUpdate.getTime() - shadow.thisUpdate.getTime()) > toleranceMs ? 1 : 0],
-    'nextUpdate - thisUpdate': [period(token), period(shadow)],
+    thisUpdate: apart(token.thisUpdate.getTime(), shadow.thisUpdate.getTime(), toleranceMs),
+    'nextUpdate - thisUpdate': apart(period(token), period(shadow), CLOCK_READS_TOLERANCE_MS),
     'CRL number': [String(token.crlNumber), String(shadow.crlNumber)],
     'revoked entries': [entries(token), entries(shadow)],
   }));

@@ -12,6 +12,11 @@ export function opensslHex(value: bigint): string {
   return hex.length % 2 === 0 ? hex : `0${hex}`;
 }
 
+/** A serial's value from hex in any of the forms openssl and DER give it (with or without a sign octet, either case). */
+export function serialValue(hex: string): bigint {
+  return BigInt(`0x${hex}`);
+}
+
 /** The content octets of a certificate's serialNumber INTEGER (two's complement, as signed). */
 export function serialOctets(certificateDer: Buffer): Buffer {
   const certificate = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(certificateDer.toString('binary')));
@@ -31,7 +36,7 @@ export function requireFreshSerial(certificateDer: Buffer, issuedBefore: Readonl
   const octets = serialOctets(certificateDer);
   const hex = octets.toString('hex').toUpperCase();
   if (octets.length === 0 || (octets[0]! & 0x80) !== 0) throw new CaError(`openssl signed a certificate with a negative serial (${hex}); nothing was changed — report this, it is an openssl fault`);
-  const value = BigInt(`0x${hex}`);
+  const value = serialValue(hex);
   if (value === 0n) throw new CaError('openssl signed a certificate with serial 0; nothing was changed — report this, it is an openssl fault');
   if (octets.length > MAX_SERIAL_OCTETS) throw new CaError(`openssl signed a certificate with a ${octets.length}-octet serial (RFC 5280 allows ${MAX_SERIAL_OCTETS}); nothing was changed`);
   if (value.toString(2).length < MIN_SERIAL_BITS) throw new CaError(`openssl signed a certificate with serial ${hex}, narrower than ${MIN_SERIAL_BITS} bits, so not random; nothing was changed — check that the config in use has rand_serial = yes`);

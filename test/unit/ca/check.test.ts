@@ -435,25 +435,26 @@ describe('checkCaDirectory', () => {
 });
 
 describe('checkCaDirectory and the audit log / journal (issue 7)', () => {
-  it('names an issuance the audit log does not record as broken', async () => {
+  /** A CA whose audit log records every issuance and revocation but the leaf's issuance. */
+  async function withLeafUnrecorded(): Promise<string> {
     const dir = await fresh();
     await rm(join(dir, 'audit.log'));
     await rm(join(dir, 'audit.head'));
     await appendAudit(dir, { action: 'init', command: 'init' });
     for (const serial of [serials.intermediate, serials.revoked]) await appendAudit(dir, { action: 'certificate-issued', command: 'test', serial });
     await appendAudit(dir, { action: 'revoked', command: 'revoke', serial: serials.revoked });
+    return dir;
+  }
+
+  it('names an issuance the audit log does not record as broken', async () => {
+    const dir = await withLeafUnrecorded();
     const findings = await checkCaDirectory(dir);
     expect(problems(findings)).toHaveLength(1);
     expect(finding(findings, 'broken', `serial ${serials.leaf}`).text).toMatch(/no certificate-issued record for it: an issuance escaped the log/);
   });
 
   it('still names an unrecorded issuance when another line of the same index.txt is damaged', async () => {
-    const dir = await fresh();
-    await rm(join(dir, 'audit.log'));
-    await rm(join(dir, 'audit.head'));
-    await appendAudit(dir, { action: 'init', command: 'init' });
-    for (const serial of [serials.intermediate, serials.revoked]) await appendAudit(dir, { action: 'certificate-issued', command: 'test', serial });
-    await appendAudit(dir, { action: 'revoked', command: 'revoke', serial: serials.revoked });
+    const dir = await withLeafUnrecorded();
     await appendFile(join(dir, 'intermediate/index.txt'), 'V\tnot a database line\n');
     const findings = await checkCaDirectory(dir);
     expect(finding(findings, 'broken', 'is not a complete openssl ca database line').text).toContain('index.txt line');

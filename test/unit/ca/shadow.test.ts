@@ -56,7 +56,8 @@ describe('requireSameCertificate', () => {
     ['subject', like({ subjectDer: certificate('intermediate-ec.crt').subjectDer })],
     ['issuer', like({ issuerDer: certificate('root-ec.crt').subjectDer })],
     ['notBefore', like({ notBefore: new Date(token.notBefore.getTime() + 1000), notAfter: new Date(token.notAfter.getTime() + 1000) })],
-    ['validity', like({ notAfter: new Date(token.notAfter.getTime() + 1000) })],
+    ['validity', like({ notAfter: new Date(token.notAfter.getTime() + 2001) })],
+    ['validity', like({ notAfter: new Date(token.notAfter.getTime() - 2001) })],
     ['signature algorithm', like({ signatureAlgorithmOid: '1.2.840.10045.4.3.3' })],
   ])('refuses a token result that differs in %s', (field, shadow) => {
     expect(() => requireSameCertificate('the certificate', token, shadow)).toThrow(new RegExp(`^the certificate signed on the token differs from the shadow CA's in ${field}; nothing was written`));
@@ -66,6 +67,10 @@ describe('requireSameCertificate', () => {
     const later = like({ notBefore: new Date(token.notBefore.getTime() + 30_000), notAfter: new Date(token.notAfter.getTime() + 30_000) });
     expect(() => requireSameCertificate('the root certificate', token, later, 60_000)).not.toThrow();
     expect(() => requireSameCertificate('the root certificate', token, later, 10_000)).toThrow(/differs from the shadow CA's in notBefore/);
+  });
+
+  it.each([1000, -1000, 2000, -2000])('accepts a lifetime %i ms apart: openssl reads the clock once for each end', (ms) => {
+    expect(() => requireSameCertificate('the certificate', token, like({ notAfter: new Date(token.notAfter.getTime() + ms) }))).not.toThrow();
   });
 });
 
@@ -82,10 +87,16 @@ describe('requireSameCrl', () => {
     expect(requireSameCrl('the intermediate CRL', token, shadow)).toMatch(/^token-signed CRL = shadow-signed CRL/);
   });
 
+  it.each([1000, -1000, 2000, -2000])('accepts a period %i ms apart: openssl reads the clock once for thisUpdate and once for nextUpdate', (ms) => {
+    expect(() => requireSameCrl('the intermediate CRL', token, { ...token, nextUpdate: new Date(token.nextUpdate!.getTime() + ms) })).not.toThrow();
+  });
+
   it.each([
     ['CRL number', { crlNumber: 4098n }],
     ['revoked entries', { revoked: [] }],
     ['nextUpdate - thisUpdate', { nextUpdate: new Date(token.nextUpdate!.getTime() + 86_400_000) }],
+    ['nextUpdate - thisUpdate', { nextUpdate: new Date(token.nextUpdate!.getTime() + 2001) }],
+    ['nextUpdate - thisUpdate', { nextUpdate: new Date(token.nextUpdate!.getTime() - 2001) }],
     ['issuer', { issuerDer: Buffer.from('other') }],
   ])('refuses a token CRL that differs in %s', (field, change) => {
     expect(() => requireSameCrl('the intermediate CRL', token, { ...token, ...change })).toThrow(new RegExp(`differs from the shadow CA's in ${field};`));
