@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { FILE_OPERATIONS_AT_ONCE, mapLimited } from '../../../map-limited.js';
 import { confirmSigning } from '../../../terminal.js';
 import * as openssl from '../../../tools/openssl.js';
 import { decodeCertificate, formatName, pemToDer } from '../../../x509/decode.js';
@@ -44,7 +45,7 @@ export async function issueBatch(options: BatchOptions): Promise<BatchResult> {
   const token = await openToken(options.run, ca.intermediateToken, options);
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      for (const { plan } of planned) for (const file of [plan.out, plan.chainOut]) await requireWritableOutput(file, paths.dir);
+      await mapLimited(planned.flatMap(({ plan }) => [plan.out, plan.chainOut]), FILE_OPERATIONS_AT_ONCE, (file) => requireWritableOutput(file, paths.dir));
       const pin = await pinFor(ca.intermediateToken, options.say);
       await requireCaKey(token, pin, planned[0]!.plan.intermediateKey, ca.intermediateToken);
       const { staging, rehearsed, ownerOf, refused: allRefused } = await rehearseBatch(options, ca, planned, refused, work);
@@ -53,11 +54,9 @@ export async function issueBatch(options: BatchOptions): Promise<BatchResult> {
       const issued: Array<{ item: Planned; pem: string; file: string; checks: string[] }> = [];
       for (const [n, run] of rehearsed.entries()) {
         options.say(`signing ${run.run.requests.length} of the batch's ${planned.length} with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca run ${n + 1} of ${rehearsed.length})…`);
-        for (const [i, signed] of (await signRun(signer, run, staging)).entries()) {
-          const file = join(work, `issued-${issued.length}.crt`);
-          await writeWorkspaceFile(file, signed.pem);
-          issued.push({ item: ownerOf.get(run.run.requests[i]!)!.item, pem: signed.pem, file, checks: signed.checks });
-        }
+        const signed = (await signRun(signer, run, staging)).map((one, i) => ({ item: ownerOf.get(run.run.requests[i]!)!.item, pem: one.pem, file: join(work, `issued-${issued.length + i}.crt`), checks: one.checks }));
+        await mapLimited(signed, FILE_OPERATIONS_AT_ONCE, ({ file, pem }) => writeWorkspaceFile(file, pem));
+        issued.push(...signed);
       }
       await openssl.verifyChains(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificates: issued.map((i) => i.file) });
       const results = issued.map(({ item, pem, checks }) => leafResult(options, item, pem, checks));

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { CaError, UsageError } from '../../../errors.js';
+import { FILE_OPERATIONS_AT_ONCE, mapLimited } from '../../../map-limited.js';
 import type { LoadedCa } from '../../directory/context.js';
 import { chainOutput, defaultOutput, planLeaf, type IssuedLeaf, type IssueOptions } from '../issue.js';
 
@@ -55,25 +56,21 @@ export async function planBatch(options: BatchOptions, ca: LoadedCa): Promise<{ 
   if (options.outDir !== undefined && !(await stat(options.outDir).then((s) => s.isDirectory(), () => false))) {
     throw new UsageError(`--out-dir ${options.outDir} is not a directory; create it first`);
   }
-  const planned: Planned[] = [];
-  const refused: BatchRefusal[] = [];
   const claimed = new Map<string, string>();
-  for (const csrPath of options.csrPaths) {
+  // Each item claims its files before its first await, and items start in order: the clashes a loop would find.
+  const outcomes = await mapLimited(options.csrPaths, FILE_OPERATIONS_AT_ONCE, async (csrPath): Promise<Planned | BatchRefusal> => {
     const out = batchOutput(csrPath, options.outDir);
     const clash = [out, chainOutput(out)].find((file) => claimed.has(file));
-    if (clash) {
-      refused.push({ csr: csrPath, reason: `its certificate files would be ${out} and ${chainOutput(out)}, which ${claimed.get(clash)} of this batch writes; rename one of the CSRs` });
-      continue;
-    }
+    if (clash) return { csr: csrPath, reason: `its certificate files would be ${out} and ${chainOutput(out)}, which ${claimed.get(clash)} of this batch writes; rename one of the CSRs` };
     for (const file of [out, chainOutput(out)]) claimed.set(file, csrPath);
     try {
-      planned.push({ csrPath, plan: await planLeaf({ ...options, csrPath, sans: [] }, ca, out) });
+      return { csrPath, plan: await planLeaf({ ...options, csrPath, sans: [] }, ca, out) };
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      refused.push({ csr: csrPath, reason: error.message });
+      return { csr: csrPath, reason: error.message };
     }
-  }
-  return { planned, refused };
+  });
+  return { planned: outcomes.filter((o): o is Planned => 'plan' in o), refused: outcomes.filter((o): o is BatchRefusal => 'reason' in o) };
 }
 
 /** The refusals on one line, for an error message: "a.csr: why; b.csr: why". */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { CaError, ToolMissingError } from '../../../errors.js';
+import { FILE_OPERATIONS_AT_ONCE, mapLimited } from '../../../map-limited.js';
 import type { LoadedCa } from '../../directory/context.js';
 import { stageDatabase, writeWorkspaceFile } from '../../directory/workspace.js';
 import { shadowAuthority, type ShadowAuthority } from '../../shadow/authority.js';
@@ -14,14 +15,13 @@ export type Owners = Map<RunRequest, { readonly item: Planned; readonly alone: R
 /** Each CSR's signing request in the workspace, grouped into runs (see groupRuns), and whose each request is. */
 export async function batchRuns(planned: readonly Planned[], work: string, shadow: ShadowAuthority): Promise<{ runs: BatchRun[]; ownerOf: Owners }> {
   const ownerOf: Owners = new Map();
-  const shareable = [];
-  for (const [i, item] of planned.entries()) {
+  const shareable = await mapLimited(planned, FILE_OPERATIONS_AT_ONCE, async (item, i) => {
     const csrCopy = join(work, `request-${i}.csr`);
     await writeWorkspaceFile(csrCopy, item.plan.csrPem);
     const alone = await item.plan.request(work, csrCopy, shadow);
     ownerOf.set(alone, { item, alone });
-    shareable.push({ alone, csr: item.plan.expect.csr, subject: item.plan.subject.attributes, sans: item.plan.sanText, keyUsage: item.plan.expect.keyUsage });
-  }
+    return { alone, csr: item.plan.expect.csr, subject: item.plan.subject.attributes, sans: item.plan.sanText, keyUsage: item.plan.expect.keyUsage };
+  });
   const runs = groupRuns(shareable).map((group, i): BatchRun => {
     if (!group.shared) return { name: `run-${i}`, shared: false, requests: [group.members[0]!.alone] };
     const requests = group.members.map((member) => sharedRequest(member.alone));

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../../../errors.js';
+import { FILE_OPERATIONS_AT_ONCE, mapLimited } from '../../../map-limited.js';
 import * as openssl from '../../../tools/openssl.js';
 import { readOpensslOutput } from '../../../tools/openssl-output.js';
 import type { RunResult } from '../../../tools/run.js';
@@ -78,7 +79,7 @@ export async function rehearseRun(run: BatchRun, staging: string): Promise<Rehea
 /** Each shadow certificate judged by its own request's expectations, with one `openssl verify` for the whole run. */
 async function judgeAll(run: BatchRun, pems: readonly string[]): Promise<Array<{ pem: string; checks: string[] }>> {
   const files = pems.map((_, i) => join(run.requests[0]!.workspace, `${run.name}-shadow-${i}.crt`));
-  for (const [i, pem] of pems.entries()) await writeWorkspaceFile(files[i]!, pem);
+  await mapLimited(pems, FILE_OPERATIONS_AT_ONCE, (pem, i) => writeWorkspaceFile(files[i]!, pem));
   const steps = run.requests.map((request) => request.shadow);
   const [first] = steps;
   if (!first?.verifyChains || steps.some((step) => !step.inspect)) return Promise.all(pems.map(async (pem, i) => ({ pem, checks: await steps[i]!.judge(pem, files[i]!) })));
