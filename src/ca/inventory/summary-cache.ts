@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -17,8 +17,13 @@ export interface FileSummary {
  */
 export const CACHE_FROM = 1000;
 
-/** [serial, file identity, subject, SANs, profile, notAfter in ms] — compact: 100,000 of them are parsed per `list`. */
-type Row = [string, string, string, string[], string | null, number];
+/**
+ * The cache file: this header line, then one line per certificate, `SERIAL<TAB>FILE IDENTITY<TAB>SUMMARY`, the
+ * summary as JSON `[subject, SANs, profile or null, notAfter in ms]` (JSON never holds a raw tab or line break).
+ * Lines are parsed only when asked for: 100,000 of them parsed up front as one JSON document took 36 MiB of heap
+ * above the text itself, and `list` at that size must stay under 200 MiB.
+ */
+const HEADER = 'hsm-openssl-ca list cache 2';
 
 export interface SummaryCache {
   /** The summary of `file` (the certificate `serial` names): kept if the file is the one it was made from, else read. */
@@ -34,8 +39,11 @@ export interface SummaryCache {
 export function summaryCachePath(databaseDir: string, env: NodeJS.ProcessEnv = process.env): string {
   const base = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
   const id = createHash('sha256').update(canonical(databaseDir)).digest('hex').slice(0, 24);
-  return join(base, 'hsm-openssl-ca', `list-${id}.json`);
+  return join(base, 'hsm-openssl-ca', `list-${id}.txt`);
 }
+
+/** Where versions before the line format kept the same cache (one JSON document), removed when the new one is written. */
+const legacyPath = (path: string): string => path.replace(/\.txt$/, '.json');
 
 function canonical(dir: string): string {
   try {
@@ -54,30 +62,68 @@ function identity(file: string): string | undefined {
   return info ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : undefined;
 }
 
-function load(path: string): Map<string, Row> {
+/** Each certificate's line of the cache file at `path` by serial (substrings of the one text read); none if unreadable or another format. */
+function load(path: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  let text: string;
   try {
-    const rows = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    const map = new Map<string, Row>();
-    if (Array.isArray(rows)) for (const row of rows) if (isRow(row)) map.set(row[0], row);
-    return map;
+    text = readFileSync(path, 'utf8');
   } catch {
-    return new Map();
+    return lines;
+  }
+  if (!text.startsWith(`${HEADER}\n`)) return lines;
+  for (let start = HEADER.length + 1; start < text.length; ) {
+    const end = text.indexOf('\n', start);
+    const line = text.slice(start, end === -1 ? text.length : end);
+    const tab = line.indexOf('\t');
+    if (tab > 0) lines.set(line.slice(0, tab), line);
+    start = end === -1 ? text.length : end + 1;
+  }
+  return lines;
+}
+
+/** The summary a cache line holds for the file with identity `id`, or undefined if it holds another file's or is damaged. */
+function summaryOf(line: string, id: string): FileSummary | undefined {
+  const [, lineId, json] = line.split('\t');
+  if (lineId !== id || json === undefined) return undefined;
+  try {
+    const value = JSON.parse(json) as unknown;
+    if (!isSummary(value)) return undefined;
+    const [subject, sans, profile, notAfter] = value;
+    return { subject, sans, ...(profile !== null ? { profile } : {}), notAfter: new Date(notAfter) };
+  } catch {
+    return undefined;
   }
 }
 
-const isRow = (row: unknown): row is Row =>
-  Array.isArray(row) &&
-  row.length === 6 &&
-  typeof row[0] === 'string' &&
-  typeof row[1] === 'string' &&
-  typeof row[2] === 'string' &&
-  Array.isArray(row[3]) &&
-  (row[4] === null || typeof row[4] === 'string') &&
-  typeof row[5] === 'number';
+const isSummary = (value: unknown): value is [string, string[], string | null, number] =>
+  Array.isArray(value) &&
+  value.length === 4 &&
+  typeof value[0] === 'string' &&
+  Array.isArray(value[1]) &&
+  value[1].every((san) => typeof san === 'string') &&
+  (value[2] === null || typeof value[2] === 'string') &&
+  typeof value[3] === 'number';
 
-const toSummary = (row: Row): FileSummary => ({ subject: row[2], sans: row[3], ...(row[4] !== null ? { profile: row[4] } : {}), notAfter: new Date(row[5]) });
+const lineOf = (serial: string, id: string, s: FileSummary): string => `${serial}\t${id}\t${JSON.stringify([s.subject, s.sans, s.profile ?? null, s.notAfter.getTime()])}`;
 
-const toRow = (serial: string, id: string, s: FileSummary): Row => [serial, id, s.subject, [...s.sans], s.profile ?? null, s.notAfter.getTime()];
+/** Writes the header and the lines a thousand at a time: one string of 100,000 lines would be another 17 MB. */
+function writeLines(path: string, lines: Iterable<string>): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    let chunk = [HEADER];
+    for (const line of lines) {
+      chunk.push(line);
+      if (chunk.length === 1000) {
+        writeSync(fd, `${chunk.join('\n')}\n`);
+        chunk = [];
+      }
+    }
+    writeSync(fd, chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function removeQuietly(path: string): void {
   try {
@@ -90,18 +136,19 @@ function removeQuietly(path: string): void {
 /** Opens the cache at `path`; an unreadable or damaged one counts as empty. */
 export function openSummaryCache(path: string): SummaryCache {
   const previous = load(path);
-  const current = new Map<string, Row>();
+  const current = new Map<string, string>();
   let changed = false;
   return {
     summary(serial, file, read) {
       const id = identity(file);
       const kept = previous.get(serial);
-      if (id !== undefined && kept?.[1] === id) {
-        current.set(serial, kept);
-        return toSummary(kept);
+      const cached = id !== undefined && kept !== undefined ? summaryOf(kept, id) : undefined;
+      if (cached) {
+        current.set(serial, kept!);
+        return cached;
       }
       const fresh = read();
-      if (id !== undefined) current.set(serial, toRow(serial, id, fresh));
+      if (id !== undefined) current.set(serial, lineOf(serial, id, fresh));
       changed = true;
       return fresh;
     },
@@ -111,8 +158,9 @@ export function openSummaryCache(path: string): SummaryCache {
       const temp = `${path}.${process.pid}.tmp`;
       try {
         mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        writeFileSync(temp, JSON.stringify([...current.values()]), { mode: 0o600 });
+        writeLines(temp, current.values());
         renameSync(temp, path);
+        removeQuietly(legacyPath(path));
       } catch {
         // Read-only home, full disk: the listing is right either way, only the next one is slower.
         removeQuietly(temp);

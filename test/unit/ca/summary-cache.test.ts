@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSummaryCache, summaryCachePath, type FileSummary } from '../../../src/ca/inventory/summary-cache.js';
@@ -13,7 +13,7 @@ describe('the list summary cache', () => {
   let file: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'summary-cache-'));
-    cachePath = join(dir, 'cache', 'hsm-openssl-ca', 'list.json');
+    cachePath = join(dir, 'cache', 'hsm-openssl-ca', 'list.txt');
     file = join(dir, 'AB.pem');
     writeFileSync(file, 'certificate one');
   });
@@ -44,12 +44,55 @@ describe('the list summary cache', () => {
     expect(listOnce(web)).toEqual({ got: other, reads: 0 });
   });
 
-  it('counts a damaged cache file as empty', () => {
+  it('counts a damaged cache file, or a damaged line of it, as not holding the file', () => {
     mkdirSync(join(dir, 'cache', 'hsm-openssl-ca'), { recursive: true });
-    for (const damage of ['{"AB": [', '[["AB", 1, 2]]', '{"AB": ["x"]}', 'null']) {
+    const identityLine = () => readFileSync(cachePath, 'utf8').split('\n')[1]!.split('\t').slice(0, 2).join('\t');
+    listOnce(web);
+    const kept = identityLine();
+    const header = 'hsm-openssl-ca list cache 2\n';
+    for (const damage of ['[["AB", 1, 2]]', `${kept}\t["CN=x", [], null, 1]\n`, `${header}${kept}\t["CN=x", [], null]\n`, `${header}${kept}\t["CN=x", [1], null, 1]\n`, `${header}${kept}\t["CN=x", [], 5, 1]\n`, `${header}${kept}\t{"CN": 1`, `${header}${kept}\n`, `${header}\t${kept}\t["CN=x", [], null, 1]\n`]) {
       writeFileSync(cachePath, damage);
-      expect(listOnce(web)).toEqual({ got: web, reads: 1 });
+      expect(listOnce(other)).toEqual({ got: other, reads: 1 });
     }
+  });
+
+  it('keeps every line a later list needs, each summary read back exactly, in a file of lines under its header', () => {
+    const cache = openSummaryCache(cachePath);
+    const files = ['AB', 'CD', 'EF'].map((serial) => {
+      const path = join(dir, `${serial}.pem`);
+      writeFileSync(path, serial);
+      return { serial, path };
+    });
+    const tricky: FileSummary = { subject: 'CN=tab\there,O=new\nline', sans: ['DNS:a.example', 'IP:::1'], notAfter: new Date(1_800_000_000_123) };
+    for (const [i, { serial, path }] of files.entries()) cache.summary(serial, path, () => [web, other, tricky][i]!);
+    cache.save();
+    const text = readFileSync(cachePath, 'utf8');
+    expect(text.split('\n').map((line) => line.split('\t')[0])).toEqual(['hsm-openssl-ca list cache 2', 'AB', 'CD', 'EF', '']);
+    const again = openSummaryCache(cachePath);
+    const never = (): FileSummary => {
+      throw new Error('read although cached');
+    };
+    expect(files.map(({ serial, path }) => again.summary(serial, path, never))).toEqual([web, other, tricky]);
+  });
+
+  it('writes every line of a cache larger than one write (1,000 lines each)', () => {
+    const serials = Array.from({ length: 2001 }, (_, i) => i.toString(16).toUpperCase().padStart(4, '0'));
+    const cache = openSummaryCache(cachePath);
+    for (const serial of serials) cache.summary(serial, file, () => web);
+    cache.save();
+    expect(readFileSync(cachePath, 'utf8').split('\n')).toHaveLength(serials.length + 2);
+    const again = openSummaryCache(cachePath);
+    let reads = 0;
+    for (const serial of serials) again.summary(serial, file, () => ((reads += 1), web));
+    expect(reads).toBe(0);
+  });
+
+  it('removes the single-JSON cache of earlier versions when it writes its own', () => {
+    mkdirSync(join(dir, 'cache', 'hsm-openssl-ca'), { recursive: true });
+    const legacy = cachePath.replace(/\.txt$/, '.json');
+    writeFileSync(legacy, '[]');
+    listOnce(web);
+    expect(existsSync(legacy)).toBe(false);
   });
 
   it('still answers when the cache cannot be written, and leaves no temporary file', () => {
@@ -70,8 +113,8 @@ describe('the list summary cache', () => {
 
   it('lives in $XDG_CACHE_HOME (else ~/.cache), one file per CA database, never inside the CA directory', () => {
     const a = summaryCachePath('/srv/ca/intermediate', { XDG_CACHE_HOME: '/home/op/.cache-x' });
-    expect(a).toMatch(/^\/home\/op\/\.cache-x\/hsm-openssl-ca\/list-[0-9a-f]{24}\.json$/);
+    expect(a).toMatch(/^\/home\/op\/\.cache-x\/hsm-openssl-ca\/list-[0-9a-f]{24}\.txt$/);
     expect(summaryCachePath('/srv/ca/root', { XDG_CACHE_HOME: '/home/op/.cache-x' })).not.toBe(a);
-    expect(summaryCachePath('/srv/ca/intermediate', {})).toMatch(/\/\.cache\/hsm-openssl-ca\/list-[0-9a-f]{24}\.json$/);
+    expect(summaryCachePath('/srv/ca/intermediate', {})).toMatch(/\/\.cache\/hsm-openssl-ca\/list-[0-9a-f]{24}\.txt$/);
   });
 });
