@@ -184,6 +184,11 @@ describe('opensslConfigValue', () => {
     expect(opensslConfigValue(3)).toBe('3');
   });
 
+  it('calls a value without a field name "a value" in its refusal', () => {
+    expect(() => opensslConfigValue(undefined)).toThrow(/^a value is missing; it must be text for the OpenSSL config$/);
+    expect(() => opensslConfigValue(' x')).toThrow(/^a value " x" starts or ends with a space; remove it$/);
+  });
+
   const REFUSED: ReadonlyArray<[string, string]> = [
     ['newline', 'Example\nCN = evil'],
     ['carriage return', 'Example\rOrg'],
@@ -205,6 +210,22 @@ describe('opensslConfigValue', () => {
   it.each([undefined, null, true, {}, ['a']])('refuses a non-text value %p as missing', (value) => {
     expect(() => opensslConfigValue(value, '--org-unit')).toThrow(UsageError);
     expect(() => opensslConfigValue(value, '--org-unit')).toThrow(/--org-unit is missing/);
+  });
+});
+
+// First among the rendering tests, on purpose: a template is compiled once per test file and then cached, so
+// these are the tests that run its compilation (and the ones mutation testing credits with the compile options).
+describe('renderTemplate compiles strictly and without HTML escaping', () => {
+  it('writes & < > " \' = ` as they are: an OpenSSL config is not HTML', async () => {
+    const organization = 'A & B <C> "D" \'E\' =F `G`';
+    const text = await renderTemplate('create_root_cert.ini', { ...CONTEXTS['create_root_cert.ini'], subject: { ...SUBJECT, organization } });
+    expect(text).toContain(`\nO                   = ${opensslConfigValue(organization)}\n`);
+  });
+
+  it('refuses a context without its SAN list instead of rendering a config without SANs (strict templates)', async () => {
+    const { sans: _sans, ...withoutSans } = CONTEXTS['sign_server_csrs.ini'] as Record<string, unknown>;
+    // Which error does not matter (a programming mistake, not user input): that nothing is rendered does.
+    await expect(renderTemplate('sign_server_csrs.ini', withoutSans)).rejects.toThrow();
   });
 });
 
@@ -258,12 +279,6 @@ describe('renderTemplate with hostile values', () => {
       renderTemplate('sign_server_csrs.ini', { ...base, sans: [{ type: 'DNS', index: 1, value: 'a.example.com\nDNS.2 = evil.com' }] }),
     ).rejects.toThrow(UsageError);
     await expect(renderTemplate('sign_server_csrs.ini', { ...base, privateKeyUri: `${INTERMEDIATE_KEY_URI}\n` })).rejects.toThrow(UsageError);
-  });
-
-  it('refuses a context without its SAN list instead of rendering a config without SANs (strict templates)', async () => {
-    const { sans: _sans, ...withoutSans } = CONTEXTS['sign_server_csrs.ini'] as Record<string, unknown>;
-    // Which error does not matter (a programming mistake, not user input): that nothing is rendered does.
-    await expect(renderTemplate('sign_server_csrs.ini', withoutSans)).rejects.toThrow();
   });
 
   it('escapes a $ and # in the CA directory', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import forge from 'node-forge';
-import { requireFreshSerial, serialOctets } from '../../../src/ca/signing/serial.js';
+import { opensslHex, requireFreshSerial, serialOctets, serialValue } from '../../../src/ca/signing/serial.js';
 import { certificate, certificateDer } from '../x509/fixtures.js';
 
 /** The start of a v3 certificate: SEQUENCE { SEQUENCE { [0] { INTEGER 2 }, INTEGER serial } }, enough to hold a serial. */
@@ -44,6 +44,10 @@ describe('requireFreshSerial', () => {
     expect(() => requireFreshSerial(withSerial(`00${index}`), new Set([BigInt(`0x${index}`)]))).toThrow(`openssl signed serial ${index}, which index.txt already holds`);
   });
 
+  it('names a counter-sized serial in upper-case hex, as openssl and index.txt write it', () => {
+    expect(() => requireFreshSerial(withSerial('0ABCDEF0'), new Set())).toThrow('openssl signed a certificate with serial 0ABCDEF0, narrower than 64 bits');
+  });
+
   it('refuses a counter-sized serial (fewer than 64 bits)', () => {
     expect(() => requireFreshSerial(withSerial('7FFFFFFFFFFFFFFF'), new Set())).toThrow(/narrower than 64 bits/);
     expect(() => requireFreshSerial(withSerial('1001'), new Set())).toThrow(/narrower than 64 bits/);
@@ -54,5 +58,18 @@ describe('requireFreshSerial', () => {
     expect(() => requireFreshSerial(withSerial('00'), new Set())).toThrow(/with serial 0;/);
     expect(() => requireFreshSerial(withSerial(''), new Set())).toThrow(/negative serial \(\)/);
     expect(() => requireFreshSerial(withSerial(`7F${'11'.repeat(20)}`), new Set())).toThrow(/21-octet/);
+  });
+});
+
+describe('opensslHex and serialValue', () => {
+  it('write a serial as openssl does: upper-case, whole bytes (a leading 0 for an odd digit count), no sign octet', () => {
+    expect(opensslHex(0xabcn)).toBe('0ABC');
+    expect(opensslHex(0xabcdn)).toBe('ABCD');
+    expect(opensslHex(0x85d85en)).toBe('85D85E');
+  });
+
+  it('read a serial back from either case, with or without the sign octet', () => {
+    expect(serialValue('0ABC')).toBe(0xabcn);
+    expect(serialValue('0085d85e')).toBe(0x85d85en);
   });
 });
