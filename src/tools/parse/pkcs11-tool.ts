@@ -15,7 +15,6 @@ export interface Pkcs11ToolObject {
 }
 
 const OBJECT_HEADER = /^(Private Key|Public Key|Certificate|Secret Key|Data|Profile) Object;?\s*(.*?)\s*$/i;
-const DATA_HEADER = /^Data object \d+/i;
 const ATTRIBUTE = /^\s+([A-Za-z][A-Za-z0-9_ /]*?)\s*:\s*(.*?)\s*$/;
 // OpenSC 0.27 wraps a long EC point or RSA modulus onto further lines of bare hex, indented under the value.
 const CONTINUATION = /^\s{4,}([0-9A-Fa-f:]+)\s*$/;
@@ -44,10 +43,11 @@ export function parseObjects(text: string): Pkcs11ToolObject[] {
   };
   for (const line of text.split('\n')) {
     if (line.trim() === '' || NOISE.test(line.trim())) continue;
-    const header = OBJECT_HEADER.exec(line) ?? (DATA_HEADER.test(line) ? [line, 'Data', ''] : null);
+    // A data object's heading, "Data object 1", matches too: kind Data, detail its number.
+    const header = OBJECT_HEADER.exec(line);
     if (header) {
       flush();
-      current = { kind: header[1]!, detail: header[2] ?? '', attributes: {} };
+      current = { kind: header[1]!, detail: header[2]!, attributes: {} };
       lastName = undefined;
       continue;
     }
@@ -72,8 +72,8 @@ export function parseObjects(text: string): Pkcs11ToolObject[] {
 export function parseKeyPairGenerated(text: string): { privateKey: Pkcs11ToolObject; publicKey: Pkcs11ToolObject } {
   if (!/^Key pair generated:/m.test(text)) throw new ParseError('pkcs11-tool --keypairgen output (no "Key pair generated:")', text);
   const objects = parseObjects(text);
-  const privateKey = objects.find((o) => /^private key$/i.test(o.kind));
-  const publicKey = objects.find((o) => /^public key$/i.test(o.kind));
+  const privateKey = objects.find((o) => o.kind.toLowerCase() === 'private key');
+  const publicKey = objects.find((o) => o.kind.toLowerCase() === 'public key');
   if (!privateKey || !publicKey || objects.length !== 2) {
     throw new ParseError('pkcs11-tool --keypairgen output (expected one private and one public key object)', text);
   }

@@ -23,6 +23,10 @@ describe('parseTokenSlots', () => {
     ]);
   });
 
+  it('reads a field whose value follows the colon without a space', () => {
+    expect(parseTokenSlots('Slot 0 (0x0): SoftHSM\n  token label:Bench\n')).toEqual([{ tokenLabel: 'Bench', flags: [] }]);
+  });
+
   it('leaves out slots without an initialised token, and empty readers', () => {
     const text = [
       'Available slots:',

@@ -147,6 +147,11 @@ describe('parseObjects', () => {
     expect(objects[5]!.attributes['Usage']).toBe('decrypt, sign, unwrap, derive');
   });
 
+  it('reads a data object, whose heading is "Data object N": kind Data, detail its number', () => {
+    const text = ['Data object 1', "  label:          'backup note'", "  application:    'hsm-openssl-ca'", '  flags:          modifiable private'].join('\n');
+    expect(parseObjects(text)).toEqual([{ kind: 'Data', detail: '1', label: "'backup note'", idHex: undefined, uri: undefined, attributes: { label: "'backup note'", application: "'hsm-openssl-ca'", flags: 'modifiable private' } }]);
+  });
+
   it('returns [] for empty output', () => {
     expect(parseObjects('')).toEqual([]);
     expect(parseObjects('\n\n')).toEqual([]);
