@@ -20,6 +20,7 @@ const STATUS: Record<string, IndexEntry['status']> = { V: 'valid', R: 'revoked',
 export function parseIndex(text: string): IndexEntry[] {
   const entries: IndexEntry[] = [];
   let lineNumber = 0;
+  // Stryker disable next-line EqualityOperator: at start = length the line found is empty and skipped, then the loop ends
   for (let start = 0; start < text.length; ) {
     const newline = text.indexOf('\n', start);
     const end = newline === -1 ? text.length : newline;
@@ -31,16 +32,16 @@ export function parseIndex(text: string): IndexEntry[] {
 }
 
 function parseLine(line: string, lineNumber: number): IndexEntry {
+  const refused = (): ParseError => new ParseError(`the CA database index.txt (line ${lineNumber})`, line);
   const fields = line.split('\t');
-  const [flag, expiry, revocation, serial, , subject] = fields;
-  const status = STATUS[flag ?? ''];
-  const expires = parseAsn1Time(expiry ?? '');
-  const [revokedText, reason] = (revocation ?? '').split(',');
+  if (fields.length !== 6) throw refused();
+  const [flag, expiry, revocation, serial, , subject] = fields as [string, string, string, string, string, string];
+  const status = STATUS[flag];
+  const expires = parseAsn1Time(expiry);
+  const [revokedText, reason] = revocation.split(',');
   const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;
-  if (fields.length !== 6 || !status || !expires || !/^[0-9A-F]+$/.test(serial ?? '') || (status === 'revoked' && !revokedAt)) {
-    throw new ParseError(`the CA database index.txt (line ${lineNumber})`, line);
-  }
-  return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial: serial!, subject: subject ?? '' };
+  if (!status || !expires || !/^[0-9A-F]+$/.test(serial) || (status === 'revoked' && !revokedAt)) throw refused();
+  return { status, expires, revokedAt, reason: reason && reason !== 'unspecified' ? reason : undefined, serial, subject };
 }
 
 /**

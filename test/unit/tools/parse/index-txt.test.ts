@@ -25,6 +25,10 @@ describe('parseIndex', () => {
     expect(entries[3]!.expires.toISOString()).toBe('2050-12-31T23:59:59.000Z');
   });
 
+  it('skips an empty line between entries', () => {
+    expect(parseIndex(`${INDEX.split('\n')[0]}\n\n${INDEX.split('\n')[2]}\n`).map((e) => e.serial)).toEqual(['382731BD18A0A82C8CCC15B186D274AC', '0A']);
+  });
+
   it('is empty for a new CA', () => {
     expect(parseIndex('')).toEqual([]);
   });
@@ -34,6 +38,7 @@ describe('parseIndex', () => {
     ['a revoked line without a date', 'R\t271207144453Z\t\t0A\tunknown\t/CN=x'],
     ['a lower-case serial', 'V\t271207144453Z\t\t0a\tunknown\t/CN=x'],
     ['missing fields', 'V\t271207144453Z\t0A'],
+    ['one field too few, every other one good', 'V\t271207144453Z\t\t0A\tunknown'],
     ['a field too many', 'V\t271207144453Z\t\t0A\tunknown\t/CN=x\textra'],
     ['a serial with a non-hex prefix', 'V\t271207144453Z\t\tx0A\tunknown\t/CN=x'],
     ['an expiry that is no time', 'V\t2712071444Z\t\t0A\tunknown\t/CN=x'],
@@ -56,6 +61,7 @@ describe('indexSerials', () => {
 
   it('skips a line without a hex serial field', () => {
     expect(indexSerials('V\t271207144453Z\t\tXYZ\tunknown\t/CN=a\nV\t271207144453Z\n')).toEqual(new Set());
+    expect(indexSerials('V\t271207144453Z\t\tG1\tunknown\t/CN=a\nV\t271207144453Z\t\t1G\tunknown\t/CN=b\n')).toEqual(new Set());
   });
 });
 
