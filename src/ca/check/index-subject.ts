@@ -35,11 +35,12 @@ const hexEscape = (bytes: Uint8Array): string => [...bytes].map((b) => `\\\\x${b
 /** One byte or character of a value, as the pattern for its rendering(s) in index.txt. */
 function valueCharPattern(char: string, bytes: Uint8Array, utf8: boolean): string {
   const code = bytes[0]!;
-  if (bytes.length === 1 && code >= 0x20 && code <= 0x7e) {
+  // A character of more than one UTF-8 byte starts with a byte above 0xC1, so this is printable ASCII only.
+  if (code >= 0x20 && code <= 0x7e) {
     return char === '/' || char === '+' ? `\\\\?${escapeRegExp(char)}` : escapeRegExp(char);
   }
   // Control characters, DEL and bytes above '~' are written as \xHH; newer releases in a UTF-8 locale keep UTF-8 as is.
-  return utf8 && code >= 0x80 ? `(?:${hexEscape(bytes)}|${escapeRegExp(char)})` : hexEscape(bytes);
+  return utf8 && code > 0x7f ? `(?:${hexEscape(bytes)}|${escapeRegExp(char)})` : hexEscape(bytes);
 }
 
 /**
@@ -73,8 +74,9 @@ export function plainRendering(name: RawNameAttribute[][]): string | undefined {
   let text = '';
   for (const rdn of name) {
     const shortName = rdn.length === 1 ? OPENSSL_SHORT_NAMES[rdn[0]!.oid] : undefined;
-    const value = rdn[0]?.value.toString('latin1');
-    if (!shortName || value === undefined || !PRINTABLE_ASCII.test(value)) return undefined;
+    if (!shortName) return undefined;
+    const value = rdn[0]!.value.toString('latin1');
+    if (!PRINTABLE_ASCII.test(value)) return undefined;
     text += `/${shortName}=${value.replace(/[/+]/g, '\\$&')}`;
   }
   return text;
@@ -94,5 +96,5 @@ export function subjectPattern(name: RawNameAttribute[][]): RegExp {
       else for (const byte of value) pattern += valueCharPattern(String.fromCharCode(byte), Uint8Array.of(byte), false);
     });
   }
-  return new RegExp(`^${pattern}$`, 'u');
+  return new RegExp(`^${pattern}$`);
 }

@@ -27,6 +27,7 @@ describe('plainRendering', () => {
 
   it('has no plain form for a multi-valued RDN, an attribute it has no short name for, or a byte outside printable ASCII', () => {
     expect(plainRendering([[attribute(CN, 'a'), attribute(O, 'b')]])).toBeUndefined();
+    expect(plainRendering([[]])).toBeUndefined();
     expect(plainRendering(single(attribute(UNKNOWN, 'a')))).toBeUndefined();
     expect(plainRendering(single(attribute(CN, 'a'), attribute(UNKNOWN, 'b')))).toBeUndefined();
     for (const byte of [0x00, 0x1f, 0x7f, 0x80, 0xe9]) expect(plainRendering(single(attribute(CN, Buffer.from([0x61, byte]))))).toBeUndefined();
@@ -62,6 +63,24 @@ describe('subjectPattern', () => {
     expect(matches(single(attribute(O, latin1, T61)), '/O=Café')).toBe(false);
     expect(matches(single(attribute(O, latin1, UTF8)), '/O=Caf\\xE9')).toBe(true);
     expect(matches(single(attribute(O, latin1, UTF8)), '/O=Café')).toBe(false);
+    // Bytes that happen to be valid UTF-8 in a T61String are still bytes.
+    expect(matches(single(attribute(O, Buffer.from('Café', 'utf8'), T61)), '/O=Caf\\xC3\\xA9')).toBe(true);
+    expect(matches(single(attribute(O, Buffer.from('Café', 'utf8'), T61)), '/O=Café')).toBe(false);
+  });
+
+  it('writes a control character or DEL of a UTF8String only as \\xHH, never as itself', () => {
+    for (const byte of [0x01, 0x7f]) {
+      const name = single(attribute(CN, Buffer.from([0x61, byte]), UTF8));
+      const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+      expect(matches(name, `/CN=a\\x${hex}`)).toBe(true);
+      expect(matches(name, `/CN=a${String.fromCharCode(byte)}`)).toBe(false);
+    }
+  });
+
+  it('matches a character outside the BMP as itself or as its four bytes', () => {
+    const name = single(attribute(O, Buffer.from('a😀', 'utf8')));
+    expect(matches(name, '/O=a😀')).toBe(true);
+    expect(matches(name, '/O=a\\xF0\\x9F\\x98\\x80')).toBe(true);
   });
 
   it('joins the members of a multi-valued RDN with + or /, never starts with +, and takes any attribute name for an unknown OID', () => {
