@@ -41,6 +41,13 @@ describe('rawName', () => {
     expect(() => rawName(noValue)).toThrow(/lacks its type or value/);
     expect(() => rawName(Buffer.concat([good, Buffer.from([0])]))).toThrow(/single DER SEQUENCE/);
   });
+
+  it('refuses a name that is a SET, an attribute type that is no OID, and an OID without content', () => {
+    const good = nameDer([[['2.5.4.3', UTF8, 'a']]]);
+    expect(() => rawName(Buffer.concat([Buffer.from([0x31]), good.subarray(1)]))).toThrow('a name is not a single DER SEQUENCE');
+    expect(() => rawName(Buffer.from('300a3108300602010113017a', 'hex'))).toThrow('a name attribute lacks its type or value'); // type INTEGER 1
+    expect(() => rawName(Buffer.from('300b3109300706001303616263', 'hex'))).toThrow('bad OBJECT IDENTIFIER'); // OID of no bytes
+  });
 });
 
 describe('decodeName', () => {
