@@ -5,7 +5,7 @@
  * CSR's attributes besides extensionRequest; the DER reader's length limit; daysUntil. No signature is checked.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { daysUntil, decodeCrl, decodeCsr, rawName } from '../../../src/x509/decode.js';
+import { daysUntil, decodeCertificate, decodeCrl, decodeCsr, rawName } from '../../../src/x509/decode.js';
 
 /** One DER TLV (short or one-octet long form length), hex in and out. */
 function tlv(tag: number, ...content: string[]): string {
@@ -110,5 +110,30 @@ describe('the DER reader and daysUntil', () => {
     jest.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 10, 28));
     expect(daysUntil(new Date(Date.UTC(2026, 10, 30, 23)))).toBe(2);
     expect(daysUntil(new Date(Date.UTC(2026, 10, 27, 12)))).toBe(-1);
+  });
+});
+
+describe('decodeCertificate on certificates built byte by byte', () => {
+  const KEY = seq(seq(oid('2a8648ce3d0201'), oid('2a8648ce3d030107')), tlv(0x03, '0004' + '11'.repeat(64)));
+  const VALIDITY = seq(utc('261128000000Z'), utc('271128000000Z'));
+  const SAN = ext('551d11', seq(tlv(0x82, ascii('www.example.com'))));
+  /** A certificate of `fields` after the version (serial, algorithm, issuer, validity, subject, key, optional ones). */
+  const certificate = (...fields: string[]) => decodeCertificate(Buffer.from(seq(seq(...fields), ALGORITHM, tlv(0x03, '00aabb')), 'hex'));
+  const v3 = (subject: string, ...optional: string[]) => certificate(tlv(0xa0, tlv(0x02, '02')), tlv(0x02, '0a'), ALGORITHM, ISSUER, VALIDITY, subject, KEY, ...optional);
+
+  it('finds the [3] extensions after an [1] issuerUniqueID', () => {
+    expect(v3(ISSUER, tlv(0x81, '00ff'), tlv(0xa3, seq(SAN))).extensions.map((e) => e.id)).toEqual(['2.5.29.17']);
+  });
+
+  it('refuses extensions it cannot read, saying so', () => {
+    expect(() => v3(ISSUER, tlv(0xa3, seq(tlv(0x04, '00'))))).toThrow(/^malformed certificate: unreadable extensions \(.+\)$/);
+  });
+
+  it('refuses a certificate without fields with its own message', () => {
+    expect(() => certificate()).toThrow(/^malformed certificate: the certificate is missing fields$/);
+  });
+
+  it('passes the decoder\'s own message through for a subject it cannot read', () => {
+    expect(() => v3(seq(tlv(0x31, '00')))).toThrow(/^malformed certificate: [A-Z][^:]*\.$/);
   });
 });
