@@ -10,8 +10,9 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   // Stryker disable next-line UnaryOperator: without a match the prefix is never used, the next check throws first
   const prefix = match ? Number(match[2]) : -1;
   try {
-    // Stryker disable next-line ConditionalExpression: BlockList.addSubnet also throws for no address and a prefix past 32 or 128, into the same refusal (tests: /33 and /129 refused with it)
-    if (!match || prefix > (family === 'ipv4' ? 32 : 128)) throw new Error();
+    // Stryker disable next-line ConditionalExpression: without it match[1] throws a TypeError into the same refusal
+    if (!match) throw new Error();
+    // Refuses a prefix past 32 (IPv4) or 128 (IPv6) itself (tests: /33 and /129 refused, /32 and /128 taken).
     new BlockList().addSubnet(match[1]!, prefix, family);
   } catch {
     throw new UsageError(`--permit-ip ${text} is not a CIDR range such as 10.0.0.0/8 or fd00::/8`);
