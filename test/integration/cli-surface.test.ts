@@ -78,7 +78,7 @@ describe('the command line itself', () => {
   it('HSM_CA_DIR stands for --dir, and --dir wins over it', async () => {
     const dir = join(work, 'ca');
     const made = await cli(['init', '--org', 'Env Co', '--token', 'Env Token'], { env: { ...process.env, HSM_CA_DIR: dir }, cwd: work });
-    expect(made.code).toBe(0);
+    expect([made.code, made.stdout]).toEqual([0, expect.stringContaining(`CA directory created: ${dir}`)]);
     expect(JSON.parse(await readFile(join(dir, 'hsm-openssl-ca.json'), 'utf8'))).toMatchObject({ subject: expect.objectContaining({ organization: 'Env Co' }) });
     const listed = await cli(['list'], { env: { ...process.env, HSM_CA_DIR: dir }, cwd: work });
     expect(listed.code).toBe(1);

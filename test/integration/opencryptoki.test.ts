@@ -230,7 +230,7 @@ describe('openCryptoki soft token', () => {
     // `openssl verify` does not check a trust anchor's own signature; our verifier does. A fixed provider passes.
     const provider = join(caDir, '..', 'ca-provider');
     const init = await cli(['init', '--dir', provider, '--module', module, '--token', LABEL, '--org', 'OCK Provider', '--key-type', 'rsa:2048', '--backend', 'provider'], { env });
-    expect(init.code).toBe(0);
+    expect([init.code, init.stdout]).toEqual([0, expect.stringContaining(`CA directory created: ${provider}`)]);
     const result = await cli(['root', '--dir', provider, '--label', 'provider-root'], { env });
     if (/backend|provider/i.test(result.stderr) && !/failed verification/.test(result.stderr) && result.code !== 0) return; // pkcs11-provider not installed
     if (result.code === 0) {

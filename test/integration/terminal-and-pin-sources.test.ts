@@ -30,7 +30,7 @@ describe('PIN sources and the terminal', () => {
     noPinEnv = { ...sandbox.env };
     delete noPinEnv['HSM_CA_PIN'];
     const init = await cli(['init', '--dir', sandbox.caDir, '--token', sandbox.tokenLabel, '--org', 'Tty Test', '--key-type', 'EC:secp256r1'], { env: noPinEnv });
-    expect(init.code).toBe(0);
+    expect([init.code, init.stdout]).toEqual([0, expect.stringContaining(`CA directory created: ${sandbox.caDir}`)]);
   });
   afterAll(() => sandbox.cleanup());
 
