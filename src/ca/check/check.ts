@@ -335,11 +335,11 @@ async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string
   }
 
   let problems = 0;
-  const indexed = new Set<bigint>();
   for (const { line, entry } of numbered) {
     const serial = serialValue(entry.serial);
-    indexed.add(serial);
     const path = join(newcerts, files.get(serial) ?? `${entry.serial}.pem`);
+    // What is left in `files` afterwards has no index.txt line (no set of 100,000 indexed serials beside it).
+    files.delete(serial);
     const problem = await entryProblem(path, entry, ca);
     if (problem) {
       problems += 1;
@@ -351,7 +351,6 @@ async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string
   const revokedOnCrl = await crlRevokedSerials(ca.crlPath);
   let orphans = 0;
   for (const [serial, name] of files) {
-    if (indexed.has(serial)) continue;
     orphans += 1;
     const path = join(newcerts, name);
     if (revokedOnCrl.has(serial)) {
