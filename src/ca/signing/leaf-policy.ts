@@ -1,4 +1,6 @@
+import type forge from 'node-forge';
 import { printable, UNSAFE_CHARACTER, UsageError } from '../../errors.js';
+import { nodeForge } from '../../x509/forge.js';
 import { daysUntil, type DecodedCertificate, type DecodedCsr } from '../../x509/decode.js';
 import { describeKey, publicKeyOf } from '../../x509/verify.js';
 import type { ProfileName } from './profiles.js';
@@ -21,8 +23,24 @@ export function requireStrongKey(csr: DecodedCsr, path: string): 'ec' | 'rsa' {
   }
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) return 'rsa';
-  if (ALLOWED_CURVES.has(details.namedCurve)) return 'ec';
+  if (ALLOWED_CURVES.has(details.namedCurve)) {
+    if (!namesItsCurve(csr.spkiDer)) throw new UsageError(`the CSR ${path} has an EC key with explicit curve parameters, which RFC 5480 forbids and openssl verify refuses; ask for a CSR whose key names its curve (openssl ecparam -name prime256v1 without -param_enc explicit)`);
+    return 'ec';
+  }
   throw new UsageError(`the CSR ${path} has a weak or unsupported key (${describeKey(csr.spkiDer)}); use EC P-256/P-384/P-521 or RSA ≥ 2048`);
+}
+
+/**
+ * Whether an EC SubjectPublicKeyInfo names its curve by OID (RFC 5480 2.1.1). node:crypto reports the same
+ * namedCurve for a key that spells the curve's parameters out (a SEQUENCE), which certificates must not
+ * carry. The key was read by node:crypto already, so its algorithm has parameters, one of the ECParameters
+ * choices.
+ */
+function namesItsCurve(spkiDer: Buffer): boolean {
+  const { asn1, util } = nodeForge();
+  const spki = asn1.fromDer(util.createBuffer(spkiDer.toString('binary')));
+  const parameters = ((spki.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[])[1]!;
+  return parameters.type === asn1.Type.OID;
 }
 
 /** Refuses a subject with control characters or an over-long CN, and an extension requested twice. */

@@ -42,6 +42,21 @@ function csrWithKey(type: 'rsa' | 'ec' | 'ed25519', options: { modulusLength?: n
   return { spkiDer: publicKey.export({ type: 'spki', format: 'der' }) } as DecodedCsr;
 }
 
+/** A CSR reduced to the public key of a PEM, its bytes as they are (a round trip through node:crypto could re-encode them). */
+const csrWithSpki = (pem: string): DecodedCsr => ({ spkiDer: Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64') }) as DecodedCsr;
+
+/** A P-256 public key with its domain parameters spelled out: `openssl ecparam -name prime256v1 -genkey -param_enc explicit | openssl ec -pubout -param_enc explicit`. */
+const EXPLICIT_P256_SPKI = `-----BEGIN PUBLIC KEY-----
+MIIBSzCCAQMGByqGSM49AgEwgfcCAQEwLAYHKoZIzj0BAQIhAP////8AAAABAAAA
+AAAAAAAAAAAA////////////////MFsEIP////8AAAABAAAAAAAAAAAAAAAA////
+///////////8BCBaxjXYqjqT57PrvVV2mIa8ZR0GsMxTsPY7zjw+J9JgSwMVAMSd
+NgiG5wSTamZ44ROdJreBn36QBEEEaxfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5
+RdiYwpZP40Li/hp/m47n60p8D54WK84zV2sxXs7LtkBoN79R9QIhAP////8AAAAA
+//////////+85vqtpxeehPO5ysL8YyVRAgEBA0IABHfVc0tnGxQiztGMs8lb7b7c
+Xdxp8VMwT2JXzwS155jNa597rJ15QPZu6GUZV6PbhvJDwC2iMOwxg+hw4fdf8Y8=
+-----END PUBLIC KEY-----
+`;
+
 describe('requireStrongKey', () => {
   it('accepts RSA 2048 and refuses RSA 2047', () => {
     expect(requireStrongKey(csrWithKey('rsa', { modulusLength: 2048 }), 'r.csr')).toBe('rsa');
@@ -63,6 +78,12 @@ describe('requireStrongKey', () => {
   it('refuses a DSA key of 2048 bits (a modulus length is not enough: it must be RSA)', () => {
     const { publicKey } = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
     expect(() => requireStrongKey({ spkiDer: publicKey.export({ type: 'spki', format: 'der' }) } as DecodedCsr, 'd.csr')).toThrow('the CSR d.csr has a weak or unsupported key (dsa)');
+  });
+
+  it('refuses a P-256 key given with explicit curve parameters instead of the curve\'s name', () => {
+    expect(() => requireStrongKey(csrWithSpki(EXPLICIT_P256_SPKI), 'x.csr')).toThrow(
+      'the CSR x.csr has an EC key with explicit curve parameters, which RFC 5480 forbids and openssl verify refuses; ask for a CSR whose key names its curve (openssl ecparam -name prime256v1 without -param_enc explicit)',
+    );
   });
 
   it('refuses a key node cannot read', () => {
