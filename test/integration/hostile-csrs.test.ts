@@ -204,6 +204,7 @@ const hostile: Array<[string, Maker, RegExp]> = [
   ['a DSA key', (dir) => makeCsr(dir, 'dsa', { key: ['-newkey', `dsa:${dsaParams}`] }), /(weak or unsupported|unsupported type).*\bDSA\b/i],
   ['an EC key on secp256k1', (dir) => makeCsr(dir, 'k1', { key: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'] }), /weak or unsupported key \(EC secp256k1\)/],
   ['an EC key on brainpoolP256r1', (dir) => makeCsr(dir, 'brainpool', { key: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:brainpoolP256r1'] }), /weak or unsupported key \(EC brainpoolP256r1\)/],
+  ['a P-256 key with explicit curve parameters', (dir) => makeCsr(dir, 'explicit', { key: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-pkeyopt', 'ec_param_enc:explicit'] }), /an EC key with explicit curve parameters, which RFC 5480 forbids/],
   ['an Ed25519 key', (dir) => makeCsr(dir, 'ed25519', { key: ['-newkey', 'ed25519'] }), /(weak or unsupported|unsupported type).*Ed25519/i],
 
   // --- subjectAltName -----------------------------------------------------------------------------------
