@@ -25,7 +25,6 @@ const POLICY_FIELD: Record<string, string> = { C: 'countryName', ST: 'stateOrPro
 /** The leaf subject the settings describe: the CA's chosen attributes (`leafSubject`), then the CSR's CN. */
 export function leafSubjectFor(settings: Settings, commonName: string): LeafSubject {
   const attributes = [
-    // Stryker disable next-line StringLiteral: settings naming an attribute the CA's subject lacks are refused when read (parseLeafSubject)
     ...(settings.leafSubject ?? []).map((name) => ({ shortName: name, value: LEAF_ATTRIBUTE_VALUE[name](settings.subject) ?? '' })),
     { shortName: 'CN', value: commonName },
   ];

@@ -14,7 +14,8 @@ export interface IndexEntry {
   readonly subject: string;
 }
 
-const STATUS: Record<string, IndexEntry['status']> = { V: 'valid', R: 'revoked', E: 'expired' };
+// A Map, not an object literal: an object would also answer to "constructor", "toString" or "__proto__".
+const STATUS = new Map<string, IndexEntry['status']>([['V', 'valid'], ['R', 'revoked'], ['E', 'expired']]);
 
 /** Parses index.txt; a line of another shape is a ParseError that shows the file. */
 export function parseIndex(text: string): IndexEntry[] {
@@ -42,7 +43,7 @@ function parseLine(line: string, lineNumber: number): IndexEntry {
   const fields = line.split('\t');
   if (fields.length !== 6) throw refused();
   const [flag, expiry, revocation, serial, , subject] = fields as [string, string, string, string, string, string];
-  const status = STATUS[flag];
+  const status = STATUS.get(flag);
   const expires = parseAsn1Time(expiry);
   const [revokedText, reason] = revocation.split(',');
   const revokedAt = revokedText ? parseAsn1Time(revokedText) : undefined;

@@ -21,6 +21,10 @@ describe('leafSubjectFor', () => {
     expect(leaf.subj).toBe('/C=US/O=My Company/CN=a\\/b\\+c\\\\d=e');
     expect(leaf.policy).toStrictEqual(['countryName', 'organizationName']);
   });
+  it("gives an attribute the CA's subject lacks (a settings file edited by hand) an empty value", () => {
+    const leaf = leafSubjectFor(settings(['ST', 'O']), 'x');
+    expect(leaf.attributes).toEqual([{ shortName: 'ST', value: '' }, { shortName: 'O', value: 'My Company' }, { shortName: 'CN', value: 'x' }]);
+  });
 });
 
 describe('parseLeafSubject', () => {

@@ -51,6 +51,10 @@ describe('parseIndex', () => {
     expect(() => parseIndex(`${INDEX.split('\n')[0]}\nX\t271207144453Z\t\t0A\tunknown\t/CN=x\n`)).toThrow(/index\.txt \(line 2\)/);
     expect(parseIndex('R\t271207150721Z\t261127150724Z,unspecified\t0A\tunknown\t/CN=b\n')[0]!.reason).toBeUndefined();
   });
+
+  it.each(['constructor', 'toString', '__proto__'])('refuses the status %s, a name every object has', (flag) => {
+    expect(() => parseIndex(`${flag}\t271207144453Z\t\t0A\tunknown\t/CN=x`)).toThrow(/index\.txt \(line 1\)/);
+  });
 });
 
 describe('indexSerials', () => {
