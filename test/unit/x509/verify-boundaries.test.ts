@@ -77,6 +77,7 @@ describe('authorityKeyId', () => {
   it('finds none in an AKI holding only the issuer serial [2] or issuer name [1], whatever their bytes', () => {
     expect(authorityKeyId(aki('3004' + '82020a0b'))).toBeUndefined();
     expect(authorityKeyId(aki('3004' + '81020a0b'))).toBeUndefined();
+    expect(authorityKeyId(aki('3004' + '40020a0b'))).toBeUndefined(); // [APPLICATION 0], not [0]
   });
 });
 
