@@ -201,19 +201,23 @@ export function buildProgram(): Command {
     'intermediate --dir /srv/ca --permit-dns example.test --permit-ip 10.0.0.0/8',
     'intermediate --dir /srv/ca --csr step-ca-intermediate.csr --permit-dns internal.example.test --out-dir handover/',
     'intermediate --renew --dir /srv/ca --days 1825',
+    'intermediate --rekey --dir /srv/ca --crl-url http://pki.example.test/intermediate-2.crl',
   )
     .option('--days <days>', 'validity', positiveDays, 1825)
     .option('--label <label>', 'label of the key on the token', 'intermediate')
     .option('--permit-dns <domain>', 'name constraint: only names in this DNS subtree (repeatable)', collect, [])
     .option('--permit-ip <cidr>', 'name constraint: only addresses in this range, e.g. 10.0.0.0/8 (repeatable)', collect, [])
     .option('--renew', 'a new certificate for this directory\'s intermediate: same key and subject, new validity, signed by the root; the old one is kept as intermediate-SERIAL.crt', false)
+    .option('--rekey', 'a new key and certificate for this directory\'s intermediate (same subject); the old key keeps signing only the CRL of what it issued, at its own URL, until its certificate expires', false)
+    .option('--crl-url <url>', 'with --rekey: where the new key\'s CRL is published (default: the current URL with -N before the extension)')
+    .option('--ca-issuers-url <url>', 'with --rekey: where the new intermediate certificate is published (default derived the same way)')
     .option('--csr <file>', 'sign this online CA\'s intermediate CSR with the root key instead (its key stays with that CA)')
     .option('--pathlen <n>', 'with --csr: how many CA levels may sit below it (default 0)', pathLength)
     .option('--exclude-dns <domain>', 'with --csr: name constraint: no names in this DNS subtree (repeatable)', collect, [])
     .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
     .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
-    .action((flags, command: Command) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew }));
+    .action((flags, command: Command) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew, rekey: flags.rekey, crlUrl: flags.crlUrl, caIssuersUrl: flags.caIssuersUrl }));
 
   examples(withLeafSourceOptions(withTokenOptions(program.command('server').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign server CSRs with the intermediate key (several at once: one question, one PIN), or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls', 'server --from-dir requests/ --out-dir issued/ --dir /srv/ca')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)

@@ -10,11 +10,12 @@ export function crlFields(crl: PublishedCrl): Array<[string, string]> {
     ['publish', crl.url ? `copy ${crl.derPath} to ${crl.url}` : `copy ${crl.derPath} where relying parties fetch it (no CRL URL set: see init --crl-url, --root-crl-url)`],
     ['CRL number', String(crl.number)],
     ['next update', day(crl.nextUpdate)],
+    ...crl.earlierKeys.map((earlier): [string, string] => ['earlier key', `${earlier.title}: CRL number ${earlier.number}, next update ${day(earlier.nextUpdate)}; ${earlier.url ? `copy ${earlier.derPath} to ${earlier.url}` : `publish ${earlier.derPath}`}`]),
   ];
 }
 
 export async function crlCommand(options: TokenCommandOptions & { root: boolean; days: number; dryRun?: boolean }): Promise<void> {
   if (options.dryRun) return printDryRun(await dryRunCrl(options));
   const crl = await publishCrl(options);
-  printReport(`CRL published: ${crl.path}`, [...crlFields(crl), ['revoked', `${crl.revokedCount} certificate(s)`]], crl.checks);
+  printReport(`CRL published: ${crl.path}`, [...crlFields(crl), ['revoked', `${crl.revokedCount} certificate(s)`]], [...crl.checks, ...crl.earlierKeys.flatMap((earlier) => earlier.checks)]);
 }

@@ -3,6 +3,7 @@ import type { NameConstraints } from '../ca/directory/settings.js';
 import { signForeignIntermediate } from '../ca/signing/foreign.js';
 import { createIntermediate } from '../ca/signing/intermediate.js';
 import { renewIntermediate } from '../ca/signing/intermediate-renewal.js';
+import { rekeyIntermediate } from '../ca/signing/intermediate-rekey.js';
 import { UsageError } from '../errors.js';
 import { day, printCaReport, printDryRun, printReport } from './output.js';
 import { dryRunIntermediate } from '../ca/shadow/dry-run.js';
@@ -21,11 +22,19 @@ export interface IntermediateCommandOptions extends TokenCommandOptions {
   readonly dryRun?: boolean;
   /** Renew this directory's intermediate: same key and subject, new certificate from the root. */
   readonly renew?: boolean;
+  /** Rekey it: a new key and certificate; the old key keeps signing the CRL of what it issued. */
+  readonly rekey?: boolean;
+  readonly crlUrl?: string;
+  readonly caIssuersUrl?: string;
 }
 
 /** `intermediate`: our own intermediate on the token, or with --csr an online CA's, signed by the root. */
 export async function intermediateCommand(options: IntermediateCommandOptions): Promise<void> {
+  if (options.renew && options.rekey) throw new UsageError('--renew keeps the key and --rekey replaces it: choose one');
   if (options.renew) return renewCommand(options);
+  if (options.rekey) return rekeyCommand(options);
+  const rekeyOnly = [['--crl-url', options.crlUrl], ['--ca-issuers-url', options.caIssuersUrl]].find(([, value]) => value !== undefined);
+  if (rekeyOnly) throw new UsageError(`${rekeyOnly[0]} here applies to --rekey only (a new intermediate takes the URLs of \`init\`); drop ${rekeyOnly[0]}`);
   if (options.csr === undefined) {
     const foreignOnly = [['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--exclude-dns', options.nameConstraints?.excludedDns]].find(([, value]) => value !== undefined);
     if (foreignOnly) throw new UsageError(`${foreignOnly[0]} applies to an online CA's intermediate only; add --csr FILE, or drop ${foreignOnly[0]}`);
@@ -56,7 +65,7 @@ export async function intermediateCommand(options: IntermediateCommandOptions): 
 
 /** `intermediate --renew`: options that shape a new intermediate or an online CA's are refused, not ignored. */
 async function renewCommand(options: IntermediateCommandOptions): Promise<void> {
-  const other = [['--label', options.labelGiven ? options.label : undefined], ['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
+  const other = [['--label', options.labelGiven ? options.label : undefined], ['--crl-url', options.crlUrl], ['--ca-issuers-url', options.caIssuersUrl], ['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
   if (other) throw new UsageError(`${other[0]} does not apply to --renew (the renewed certificate keeps the intermediate's key, subject and name constraints); drop ${other[0]}`);
   if (options.dryRun) return printDryRun(await dryRunIntermediate({ ...options, renew: true }));
   const renewed = await renewIntermediate(options);
@@ -64,5 +73,21 @@ async function renewCommand(options: IntermediateCommandOptions): Promise<void> 
     `intermediate CA renewed: ${renewed.certificate} (the old certificate is kept as ${renewed.superseded}; certificates it issued still verify, their NAME.chain.crt files are not rewritten)`,
     renewed,
     `hsm-openssl-ca status --dir ${options.dir}`,
+  );
+}
+
+/** `intermediate --rekey`: a new key; where the old and new CRLs and certificates are to be published. */
+async function rekeyCommand(options: IntermediateCommandOptions): Promise<void> {
+  const other = [['--csr', options.csr], ['--pathlen', options.pathlen], ['--out', options.out], ['--out-dir', options.outDir], ['--permit-dns/--permit-ip/--exclude-dns', options.nameConstraints]].find(([, value]) => value !== undefined);
+  if (other) throw new UsageError(`${other[0]} does not apply to --rekey (the new certificate keeps the intermediate's subject and name constraints); drop ${other[0]}`);
+  const rekey = { days: options.days, ...(options.labelGiven ? { label: options.label } : {}), ...(options.crlUrl !== undefined ? { crlUrl: options.crlUrl } : {}), ...(options.caIssuersUrl !== undefined ? { caIssuersUrl: options.caIssuersUrl } : {}) };
+  if (options.dryRun) return printDryRun(await dryRunIntermediate({ ...options, rekeyWith: rekey }));
+  const { label: _label, ...token } = options;
+  const rekeyed = await rekeyIntermediate({ ...token, ...rekey });
+  const publish = rekeyed.crlUrl ? `copy ${rekeyed.crlFile} to ${rekeyed.crlUrl} now and after each \`crl\`` : `${rekeyed.crlFile}, signed now; publish it after each \`crl\` (no CRL URL set)`;
+  await printCaReport(
+    `intermediate CA rekeyed: ${rekeyed.certificate} has a new key (generation ${rekeyed.generation}); the old certificate is kept as ${rekeyed.superseded}, and the old key signs only the CRL of what it issued until that certificate expires`,
+    { ...rekeyed, files: [...rekeyed.files, `new CRL: ${publish}`, ...(rekeyed.caIssuersUrl ? [`publish ${rekeyed.certificate} at ${rekeyed.caIssuersUrl} (keep the old one at its URL)`] : [])] },
+    `publish the new key's CRL; from now on \`hsm-openssl-ca crl --dir ${options.dir}\` signs both keys' CRLs — publish both each time`,
   );
 }

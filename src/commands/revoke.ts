@@ -15,6 +15,6 @@ export async function revokeCommand(options: TokenCommandOptions & { target?: st
       ...crlFields(revoked.crl),
       ['revoked', `${revoked.crl.revokedCount} certificate(s) on the CRL`],
     ],
-    revoked.crl.checks,
+    [...revoked.crl.checks, ...revoked.crl.earlierKeys.flatMap((earlier) => earlier.checks)],
   );
 }

@@ -22,11 +22,17 @@ export async function statusCommand(options: { dir: string; warnDays: number; cr
         ['SHA-256', authority.fingerprint],
         ['issued', `${authority.issued} (${authority.revoked} revoked)`],
         ['CRL next', authority.crlNextUpdate ? day(authority.crlNextUpdate) : '(no CRL published)'],
+        ...authority.earlierKeys.map((e): [string, string] => ['earlier key', `${e.title}: ${e.keyUri}, signs only its CRL until ${day(e.notAfter)}; CRL next ${e.crlNextUpdate ? day(e.crlNextUpdate) : '(no CRL published)'}`]),
       ],
       [],
     );
     if (authority.notAfter.getTime() <= horizon) warnings.push(`the ${authority.name} CA certificate expires ${day(authority.notAfter)}, within --warn-days ${options.warnDays}`);
     if (authority.crlNextUpdate && authority.crlNextUpdate.getTime() <= crlHorizon) warnings.push(`the ${authority.name} CRL's nextUpdate is ${day(authority.crlNextUpdate)}, within --crl-warn-days ${options.crlWarnDays} (publish one with \`hsm-openssl-ca crl${authority.name === 'root' ? ' --root' : ''}\`)`);
+    for (const e of authority.earlierKeys) {
+      // Its CRL's nextUpdate stops where its certificate does: no warning for what a new CRL could not extend.
+      const extendable = e.crlNextUpdate && e.crlNextUpdate.getTime() + 86_400_000 < e.notAfter.getTime();
+      if (extendable && e.crlNextUpdate!.getTime() <= crlHorizon) warnings.push(`the CRL of ${e.title} has nextUpdate ${day(e.crlNextUpdate!)}, within --crl-warn-days ${options.crlWarnDays} (publish one with \`hsm-openssl-ca crl\`)`);
+    }
   }
   if (warnings.length > 0) throw new CaError(warnings.join('; '));
 }

@@ -104,12 +104,18 @@ const scenarios = (): Scenario[] => [
     delivers: { index: (w) => join(w.caDir, 'index.txt'), out: (w) => join(w.caDir, 'intermediate', 'certs', 'intermediate.crt'), keepsCsr: false },
     next: async (w) => [fresh(w)],
   },
+  {
+    // The next rekey after a kill either finishes a first one (removing a key the killed run left on the token) or makes generation 3.
+    command: 'intermediate --rekey', snapshot: snapshots.issued, args: (w) => ['intermediate', '--rekey', ...dir(w)], tracedWorkerOnly: true,
+    delivers: { index: (w) => join(w.caDir, 'index.txt'), out: (w) => join(w.caDir, 'intermediate', 'certs', 'intermediate.crt'), keepsCsr: false },
+    next: async (w) => [['intermediate', '--rekey', ...dir(w)], fresh(w), ['crl', ...dir(w)]],
+  },
 ];
 
 describe('kill-point sweep: SIGKILL after every file-system step of every changing command', () => {
   // `client` is not swept: it is issueLeaf with another profile template, step for step `server`'s run (71
   // kill points each, both 0 failing, when last swept together), and CI's 90 minutes are better spent elsewhere.
-  it.each(['root', 'intermediate', 'server', 'renew', 'revoke', 'crl', 'server --new-key', 'server (batch)', 'intermediate --renew'])('%s: after each kill the CA is unchanged, complete and audited, or finished by one command', async (command) => {
+  it.each(['root', 'intermediate', 'server', 'renew', 'revoke', 'crl', 'server --new-key', 'server (batch)', 'intermediate --renew', 'intermediate --rekey'])('%s: after each kill the CA is unchanged, complete and audited, or finished by one command', async (command) => {
     const scenario = scenarios().find((candidate) => candidate.command === command)!;
     await restore(workers[0]!, scenario.snapshot);
     const traced = await runTraced(workers[0]!, scenario.args(workers[0]!));

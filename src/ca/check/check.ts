@@ -8,9 +8,9 @@ import { decodeCertificate, decodeCertificateEssentials, decodeCrl, decodeName, 
 import { subjectMatchesIndex } from './index-subject.js';
 import { signatureValid } from '../../x509/verify.js';
 import { checkAuditLog, checkInterrupted } from './check-log.js';
-import { caPaths } from '../directory/layout.js';
+import { caPaths, intermediateCrlFiles, type CaPaths } from '../directory/layout.js';
 import { LOCK_FILE, lockOwner, processAlive } from '../directory/lock.js';
-import { describeKeys, readSettings, SETTINGS_FILE, type Settings } from '../directory/settings.js';
+import { describeKeys, intermediateGeneration, readSettings, SETTINGS_FILE, type Settings } from '../directory/settings.js';
 import { opensslHex, serialValue } from '../signing/serial.js';
 
 /**
@@ -102,8 +102,7 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
       name: 'intermediate',
       databaseDir: paths.intermediateDir,
       certificatePath: paths.intermediateCert,
-      crlPath: paths.intermediateCrl,
-      crlDerPath: paths.intermediateCrlDer,
+      ...intermediateCrlFiles(paths, settings ? intermediateGeneration(settings) : 1),
       crlCommand: `hsm-openssl-ca crl --dir ${paths.dir}`,
       certificate: undefined,
     },
@@ -126,11 +125,29 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
     if (entries) parsed.set(ca.databaseDir, entries);
     await report.area(`the ${ca.name} CRL ${ca.crlPath}`, () => checkCrl(report, ca, entries));
   }
+  for (const earlier of settings ? await earlierKeys(report, paths, settings) : []) {
+    await report.area(`the CRL of an earlier intermediate key ${earlier.crlPath}`, () => checkCrl(report, earlier, parsed.get(earlier.databaseDir)));
+  }
   await report.area('the audit log', async () => {
     report.findings.push(...(await checkAuditLog(paths.dir, parsed)));
   });
   await report.area(`leftover files in ${paths.dir}`, () => checkLeftovers(report, paths.dir));
   return report.findings;
+}
+
+/**
+ * The intermediate's earlier keys (`intermediate --rekey`) whose certificates have not expired: each still
+ * signs the CRL of what it issued, at its own file, checked like the current one. A missing certificate is named.
+ */
+async function earlierKeys(report: Report, paths: CaPaths, settings: Settings): Promise<CaUnderCheck[]> {
+  const out: CaUnderCheck[] = [];
+  for (const [index, previous] of (settings.previousIntermediates ?? []).entries()) {
+    const certificatePath = resolve(paths.dir, previous.certificate);
+    const read = await readCertificate(report, certificatePath, undefined);
+    if (!read || read.cert.notAfter <= new Date()) continue;
+    out.push({ name: 'intermediate', databaseDir: paths.intermediateDir, certificatePath, ...intermediateCrlFiles(paths, index + 1), crlCommand: `hsm-openssl-ca crl --dir ${paths.dir}`, certificate: read.cert });
+  }
+  return out;
 }
 
 async function checkSettings(report: Report, dir: string): Promise<Settings | undefined> {
@@ -199,7 +216,7 @@ async function checkCaCertificates(report: Report, cas: [CaUnderCheck, CaUnderCh
     }
   }
 
-  if (root.certificate) await checkSuperseded(report, dirname(intermediate.certificatePath), root.certificate);
+  if (root.certificate) await checkSuperseded(report, dirname(intermediate.certificatePath), root.certificate, intermediate.certificate);
   const chain = await readOptional(chainPath);
   if (!intermediateRead || !rootRead) {
     if (chain !== undefined && !intermediateRead) report.repairable(`${chainPath} exists without ${intermediate.certificatePath}; restore the intermediate certificate (the chain cannot replace it)`);
@@ -218,11 +235,13 @@ function signedBy(cert: DecodedCertificate, issuer: DecodedCertificate): boolean
 }
 
 /** intermediate-SERIAL.crt, kept by `intermediate --renew`: on record, not a problem, as long as the root signed it. */
-async function checkSuperseded(report: Report, certsDir: string, root: DecodedCertificate): Promise<void> {
+async function checkSuperseded(report: Report, certsDir: string, root: DecodedCertificate, current: DecodedCertificate | undefined): Promise<void> {
   for (const name of (await readdir(certsDir).catch(() => [])).filter((n) => /^intermediate-[0-9A-F]+\.crt$/.test(n)).sort()) {
     const read = await readCertificate(report, join(certsDir, name), undefined);
     if (!read) continue;
-    if (signedBy(read.cert, root)) report.ok(`superseded intermediate certificate ${join(certsDir, name)}: expires ${day(read.cert.notAfter)}, signed by the root; kept on record after \`intermediate --renew\``);
+    const sameKey = !current || read.cert.spkiDer.equals(current.spkiDer);
+    const why = sameKey ? 'kept on record after `intermediate --renew`' : 'the certificate of an earlier key, kept after `intermediate --rekey`: it verifies what that key issued';
+    if (signedBy(read.cert, root)) report.ok(`superseded intermediate certificate ${join(certsDir, name)}: expires ${day(read.cert.notAfter)}, signed by the root; ${why}`);
     else report.broken(`${join(certsDir, name)} was not issued by the root in this directory; restore it from your backup or remove it`);
   }
 }

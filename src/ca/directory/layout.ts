@@ -27,6 +27,16 @@ export function caPaths(dir: string) {
 
 export type CaPaths = ReturnType<typeof caPaths>;
 
+/**
+ * The CRL files of one generation of the intermediate's key (`intermediate --rekey` starts the next):
+ * intermediate.crl for the first, intermediate-N.crl after, each with its PEM beside it.
+ */
+export function intermediateCrlFiles(paths: CaPaths, generation: number): { crlPath: string; crlDerPath: string } {
+  if (generation === 1) return { crlPath: paths.intermediateCrl, crlDerPath: paths.intermediateCrlDer };
+  const der = join(paths.intermediateDir, 'crl', `intermediate-${generation}.crl`);
+  return { crlPath: `${der}.pem`, crlDerPath: der };
+}
+
 const DIRECTORIES = ['certs', 'config', 'crl', 'newcerts', 'intermediate', 'intermediate/certs', 'intermediate/crl', 'intermediate/csr', 'intermediate/newcerts'];
 const DATABASES = ['', 'intermediate'];
 

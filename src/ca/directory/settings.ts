@@ -74,6 +74,31 @@ export interface Settings {
   readonly rootCrlUrl?: string;
   /** Name constraints of the intermediate, decided when it is created. */
   readonly nameConstraints?: NameConstraints;
+  /**
+   * The intermediate's earlier keys, oldest first, each replaced by `intermediate --rekey`. Generation N
+   * (the first is 1, the current one is this list's length + 1) publishes its own CRL at its own URL.
+   */
+  readonly previousIntermediates?: readonly PreviousIntermediate[];
+}
+
+/**
+ * An earlier key of the intermediate: it signs no certificate any more, only the CRLs that cover what it
+ * issued, until its last certificate expires — clients check a CRL against the key that signed the leaf.
+ */
+export interface PreviousIntermediate {
+  readonly key: TokenKey;
+  readonly keyType: KeyType;
+  /** Its last certificate, kept as intermediate/certs/intermediate-SERIAL.crt; a path relative to the CA directory. */
+  readonly certificate: string;
+  /** The CRL Distribution Point the certificates it issued carry, if any. */
+  readonly crlUrl?: string;
+  /** Their Authority Information Access caIssuers URL, if any. */
+  readonly caIssuersUrl?: string;
+}
+
+/** The generation of the intermediate's current key: 1 until the first `intermediate --rekey`. */
+export function intermediateGeneration(settings: Settings): number {
+  return (settings.previousIntermediates?.length ?? 0) + 1;
 }
 
 export interface NameConstraints {

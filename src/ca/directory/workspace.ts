@@ -39,8 +39,8 @@ const FIRST_CRL_NUMBER = '1000\n';
  * Copies an `openssl ca` database (index.txt, index.txt.attr, crlnumber) into the workspace with
  * an empty newcerts/, so `openssl ca` can run against the copy and a failure leaves the real one untouched.
  */
-export async function stageDatabase(caDir: string, workspace: string): Promise<string> {
-  const staging = join(workspace, 'database');
+export async function stageDatabase(caDir: string, workspace: string, name = 'database'): Promise<string> {
+  const staging = join(workspace, name);
   await mkdir(join(staging, 'newcerts'), { recursive: true });
   for (const file of DATABASE_FILES) {
     await copyFile(join(caDir, file), join(staging, file)).catch((error: NodeJS.ErrnoException) => {

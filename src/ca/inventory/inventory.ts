@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate } from '../../x509/decode.js';
 import { sanStrings } from '../../x509/san.js';
 import { describeKey, extension, signatureAlgorithmName } from '../../x509/verify.js';
-import { authority, type Authority } from '../signing/authority.js';
+import { authority, crlAuthorities, type Authority } from '../signing/authority.js';
 import type { LoadedCa } from '../directory/context.js';
 import { fileExists } from '../directory/context.js';
 import { readIndex } from './issued.js';
@@ -136,6 +136,21 @@ export interface CaStatus {
   readonly issued: number;
   readonly revoked: number;
   readonly crlNextUpdate: Date | undefined;
+  /** The intermediate's earlier keys still signing CRLs (`intermediate --rekey`). */
+  readonly earlierKeys: readonly EarlierKeyStatus[];
+}
+
+export interface EarlierKeyStatus {
+  readonly title: string;
+  readonly keyUri: string;
+  /** When its certificate, and with it everything it issued, expires. */
+  readonly notAfter: Date;
+  readonly crlNextUpdate: Date | undefined;
+}
+
+async function crlNextUpdate(auth: Authority): Promise<Date | undefined> {
+  const crlPem = (await fileExists(auth.crlPath)) ? await readFile(auth.crlPath, 'utf8') : undefined;
+  return crlPem ? decodeCrl(pemToDer(crlPem, 'X509 CRL', auth.crlPath)).nextUpdate : undefined;
 }
 
 /** Both CAs at a glance, for `status`. */
@@ -146,7 +161,7 @@ export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
     const auth = await authority(ca, name);
     // Counts need index.txt only, not a read of every certificate.
     const entries = await readIndex(auth.databaseDir);
-    const crlPem = (await fileExists(auth.crlPath)) ? await readFile(auth.crlPath, 'utf8') : undefined;
+    const earlier = (await crlAuthorities(ca, auth)).slice(1);
     out.push({
       name,
       subject: formatName(auth.certificate.subject),
@@ -155,7 +170,8 @@ export async function caStatus(ca: LoadedCa): Promise<CaStatus[]> {
       fingerprint: sha256Fingerprint(auth.certificate.der),
       issued: entries.length,
       revoked: entries.filter((e) => e.status === 'revoked').length,
-      crlNextUpdate: crlPem ? decodeCrl(pemToDer(crlPem, 'X509 CRL', auth.crlPath)).nextUpdate : undefined,
+      crlNextUpdate: await crlNextUpdate(auth),
+      earlierKeys: await Promise.all(earlier.map(async (e) => ({ title: e.title, keyUri: e.key.uri, notAfter: e.certificate.notAfter, crlNextUpdate: await crlNextUpdate(e) }))),
     });
   }
   return out;

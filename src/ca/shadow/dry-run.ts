@@ -4,14 +4,15 @@ import { CaError, UsageError } from '../../errors.js';
 import { resolveBackend, type OpensslBackend } from '../../openssl/backend.js';
 import { renderTemplate } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
-import { authority, type Authority } from '../signing/authority.js';
+import { authority, crlAuthorities, type Authority } from '../signing/authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
-import { formatName } from '../../x509/decode.js';
+import { daysUntil, formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
 import { intermediateCsrConfig, intermediateSigning, planIntermediate } from '../signing/intermediate.js';
 import { planRenewal } from '../signing/intermediate-renewal.js';
+import { planRekey, type RekeyOptions } from '../signing/intermediate-rekey.js';
 import { requireNoRootYet, rootConfigText } from '../signing/root.js';
 import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
 import { shadowStaged } from '../signing/sign.js';
@@ -71,6 +72,24 @@ async function keptConfig(ca: LoadedCa, auth: Authority): Promise<{ path: string
   return { path: join(ca.paths.config, auth.configName), text: await renderTemplate(auth.configName, { ...auth.configContext, dir: auth.databaseDir }) };
 }
 
+/** The CRLs of the intermediate's earlier keys (after `intermediate --rekey`), as `crl` would sign them next. */
+async function dryRunEarlierCrls(options: TokenCommandOptions & { days: number }, ca: LoadedCa, auth: Authority, at: { work: string; staging: string; backend: Awaited<ReturnType<typeof backendOf>> }) {
+  const out = { titles: [] as string[], commands: [] as string[], configs: [] as Array<{ path: string; text: string }>, results: [] as string[], checks: [] as string[] };
+  for (const other of (await crlAuthorities(ca, auth)).slice(1)) {
+    const days = Math.min(options.days, daysUntil(other.certificate.notAfter));
+    if (days < 1) continue;
+    const staged = await shadowStagedAuthority(other, at.staging, at.work, await shadowAuthority(options.run, ca, 'intermediate', at.work, other));
+    const crl = await shadowCrl(staged, other, days);
+    const config = { path: join(ca.paths.config, `${other.workspaceName}-${other.configName}`), text: await renderTemplate(other.configName, { ...other.configContext, dir: other.databaseDir }) };
+    out.titles.push(`${other.title} to ${other.crlPath}`);
+    out.commands.push(openssl.tokenCommandLine(at.backend, (keyArgs) => openssl.generateCrlArgs(keyArgs, { config: config.path, days, digest: other.digest, out: other.crlPath })));
+    out.configs.push(config);
+    out.results.push(await openssl.asText(options.run, 'crl', join(at.work, `${other.workspaceName}-shadow-crl.pem`)));
+    out.checks.push(...crl.checks);
+  }
+  return out;
+}
+
 /** `crl` and `revoke --dry-run`: the CRL the shadow CA signs from the staged database (after `revoke` there, for revoke). */
 export async function dryRunCrl(options: TokenCommandOptions & { root: boolean; days: number; revoke?: { target?: string; reason: RevocationReason } }): Promise<DryRun> {
   const ca = await loadCa(options);
@@ -92,12 +111,13 @@ export async function dryRunCrl(options: TokenCommandOptions & { root: boolean; 
     }
     const crl = await shadowCrl(staged, auth, options.days);
     commands.push(openssl.tokenCommandLine(backend, (keyArgs) => openssl.generateCrlArgs(keyArgs, { config: config.path, days: options.days, digest: auth.digest, out: auth.crlPath })));
+    const earlier = await dryRunEarlierCrls(options, ca, auth, { work, staging: staged.staging, backend });
     return {
-      title: `${found ? `revoke --dry-run: serial ${found.entry.serial} would be revoked and` : 'crl --dry-run:'} the ${auth.name} CRL number ${crl.crl.crlNumber} would be signed to ${auth.crlPath}`,
-      commands,
-      configs: [config],
-      results: [await openssl.asText(options.run, 'crl', join(work, 'shadow-crl.pem'))],
-      checks: crl.checks,
+      title: `${found ? `revoke --dry-run: serial ${found.entry.serial} would be revoked and` : 'crl --dry-run:'} the ${auth.name} CRL number ${crl.crl.crlNumber} would be signed to ${auth.crlPath}${earlier.titles.length ? `, and the CRLs of ${earlier.titles.join(', ')}` : ''}`,
+      commands: [...commands, ...earlier.commands],
+      configs: [config, ...earlier.configs],
+      results: [await openssl.asText(options.run, 'crl', join(work, 'shadow-crl.pem')), ...earlier.results],
+      checks: [...crl.checks, ...earlier.checks],
     };
   });
 }
@@ -141,12 +161,14 @@ export async function dryRunRoot(options: TokenCommandOptions & { days: number; 
  * CSR from the very config `intermediate` renders, and the shadow root signs it with the very `openssl ca`
  * config and staged root database; shown with the three token commands (key, CSR, root's signature).
  */
-export async function dryRunIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints; renew?: boolean }): Promise<DryRun> {
+export async function dryRunIntermediate(options: TokenCommandOptions & { days: number; label: string; nameConstraints?: NameConstraints; renew?: boolean; rekeyWith?: RekeyOptions }): Promise<DryRun> {
   requireKeyLabel('--label', options.label);
   const ca = await loadCa(options);
   const { settings, paths } = ca;
+  const rekey = options.rekeyWith ? await planRekey(ca, { ...options.rekeyWith, days: options.days }) : undefined;
   const renewal = options.renew ? await planRenewal(ca, options) : undefined;
-  const plan = renewal ?? (await planIntermediate(ca, options));
+  const plan = rekey ?? renewal ?? (await planIntermediate(ca, options));
+  const label = rekey?.label ?? options.label;
   const { keyType, digest } = plan;
   return withWorkspace(async (work) => {
     const csrText = await intermediateCsrConfig(settings, digest);
@@ -159,13 +181,15 @@ export async function dryRunIntermediate(options: TokenCommandOptions & { days: 
     const staged = await shadowStaged(await intermediateSigning(options.run, ca, plan, { days: options.days, csr, work, tokenSpki }));
     const kept = { csr: join(paths.config, 'create_intermediate_csr.ini'), sign: join(paths.config, 'sign_intermediate_csr.ini') };
     const [backend, rootBackend] = [await backendOf(options, ca, 'intermediate', work), await backendOf(options, ca, 'root', work)];
-    const keyUri = renewal?.key.uri ?? keyUriToBe(ca.intermediateToken.tokenLabel, options.label);
+    const keyUri = renewal?.key.uri ?? keyUriToBe(ca.intermediateToken.tokenLabel, label);
     return {
-      title: renewal
-        ? `intermediate --renew --dry-run: a CSR from the intermediate's key ${keyUri} would be signed with the root key to ${paths.intermediateCert}, the current certificate kept as ${renewal.archive} (the shadow CA's stand-in key signed the certificate shown)`
-        : `intermediate --dry-run: a ${keyType} key '${options.label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
+      title: rekey
+        ? `intermediate --rekey --dry-run: a new ${keyType} key '${label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert}, the current certificate kept as ${rekey.archive}; the old key would sign only its CRL, the new key's CRL would go to ${rekey.crlFile}${rekey.crlUrl ? ` for ${rekey.crlUrl}` : ''} (ID: the fresh key id)`
+        : renewal
+          ? `intermediate --renew --dry-run: a CSR from the intermediate's key ${keyUri} would be signed with the root key to ${paths.intermediateCert}, the current certificate kept as ${renewal.archive} (the shadow CA's stand-in key signed the certificate shown)`
+          : `intermediate --dry-run: a ${keyType} key '${label}' would be generated on token '${ca.intermediateToken.tokenLabel}', its CSR signed with the root key to ${paths.intermediateCert} (ID: the fresh key id, chosen when the key is made)`,
       commands: [
-        ...(renewal ? [] : [commandLine(['pkcs11-tool', ...keyPairGenArgs(ca.intermediateToken, { keyType, label: options.label, idHex: 'ID' })])]),
+        ...(renewal ? [] : [commandLine(['pkcs11-tool', ...keyPairGenArgs(ca.intermediateToken, { keyType, label, idHex: 'ID' })])]),
         openssl.tokenCommandLine(backend, (keyArgs) => openssl.createCsrArgs(keyArgs, { config: kept.csr, keyUri, digest, out: paths.intermediateCsr })),
         openssl.tokenCommandLine(rootBackend, (keyArgs) => openssl.signWithCaArgs(keyArgs, { ...staged.signing, config: kept.sign, csr: paths.intermediateCsr, out: paths.intermediateCert })),
       ],

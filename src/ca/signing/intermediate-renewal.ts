@@ -2,21 +2,41 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError } from '../../errors.js';
 import { confirmSigning } from '../../terminal.js';
-import * as openssl from '../../tools/openssl.js';
 import { decodeCertificate, formatName, pemToDer } from '../../x509/decode.js';
-import { describeKey, verifyCaCertificate } from '../../x509/verify.js';
-import { fileExists, loadCa, sameToken, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
+import { describeKey } from '../../x509/verify.js';
+import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
-import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
-import { requireCaKey, signerFor } from '../token/signer.js';
-import { openToken, pinFor, requireTools, tokenPublicKey } from '../token/token.js';
-import { intermediateCsr, intermediateCsrConfig, intermediateSigning, planRootSigning } from './intermediate.js';
+import { databaseWrites, withWorkspace } from '../directory/workspace.js';
+import type { PlannedWrite } from '../directory/journal.js';
+import { requireCaKey } from '../token/signer.js';
+import { requireTools, tokenPublicKey } from '../token/token.js';
+import { intermediateCsr, intermediateCsrConfig, planRootSigning, rootSignsIntermediate } from './intermediate.js';
 import type { IssuedCa } from './root.js';
-import { signStaged } from './sign.js';
+import { bothPins, bothSigners, openBothTokens } from '../token/both-tokens.js';
 
 /** Where a superseded intermediate certificate is kept, beside the active one: intermediate/certs/intermediate-SERIAL.crt. */
 export function supersededPath(ca: LoadedCa, serialHex: string): string {
   return join(ca.paths.intermediateDir, 'certs', `intermediate-${serialHex.toUpperCase()}.crt`);
+}
+
+/**
+ * The writes that put a new intermediate certificate (renewed or rekeyed) in place of the current one: the
+ * root's database, the current certificate kept as intermediate-SERIAL.crt, then the new CSR, certificate and chain.
+ */
+export async function replacementWrites(
+  ca: LoadedCa,
+  plan: { archive: string; currentPem: string; rootPem: string },
+  made: { signed: { staging: string; configText: string; pem: string }; csrPem: string; signConfig: string },
+): Promise<PlannedWrite[]> {
+  const { paths } = ca;
+  return [
+    ...(await databaseWrites(made.signed.staging, paths.dir)),
+    { path: plan.archive, data: plan.currentPem },
+    { path: made.signConfig, data: made.signed.configText },
+    { path: paths.intermediateCsr, data: made.csrPem },
+    { path: paths.intermediateCert, data: made.signed.pem },
+    { path: paths.chain, data: made.signed.pem + plan.rootPem },
+  ];
 }
 
 /**
@@ -52,29 +72,23 @@ export async function renewIntermediate(options: TokenCommandOptions & { days: n
     options,
   );
   await requireTools();
-  const token = await openToken(options.run, ca.intermediateToken, options);
-  const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken, options);
+  const tokens = await openBothTokens(options, ca);
+  const { token, rootToken } = tokens;
   return withCaChange(paths.dir, () =>
     withWorkspace(async (work) => {
-      const pin = await pinFor(ca.intermediateToken, options.say);
-      const rootPin = rootToken === token ? pin : await pinFor(ca.rootToken, options.say);
+      const pins = await bothPins(tokens, ca, options.say);
+      const { pin, rootPin } = pins;
       await requireCaKey(token, pin, plan.key, ca.intermediateToken);
       if (rootToken !== token) await requireCaKey(rootToken, rootPin, plan.rootKey, ca.rootToken);
       const tokenSpki = await tokenPublicKey(token, pin, plan.key, work);
       if (!tokenSpki.equals(plan.current.spkiDer)) {
         throw new CaError(`the key ${plan.key.uri} on token '${token.label}' is not the key of ${paths.intermediateCert}; restore the settings or the certificate from your backup (\`hsm-openssl-ca check\` says more)`);
       }
-      const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
-      const rootSigner = rootToken === token ? { ...signer, pin: rootPin } : await signerFor(rootToken, ca.rootToken, rootPin, work, options.say);
+      const { signer, rootSigner } = await bothSigners(tokens, ca, pins, work, options.say);
       const configText = await intermediateCsrConfig(settings, plan.digest);
       const { csrPath, csrPem, csrChecks } = await intermediateCsr(signer, settings, { configText, digest: plan.digest, keyUri: plan.key.uri, tokenSpki, work, say: options.say });
       options.say('signing the renewed intermediate certificate with the root key (openssl ca)…');
-      const signed = await signStaged({ signer: rootSigner, ...(await intermediateSigning(options.run, ca, plan, { days: options.days, csr: csrPath, work, tokenSpki })) });
-      const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', paths.intermediateCert));
-      const certChecks = verifyCaCertificate('the renewed intermediate certificate', cert, { issuer: plan.root, digest: plan.rootDigest, tokenSpki, pathLength: 0 });
-      const issuedPath = join(work, 'intermediate.crt');
-      await writeWorkspaceFile(issuedPath, signed.pem);
-      await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
+      const { signed, cert, checks } = await rootSignsIntermediate(options.run, ca, plan, { rootSigner, what: 'the renewed intermediate certificate', days: options.days, csr: csrPath, work, tokenSpki });
       const signConfig = join(paths.config, 'sign_intermediate_csr.ini');
       const result = {
         certificate: paths.intermediateCert,
@@ -82,19 +96,14 @@ export async function renewIntermediate(options: TokenCommandOptions & { days: n
         subject: formatName(cert.subject),
         notAfter: cert.notAfter,
         superseded: plan.archive,
-        checks: [`key ${describeKey(cert.spkiDer)} (unchanged)`, ...csrChecks, ...signed.shadow.checks, ...certChecks, 'openssl verify -CAfile root.crt: OK'],
+        checks: [`key ${describeKey(cert.spkiDer)} (unchanged)`, ...csrChecks, ...checks],
         files: [paths.intermediateCert, paths.chain, plan.archive, paths.intermediateCsr, signConfig],
       };
       return {
         result,
         summary: `intermediate CA certificate ${cert.serialHex} renewing ${plan.current.serialHex} for ${result.subject}, key ${plan.key.uri}`,
         writes: [
-          ...(await databaseWrites(signed.staging, paths.dir)),
-          { path: plan.archive, data: plan.currentPem },
-          { path: signConfig, data: signed.configText },
-          { path: paths.intermediateCsr, data: csrPem },
-          { path: paths.intermediateCert, data: signed.pem },
-          { path: paths.chain, data: signed.pem + plan.rootPem },
+          ...(await replacementWrites(ca, plan, { signed, csrPem, signConfig })),
         ],
         audit: [{ action: 'certificate-issued' as const, command: 'intermediate', ...certificateAudit(cert, result.subject), detail: `intermediate CA renewed (same key), supersedes ${plan.current.serialHex}` }],
       };

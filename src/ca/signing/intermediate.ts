@@ -8,15 +8,16 @@ import type { SigningContext } from '../../tools/openssl.js';
 import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { daysUntil, decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr, type NameAttribute } from '../../x509/decode.js';
 import { csrSignatureValid, describeKey, Verification, verifyCaCertificate, type Digest } from '../../x509/verify.js';
-import { fileExists, loadCa, sameToken, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
+import { fileExists, loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { Runner } from '../../tools/run.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange } from '../directory/change.js';
 import type { IssuedCa } from './root.js';
+import { bothPins, bothSigners, openBothTokens } from '../token/both-tokens.js';
 import { nameConstraintEntries } from './name-constraints.js';
 import { caDigest, caKeyType, requireKeyLabel, settingsWrite, type NameConstraints, type Settings } from '../directory/settings.js';
-import { requireCaKey, signerFor } from '../token/signer.js';
+import { requireCaKey } from '../token/signer.js';
 import { signStaged, type SignRequest } from './sign.js';
-import { openToken, pinFor, removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
+import { removeLeftoverKey, requireTools, withNewCaKey } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 import { shadowAuthority } from '../shadow/authority.js';
 import { intermediateShadow } from '../shadow/judge.js';
@@ -116,6 +117,25 @@ export async function intermediateSigning(
 }
 
 /**
+ * The root's signature over the intermediate's CSR (shadow CA first), then the certificate checked by our
+ * verifier and by `openssl verify` against root.crt; it is also left in the workspace as intermediate.crt.
+ */
+export async function rootSignsIntermediate(
+  run: Runner,
+  ca: LoadedCa,
+  plan: Awaited<ReturnType<typeof planRootSigning>>,
+  request: { rootSigner: SigningContext; what: string; days: number; csr: string; work: string; tokenSpki: Buffer },
+) {
+  const signed = await signStaged({ signer: request.rootSigner, ...(await intermediateSigning(run, ca, plan, request)) });
+  const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', ca.paths.intermediateCert));
+  const certChecks = verifyCaCertificate(request.what, cert, { issuer: plan.root, digest: plan.rootDigest, tokenSpki: request.tokenSpki, pathLength: 0 });
+  const issuedPath = join(request.work, 'intermediate.crt');
+  await writeWorkspaceFile(issuedPath, signed.pem);
+  await openssl.verifyChain(run, { root: ca.paths.rootCert, certificate: issuedPath });
+  return { signed, cert, issuedPath, checks: [...signed.shadow.checks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
+}
+
+/**
  * The article's "Creating the Intermediate Certificate Authority": key pair on the token, CSR from
  * `create_intermediate_csr.ini`, signed by the root key with `sign_intermediate_csr.ini` and `openssl ca`
  * (v3_intermediate_ca, pathlen:0), verified against root.crt, and chain.crt = intermediate + root.
@@ -128,36 +148,30 @@ export async function createIntermediate(options: TokenCommandOptions & { days: 
   const resumed = await resumeInterrupted<IssuedCa>(paths.dir, change);
   if (resumed) return resumed;
   const plan = await planIntermediate(ca, options);
-  const { rootKey, rootPem, root, keyType, constraints, digest, rootDigest } = plan;
+  const { rootKey, rootPem, keyType, constraints, digest } = plan;
   // Asked before anything slow or irreversible: the key pair is made on the token only after a yes.
   await confirmSigning(
     `About to generate the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}' and sign its certificate with the root key:\n  subject  ${formatName(expectedSubject(settings, settings.intermediateCommonName))}\n  validity ${options.days} days\n  CA:TRUE, pathlen:0; keyCertSign, cRLSign, digitalSignature${constraints.length ? `\n  names    ${constraints.map((c) => `${c.subtree} ${c.type}:${c.value}`).join(', ')}` : ''}`,
     options,
   );
   await requireTools();
-  const token = await openToken(options.run, ca.intermediateToken, options);
-  const rootToken = sameToken(ca.rootToken, ca.intermediateToken) ? token : await openToken(options.run, ca.rootToken, options);
+  const tokens = await openBothTokens(options, ca);
+  const { token, rootToken } = tokens;
   return withCaChange(paths.dir, ({ leftoverKey, keyGenerationStarts }) =>
     withWorkspace(async (work) => {
-      const pin = await pinFor(ca.intermediateToken, options.say);
-      const rootPin = rootToken === token ? pin : await pinFor(ca.rootToken, options.say);
+      const pins = await bothPins(tokens, ca, options.say);
+      const { pin, rootPin } = pins;
       if (leftoverKey) await removeLeftoverKey(token, pin, leftoverKey.idHex, options.say);
       options.say(`generating the intermediate key (${keyType}, label '${options.label}') on token '${ca.intermediateToken.tokenLabel}'…`);
       if (rootToken !== token) await requireCaKey(rootToken, rootPin, rootKey, ca.rootToken);
-      const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
-      const rootSigner = rootToken === token ? { ...signer, pin: rootPin } : await signerFor(rootToken, ca.rootToken, rootPin, work, options.say);
+      const { signer, rootSigner } = await bothSigners(tokens, ca, pins, work, options.say);
       const csrConfigText = await intermediateCsrConfig(settings, digest);
       const starts = (idHex: string) => keyGenerationStarts({ role: 'intermediate', tokenLabel: ca.intermediateToken.tokenLabel, label: options.label, idHex });
       const { key, csrPem, signed, checks } = await withNewCaKey(token, pin, { keyType, label: options.label, workspace: work, starts }, async (key, tokenSpki) => {
         const { csrPath, csrPem, csrChecks } = await intermediateCsr(signer, settings, { configText: csrConfigText, digest, keyUri: key.uri, tokenSpki, work, say: options.say });
         options.say('signing the intermediate certificate with the root key (openssl ca)…');
-        const signed = await signStaged({ signer: rootSigner, ...(await intermediateSigning(options.run, ca, plan, { days: options.days, csr: csrPath, work, tokenSpki })) });
-        const issued = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'intermediate.crt'));
-        const certChecks = verifyCaCertificate('the intermediate certificate', issued, { issuer: root, digest: rootDigest, tokenSpki, pathLength: 0 });
-        const issuedPath = join(work, 'intermediate.crt');
-        await writeWorkspaceFile(issuedPath, signed.pem);
-        await openssl.verifyChain(options.run, { root: paths.rootCert, certificate: issuedPath });
-        return { key, csrPem, signed, checks: [...csrChecks, ...signed.shadow.checks, ...certChecks, 'openssl verify -CAfile root.crt: OK'] };
+        const { signed, checks } = await rootSignsIntermediate(options.run, ca, plan, { rootSigner, what: 'the intermediate certificate', days: options.days, csr: csrPath, work, tokenSpki });
+        return { key, csrPem, signed, checks: [...csrChecks, ...checks] };
       });
       const files = {
         csrConfig: join(paths.config, 'create_intermediate_csr.ini'),

@@ -6,7 +6,7 @@ import * as openssl from '../../tools/openssl.js';
 import { decodeCertificate, decodeCsr, formatName, pemToDer, type DecodedCsr } from '../../x509/decode.js';
 import { parseSanText, requireDistinctSans, sanStrings, sansFromRequestedExtensions, type San } from '../../x509/san.js';
 import { csrSignatureValid, describeKey, verifyLeafCertificate } from '../../x509/verify.js';
-import { authority } from './authority.js';
+import { authority, earlierAuthorities } from './authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import type { AuditEvent } from '../audit/record.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions } from '../directory/change.js';
@@ -18,7 +18,7 @@ import type { requireWithinNameConstraints } from './name-constraints.js';
 import { MAX_CSR_BYTES, requireCleanRequest, requireStrongKey, requireValidityWithin } from './leaf-policy.js';
 import { PROFILES, type ProfileName } from './profiles.js';
 import { signStaged, type SignRequest } from './sign.js';
-import { requireCaKey, signerFor } from '../token/signer.js';
+import { requireCaKeys, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
@@ -226,7 +226,9 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       await requireWritableOutput(chainOut, paths.dir);
       for (const file of options.deliveries?.files ?? []) await requireWritableOutput(file.path, paths.dir, file.option);
       const pin = await pinFor(ca.intermediateToken, options.say);
-      await requireCaKey(token, pin, intermediateKey, ca.intermediateToken);
+      // A renewal that revokes its predecessor also signs the CRLs of the intermediate's earlier keys.
+      const crlKeys = options.alsoRevoke ? (await earlierAuthorities(ca)).map((earlier) => earlier.key) : [];
+      await requireCaKeys(token, pin, [intermediateKey, ...crlKeys], ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);

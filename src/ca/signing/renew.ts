@@ -30,7 +30,7 @@ export async function renewalRequest(options: RenewOptions): Promise<{ request: 
   const isFile = resolve(options.target) !== resolve(old.entry.serial) && (await fileExists(options.target));
   const out = resolve(options.out ?? defaultOutput(options.target, old.entry.serial, isFile));
   const revokeOld: IssueOptions['alsoRevoke'] = async (staged) =>
-    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work, await shadowAuthority(options.run, ca, 'intermediate', staged.work)), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say });
+    revokeInStaging(await stagedAuthority(auth, staged.signer, staged.staging, staged.work, await shadowAuthority(options.run, ca, 'intermediate', staged.work)), auth, old, { reason: 'superseded', crlDays: 30, command: 'renew', say: options.say, run: options.run, ca });
   const request: IssueOptions = { ...options, csrPath, days: options.days, out, profile, sans: sanStrings(old.cert.extensions), replaceSans: true, command: 'renew', ...(options.revokeOld ? { alsoRevoke: revokeOld } : {}) };
   return { request, old, csrPath, out };
 }

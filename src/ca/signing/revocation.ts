@@ -8,12 +8,13 @@ import { readOpensslOutput } from '../../tools/openssl-output.js';
 import { sanStrings } from '../../x509/san.js';
 import { daysUntil, decodeCrl, formatName, pemToDer, type DecodedCrl } from '../../x509/decode.js';
 import { verifyCrl } from '../../x509/verify.js';
-import { authority, type Authority } from './authority.js';
+import { authority, crlAuthorities, type Authority } from './authority.js';
+import type { Runner } from '../../tools/run.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { findIssued, readIndex, type IssuedCertificate } from '../inventory/issued.js';
 import type { AuditEvent } from '../audit/record.js';
 import { certificateAudit, requestKey, resumeInterrupted, withCaChange, type ChangeOptions, type CommitPlan } from '../directory/change.js';
-import { requireCaKey, signerFor } from '../token/signer.js';
+import { requireCaKeys, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import type { PlannedWrite } from '../directory/journal.js';
 import { databaseWrites, stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
@@ -26,6 +27,8 @@ export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 export interface PublishedCrl {
+  /** Whose CRL: "intermediate", "root", or "intermediate key 1 (…)" for a key `intermediate --rekey` replaced. */
+  readonly title: string;
   /** The PEM file; `derPath` holds the same CRL in DER, the file to publish at `url`. */
   readonly path: string;
   readonly derPath: string;
@@ -34,6 +37,8 @@ export interface PublishedCrl {
   readonly nextUpdate: Date;
   readonly revokedCount: number;
   readonly checks: readonly string[];
+  /** The CRLs of the intermediate's earlier keys, republished in the same change (empty without a rekey). */
+  readonly earlierKeys: readonly PublishedCrl[];
 }
 
 export function requireCrlDays(days: number, auth: Authority): void {
@@ -63,9 +68,14 @@ export async function stagedAuthority(auth: Authority, signer: openssl.SigningCo
 
 /** The same without a token: what a dry run works with. */
 export async function shadowStagedAuthority(auth: Authority, staging: string, work: string, shadow: ShadowAuthority): Promise<Omit<StagedAuthority, 'signer'>> {
-  const config = join(work, auth.configName);
+  const config = join(work, workspaceFile(auth, auth.configName));
   await writeWorkspaceFile(config, await renderTemplate(auth.configName, { ...auth.configContext, dir: staging }));
   return { staging, config, work, shadow };
+}
+
+/** A file of this CA in a workspace: an earlier key of the intermediate gets its own, beside the current key's. */
+function workspaceFile(auth: Authority, name: string): string {
+  return auth.workspaceName === auth.name ? name : `${auth.workspaceName}-${name}`;
 }
 
 /** Runs `work` against a staged copy of the CA's database, holding the lock, with the PIN read once. */
@@ -76,7 +86,7 @@ async function withStagedAuthority<T>(options: TokenCommandOptions, ca: LoadedCa
   return withCaChange(ca.paths.dir, () =>
     withWorkspace(async (dir) => {
       const pin = await pinFor(role, options.say);
-      await requireCaKey(token, pin, auth.key, role);
+      await requireCaKeys(token, pin, (await crlAuthorities(ca, auth)).map((each) => each.key), role);
       const staging = await stageDatabase(auth.databaseDir, dir);
       const shadow = await shadowAuthority(options.run, ca, auth.name, dir);
       return work(await stagedAuthority(auth, await signerFor(token, role, pin, dir, options.say), staging, dir, shadow));
@@ -97,7 +107,7 @@ async function signCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority,
   const revokedSerials = (await readIndex(staged.staging)).filter((e) => e.status === 'revoked').map((e) => e.serial);
   const shadow = signer === staged.shadow;
   const issuer = shadow ? staged.shadow.decoded : auth.certificate;
-  const checks = verifyCrl(`the ${shadow ? 'shadow ' : ''}${auth.name} CRL`, crl, { issuer, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
+  const checks = verifyCrl(`the ${shadow ? 'shadow ' : ''}${auth.title} CRL`, crl, { issuer, digest: auth.digest, revokedSerials, days, previousNumber: await previousCrlNumber(auth) });
   return { pem, crl, checks };
 }
 
@@ -111,24 +121,66 @@ function crlWrites(auth: Authority, pem: string): PlannedWrite[] {
 
 /** The shadow CA's CRL from the staged database (put back afterwards), judged; its file is shadow-crl.pem. */
 export async function shadowCrl(staged: Omit<StagedAuthority, 'signer'>, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
-  return rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, 'shadow-crl.pem'))).catch((error: unknown) => {
-    throw shadowRefused(`the ${auth.name} CRL`, error);
+  return rehearse(staged.staging, () => signCrl(staged, auth, staged.shadow, days, join(staged.work, workspaceFile(auth, 'shadow-crl.pem')))).catch((error: unknown) => {
+    throw shadowRefused(`the ${auth.title} CRL`, error);
   });
 }
 
 /** Generates a CRL in the staged database: the shadow CA's first, judged, then the token's, compared with it. */
 async function stageCrl(staged: StagedAuthority, auth: Authority, days: number): Promise<{ pem: string; crl: DecodedCrl; checks: string[] }> {
   const shadow = await shadowCrl(staged, auth, days);
-  const signed = await signCrl(staged, auth, staged.signer, days, join(staged.work, 'crl.pem'));
-  return { ...signed, checks: [...shadow.checks, ...signed.checks, requireSameCrl(`the ${auth.name} CRL`, signed.crl, shadow.crl)] };
+  const signed = await signCrl(staged, auth, staged.signer, days, join(staged.work, workspaceFile(auth, 'crl.pem')));
+  return { ...signed, checks: [...shadow.checks, ...signed.checks, requireSameCrl(`the ${auth.title} CRL`, signed.crl, shadow.crl)] };
 }
 
 function crlAudit(command: string, auth: Authority, crl: DecodedCrl): AuditEvent {
-  return { action: 'crl-published', command, detail: `${auth.name} CRL number ${crl.crlNumber}, ${crl.revoked.length} revoked, next update ${crl.nextUpdate?.toISOString()}` };
+  return { action: 'crl-published', command, detail: `${auth.title} CRL number ${crl.crlNumber}, ${crl.revoked.length} revoked, next update ${crl.nextUpdate?.toISOString()}` };
 }
 
-function published(auth: Authority, crl: DecodedCrl, checks: string[]): PublishedCrl {
-  return { path: auth.crlPath, derPath: auth.crlDerPath, url: auth.crlUrl, number: crl.crlNumber!, nextUpdate: crl.nextUpdate!, revokedCount: crl.revoked.length, checks };
+function published(auth: Authority, crl: DecodedCrl, checks: string[], earlierKeys: readonly PublishedCrl[] = []): PublishedCrl {
+  return { title: auth.title, path: auth.crlPath, derPath: auth.crlDerPath, url: auth.crlUrl, number: crl.crlNumber!, nextUpdate: crl.nextUpdate!, revokedCount: crl.revoked.length, checks, earlierKeys };
+}
+
+/** Where a CRL needs the token and the directory: who signs it, under which title. */
+export interface CrlContext {
+  readonly run: Runner;
+  readonly ca: LoadedCa;
+  readonly command: string;
+}
+
+/**
+ * Every CRL a change of `auth`'s database publishes, generated in the staged database: `auth`'s own and,
+ * for the intermediate after `intermediate --rekey`, one per earlier key still in service — each signed by
+ * its own key and published at its own URL, since clients look for the CRL signed by the key that signed the
+ * leaf. An earlier key's nextUpdate stops where its certificate ends.
+ */
+async function stageCrls(staged: StagedAuthority, auth: Authority, days: number, context: CrlContext) {
+  const main = await stageCrl(staged, auth, days);
+  const earlier: Array<{ auth: Authority; pem: string; crl: DecodedCrl; checks: string[] }> = [];
+  for (const other of (await crlAuthorities(context.ca, auth)).slice(1)) {
+    const otherDays = Math.min(days, daysUntil(other.certificate.notAfter));
+    if (otherDays < 1) continue;
+    const shadow = await shadowAuthority(context.run, context.ca, 'intermediate', staged.work, other);
+    earlier.push({ auth: other, ...(await stageCrl(await stagedAuthority(other, staged.signer, staged.staging, staged.work, shadow), other, otherDays)) });
+  }
+  const earlierKeys = earlier.map((e) => published(e.auth, e.crl, e.checks));
+  return {
+    main,
+    result: published(auth, main.crl, main.checks, earlierKeys),
+    writes: [...crlWrites(auth, main.pem), ...earlier.flatMap((e) => crlWrites(e.auth, e.pem))],
+    audit: [crlAudit(context.command, auth, main.crl), ...earlier.map((e) => crlAudit(context.command, e.auth, e.crl))],
+  };
+}
+
+/**
+ * The first CRL of the intermediate's new key, signed in the `intermediate --rekey` change itself: the new
+ * key's URL serves a CRL from the start, and `check` finds one CRL per key. Its own staged copy of the database.
+ */
+export async function firstCrl(signer: openssl.SigningContext, auth: Authority, context: CrlContext & { work: string; days: number }) {
+  const staging = await stageDatabase(auth.databaseDir, context.work, `${auth.workspaceName}-database`);
+  const shadow = await shadowAuthority(context.run, context.ca, 'intermediate', context.work, auth);
+  const { pem, crl, checks } = await stageCrl(await stagedAuthority(auth, signer, staging, context.work, shadow), auth, context.days);
+  return { result: published(auth, crl, checks), writes: [...(await databaseWrites(staging, auth.databaseDir)), ...crlWrites(auth, pem)], audit: crlAudit(context.command, auth, crl) };
 }
 
 /** `crl [--root] [--days N]`: a fresh CRL signed on the token, with CRL number and nextUpdate. */
@@ -142,12 +194,12 @@ export async function publishCrl(options: TokenCommandOptions & { root: boolean;
   requireCrlDays(options.days, auth);
   return withStagedAuthority(options, ca, auth, change, async (staged) => {
     options.say(`signing the ${auth.name} CRL (openssl ca -gencrl)…`);
-    const { pem, crl, checks } = await stageCrl(staged, auth, options.days);
+    const crls = await stageCrls(staged, auth, options.days, { run: options.run, ca, command });
     return {
-      result: published(auth, crl, checks),
-      summary: `${auth.name} CRL number ${crl.crlNumber} (${auth.crlPath})`,
-      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...crlWrites(auth, pem)],
-      audit: [crlAudit(command, auth, crl)],
+      result: crls.result,
+      summary: `${auth.name} CRL number ${crls.main.crl.crlNumber} (${auth.crlPath})${crls.result.earlierKeys.length ? ` and ${crls.result.earlierKeys.length} CRL(s) of earlier keys` : ''}`,
+      writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...crls.writes],
+      audit: crls.audit,
     };
   });
 }
@@ -183,7 +235,7 @@ export async function revokeCertificate(options: TokenCommandOptions & { target?
     options,
   );
   return withStagedAuthority(options, ca, auth, change, async (staged) => {
-    const revoked = await revokeInStaging(staged, auth, found, { reason: options.reason, crlDays: options.crlDays, command, say: options.say });
+    const revoked = await revokeInStaging(staged, auth, found, { reason: options.reason, crlDays: options.crlDays, command, say: options.say, run: options.run, ca });
     return { ...revoked, writes: [...(await databaseWrites(staged.staging, auth.databaseDir)), ...revoked.writes] };
   });
 }
@@ -196,18 +248,18 @@ export async function revokeInStaging(
   staged: StagedAuthority,
   auth: Authority,
   found: IssuedCertificate,
-  how: { reason: RevocationReason; crlDays: number; command: string; say: (line: string) => void },
+  how: { reason: RevocationReason; crlDays: number; say: (line: string) => void } & CrlContext,
 ): Promise<{ result: Revocation; summary: string; writes: PlannedWrite[]; audit: AuditEvent[] }> {
   const subject = formatName(found.cert.subject);
   how.say(`revoking serial ${found.entry.serial} (${subject}) with the ${auth.name} key…`);
   await openssl.revoke(staged.signer, { config: staged.config, certificate: found.path, reason: how.reason });
   const entry = (await readIndex(staged.staging)).find((e) => e.serial === found.entry.serial);
   if (entry?.status !== 'revoked') throw new CaError(`openssl ca -revoke did not mark serial ${found.entry.serial} revoked; nothing was changed`);
-  const { pem, crl, checks } = await stageCrl(staged, auth, how.crlDays);
+  const crls = await stageCrls(staged, auth, how.crlDays, how);
   return {
-    summary: `revocation of serial ${found.entry.serial} (${subject}) and ${auth.name} CRL number ${crl.crlNumber}`,
-    writes: crlWrites(auth, pem),
-    result: { serial: found.entry.serial, subject, reason: how.reason, crl: published(auth, crl, [`serial ${found.entry.serial} marked revoked (${how.reason}) in index.txt`, ...checks]) },
-    audit: [{ action: 'revoked', command: how.command, ...certificateAudit(found.cert, subject), detail: how.reason }, crlAudit(how.command, auth, crl)],
+    summary: `revocation of serial ${found.entry.serial} (${subject}) and ${auth.name} CRL number ${crls.main.crl.crlNumber}`,
+    writes: crls.writes,
+    result: { serial: found.entry.serial, subject, reason: how.reason, crl: { ...crls.result, checks: [`serial ${found.entry.serial} marked revoked (${how.reason}) in index.txt`, ...crls.result.checks] } },
+    audit: [{ action: 'revoked', command: how.command, ...certificateAudit(found.cert, subject), detail: how.reason }, ...crls.audit],
   };
 }

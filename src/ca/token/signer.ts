@@ -12,12 +12,19 @@ import type { Token } from './token.js';
  * key"), and a wrong token is named instead of an openssl error.
  */
 export async function requireCaKey(token: Token, pin: string, key: TokenKey, role: TokenRole): Promise<void> {
+  await requireCaKeys(token, pin, [key], role);
+}
+
+/** The same for several keys of one role (the intermediate's current and earlier keys), still with one login. */
+export async function requireCaKeys(token: Token, pin: string, keys: readonly TokenKey[], role: TokenRole): Promise<void> {
   const objects = await pkcs11Tool.listObjects({ run: token.run, module: token.module, tokenLabel: token.label }, pin);
-  const found = objects.some((o) => /^private key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label);
-  if (!found) {
-    throw new CaError(
-      `the ${role.role} key (label '${key.label}', id ${key.idHex}) is not on token '${token.label}'; plug in the token that holds it, or check ${role.tokenOption}`,
-    );
+  for (const key of keys) {
+    const found = objects.some((o) => /^private key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label);
+    if (!found) {
+      throw new CaError(
+        `the ${role.role} key (label '${key.label}', id ${key.idHex}) is not on token '${token.label}'; plug in the token that holds it, or check ${role.tokenOption}`,
+      );
+    }
   }
 }
 
