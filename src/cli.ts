@@ -340,5 +340,9 @@ if (invokedDirectly) {
   // Exiting (rather than dying) on these runs the exit hooks that remove temporary files and the CA lock.
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
+  // A reader that stops early (`--help | head`): what it did not read is dropped; a change under way still finishes.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   process.exitCode = await main(process.argv);
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from './helpers.js';
+import { cli, CLI, exec } from './helpers.js';
 
 /** What a script or a newcomer meets before any token is involved: version, help pages, the CA directory from the environment. */
 describe('the command line itself', () => {
@@ -19,6 +19,12 @@ describe('the command line itself', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(`${version}\n`);
     }
+  });
+
+  it('a reader that closes the pipe early (`--help | head`) gets no stack trace and exit 0', async () => {
+    // `true` exits before node has written anything, so every write meets a closed pipe (EPIPE).
+    const result = await exec('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" intermediate --help | true`]);
+    expect([result.code, result.stderr]).toEqual([0, '']);
   });
 
   it('the main help lists the exit codes and HSM_CA_DIR', async () => {
