@@ -11,9 +11,12 @@ let loaded: typeof Forge | undefined;
  * of it — not the package's index, which also loads TLS, SSH, PKCS#7 and PKCS#12.
  */
 export function nodeForge(): typeof Forge {
-  if (!loaded) {
-    require('node-forge/lib/x509');
-    loaded = require('node-forge/lib/forge') as typeof Forge;
-  }
+  loaded ??= loadX509();
   return loaded;
+}
+
+/** The x509 module fills in the namespace object node-forge's modules share; that object is what we use. */
+function loadX509(): typeof Forge {
+  require('node-forge/lib/x509');
+  return require('node-forge/lib/forge') as typeof Forge;
 }
