@@ -10,7 +10,8 @@ export function crlFields(crl: PublishedCrl): Array<[string, string]> {
     ['publish', crl.url ? `copy ${crl.derPath} to ${crl.url}` : `copy ${crl.derPath} where relying parties fetch it (no CRL URL set: see init --crl-url, --root-crl-url)`],
     ['CRL number', String(crl.number)],
     ['next update', day(crl.nextUpdate)],
-    ...crl.earlierKeys.map((earlier): [string, string] => ['earlier key', `${earlier.title}: CRL number ${earlier.number}, next update ${day(earlier.nextUpdate)}; ${earlier.url ? `copy ${earlier.derPath} to ${earlier.url}` : `publish ${earlier.derPath}`}`]),
+    // Numbered: --json makes each row a key of one object.
+    ...crl.earlierKeys.map((earlier, i): [string, string] => [`earlier key ${i + 1}`, `${earlier.title}: CRL number ${earlier.number}, next update ${day(earlier.nextUpdate)}; ${earlier.url ? `copy ${earlier.derPath} to ${earlier.url}` : `publish ${earlier.derPath}`}`]),
   ];
 }
 

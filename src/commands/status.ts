@@ -22,7 +22,7 @@ export async function statusCommand(options: { dir: string; warnDays: number; cr
         ['SHA-256', authority.fingerprint],
         ['issued', `${authority.issued} (${authority.revoked} revoked)`],
         ['CRL next', authority.crlNextUpdate ? day(authority.crlNextUpdate) : '(no CRL published)'],
-        ...authority.earlierKeys.map((e): [string, string] => ['earlier key', `${e.title}: ${e.keyUri}, signs only its CRL until ${day(e.notAfter)}; CRL next ${e.crlNextUpdate ? day(e.crlNextUpdate) : '(no CRL published)'}`]),
+        ...authority.earlierKeys.map((e, i): [string, string] => [`earlier key ${i + 1}`, `${e.title}: ${e.keyUri}, signs only its CRL until ${day(e.notAfter)}; CRL next ${e.crlNextUpdate ? day(e.crlNextUpdate) : '(no CRL published)'}`]),
       ],
       [],
     );

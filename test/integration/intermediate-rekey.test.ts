@@ -109,7 +109,7 @@ describe('intermediate --rekey', () => {
   it('revoking an old key\'s leaf publishes both CRLs, each signed by its own key; each revokes only through its own chain', async () => {
     const result = await cli(['revoke', join(sandbox.root, 'before.crt'), '--dir', dir, '--yes'], { env });
     expect([result.code, result.stderr]).toEqual([0, expect.not.stringMatching(/hsm-openssl-ca:/)]);
-    expect(result.stdout).toMatch(/earlier key +intermediate key 1 \(intermediate-[0-9A-F]+\.crt\): CRL number \d+, next update [^;]+; copy \S+\/intermediate\.crl to http:\/\/pki\.rekey\.test\/intermediate\.crl/);
+    expect(result.stdout).toMatch(/earlier key 1 +intermediate key 1 \(intermediate-[0-9A-F]+\.crt\): CRL number \d+, next update [^;]+; copy \S+\/intermediate\.crl to http:\/\/pki\.rekey\.test\/intermediate\.crl/);
     const [oldCrl, newCrl] = [crlFile('intermediate.crl.pem'), crlFile('intermediate-2.crl.pem')];
     expect(await verify(join(sandbox.root, 'before.crt'), archived, oldCrl)).toMatch(/certificate revoked/);
     expect((await Crl.load(oldCrl)).entries.map((e) => e.serial)).toEqual([(await Cert.load(join(sandbox.root, 'before.crt'))).serial]);
@@ -126,7 +126,9 @@ describe('intermediate --rekey', () => {
     expect(revokeNew.code).toBe(0);
     expect(await verify(join(sandbox.root, 'after.crt'), intermediate, newCrl)).toMatch(/certificate revoked/);
     const crl = await cli(['crl', '--dir', dir], { env });
-    expect([crl.code, crl.stdout]).toEqual([0, expect.stringMatching(/earlier key +intermediate key 1/)]);
+    expect([crl.code, crl.stdout]).toEqual([0, expect.stringMatching(/earlier key 1 +intermediate key 1/)]);
+    const json = await cli(['crl', '--dir', dir, '--json'], { env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ earlierKey1: expect.stringMatching(/^intermediate key 1 .*copy \S+\/intermediate\.crl to http:\/\/pki\.rekey\.test\/intermediate\.crl$/) });
   });
 
   it('renew --revoke-old of an old key\'s leaf: the new key signs its successor, the old key\'s CRL revokes it', async () => {
@@ -142,7 +144,7 @@ describe('intermediate --rekey', () => {
   it('status, check, list and audit verify see both keys', async () => {
     const status = await cli(['status', '--dir', dir]);
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/earlier key +intermediate key 1 \(intermediate-[0-9A-F]+\.crt\): pkcs11:\S+object=intermediate\S*, signs only its CRL until [^;]+; CRL next \d{4}-/);
+    expect(status.stdout).toMatch(/earlier key 1 +intermediate key 1 \(intermediate-[0-9A-F]+\.crt\): pkcs11:\S+object=intermediate\S*, signs only its CRL until [^;]+; CRL next \d{4}-/);
     const check = await cli(['check', '--dir', dir]);
     expect([check.code, check.stderr]).toEqual([0, '']);
     expect(check.stdout).toMatch(/the certificate of an earlier key, kept after `intermediate --rekey`/);
