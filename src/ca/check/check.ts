@@ -3,7 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { printable } from '../../errors.js';
 import { ATOMIC_TEMP } from '../../fs-atomic.js';
-import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import type { IndexEntry } from '../../tools/parse/index-txt.js';
+import { IndexDatabase } from './index-database.js';
 import { decodeCertificate, decodeCertificateEssentials, decodeCrl, decodeName, formatName, pemToDer, type CertificateEssentials, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
 import { subjectMatchesIndex } from './index-subject.js';
 import { signatureValid } from '../../x509/verify.js';
@@ -117,9 +118,9 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
   // Mid-commit, the databases and the log are ahead of or behind each other by design; the journal says how.
   if (committing) return report.findings;
   await report.area('the CA certificates', () => checkCaCertificates(report, cas, settings, paths.chain, paths.dir));
-  const parsed = new Map<string, IndexEntry[]>();
+  const parsed = new Map<string, Iterable<IndexEntry>>();
   for (const ca of cas) {
-    let entries: IndexEntry[] | undefined;
+    let entries: IndexDatabase | undefined;
     await report.area(`the ${ca.name} CA's database in ${ca.databaseDir}`, async () => {
       entries = await checkDatabase(report, ca);
     });
@@ -233,66 +234,58 @@ function parseHexFile(text: string): bigint | undefined {
   return match && match[1]!.length % 2 === 0 ? serialValue(match[1]!) : undefined;
 }
 
-interface NumberedEntry {
-  readonly line: number;
-  readonly entry: IndexEntry;
-}
-
-/** Checks one `openssl ca` database; returns its parsed entries (the good lines) for the CRL check. */
-async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexEntry[] | undefined> {
+/** Checks one `openssl ca` database; returns its index (the good lines) for the CRL and audit log checks. */
+async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexDatabase | undefined> {
   const indexPath = join(ca.databaseDir, 'index.txt');
-  const indexBytes = await readOptional(indexPath);
-  let numbered: NumberedEntry[] | undefined;
-  if (indexBytes === undefined) {
-    report.broken(`${indexPath} is missing: the ${ca.name} CA's record of what it issued is gone and \`openssl ca\` cannot run; restore it from your backup`);
-  } else {
-    numbered = checkIndexText(report, indexPath, indexBytes.toString('utf8'));
-  }
-  const entries = numbered?.map((n) => n.entry);
-
+  const index = await readIndexDatabase(report, indexPath, ca.name);
   await checkAttr(report, ca);
   await checkSerial(report, ca);
-  if (numbered) await checkNewcerts(report, ca, indexPath, numbered);
-  return entries;
+  if (index) await checkNewcerts(report, ca, indexPath, index);
+  return index;
 }
 
-/** Parses index.txt line by line so one bad line is named instead of hiding the rest. */
-function checkIndexText(report: Report, indexPath: string, text: string): NumberedEntry[] {
-  const numbered: NumberedEntry[] = [];
-  let bad = 0;
-  text.split('\n').forEach((line, i) => {
-    if (line.length === 0) return;
-    try {
-      const [entry] = parseIndex(line);
-      numbered.push({ line: i + 1, entry: entry! });
-    } catch {
-      bad += 1;
-      report.broken(`${indexPath} line ${i + 1} is not a complete openssl ca database line ("${shorten(line)}"); \`openssl ca\` cannot use the database — restore index.txt from your backup, or rewrite the line from the matching newcerts/SERIAL.pem`);
-    }
-  });
-  if (text.length > 0 && !text.endsWith('\n')) {
-    // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
-    report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${text.split('\n').length} is complete, append a newline; otherwise restore index.txt from your backup`);
+/** index.txt read and checked line by line, or undefined (and a finding) when it is missing. */
+async function readIndexDatabase(report: Report, indexPath: string, caName: CaUnderCheck['name']): Promise<IndexDatabase | undefined> {
+  const bytes = await readOptional(indexPath);
+  if (bytes === undefined) {
+    report.broken(`${indexPath} is missing: the ${caName} CA's record of what it issued is gone and \`openssl ca\` cannot run; restore it from your backup`);
+    return undefined;
   }
+  const index = new IndexDatabase(bytes.toString('utf8'));
+  checkIndexText(report, indexPath, index);
+  return index;
+}
+
+/** Checks index.txt line by line so one bad line is named instead of hiding the rest. */
+function checkIndexText(report: Report, indexPath: string, index: IndexDatabase): void {
+  const count = { valid: 0, revoked: 0, expired: 0, bad: 0 };
   // The first line of each serial, and every line of a serial seen again: 100,000 serials need no array each.
   const firstLine = new Map<bigint, number>();
   const repeated = new Map<bigint, number[]>();
-  for (const { line, entry } of numbered) {
+  for (const { line, text, entry } of index.lines()) {
+    if (!entry) {
+      count.bad += 1;
+      report.broken(`${indexPath} line ${line} is not a complete openssl ca database line ("${shorten(text)}"); \`openssl ca\` cannot use the database — restore index.txt from your backup, or rewrite the line from the matching newcerts/SERIAL.pem`);
+      continue;
+    }
+    count[entry.status] += 1;
     const serial = serialValue(entry.serial);
     const first = firstLine.get(serial);
     if (first === undefined) firstLine.set(serial, line);
     else repeated.set(serial, [...(repeated.get(serial) ?? [first]), line]);
   }
-  let duplicated = 0;
+  const unterminated = index.unterminatedLine();
+  if (unterminated !== undefined) {
+    // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
+    report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${unterminated} is complete, append a newline; otherwise restore index.txt from your backup`);
+  }
   for (const [serial, lines] of repeated) {
-    duplicated += 1;
     report.broken(`${indexPath} lists serial ${opensslHex(serial)} ${lines.length} times (lines ${lines.join(', ')}); \`openssl ca\` refuses a database with a repeated serial ("Error creating serial number index") — keep the line that matches newcerts/${opensslHex(serial)}.pem and remove the others, or restore index.txt from your backup`);
   }
-  if (bad === 0 && duplicated === 0) {
-    const count = (status: IndexEntry['status']) => numbered.filter((n) => n.entry.status === status).length;
-    report.ok(`${indexPath}: ${numbered.length} ${numbered.length === 1 ? 'entry' : 'entries'} (${count('valid')} valid, ${count('revoked')} revoked, ${count('expired')} expired), no repeated serial`);
+  if (count.bad === 0 && repeated.size === 0) {
+    const entries = count.valid + count.revoked + count.expired;
+    report.ok(`${indexPath}: ${entries} ${entries === 1 ? 'entry' : 'entries'} (${count.valid} valid, ${count.revoked} revoked, ${count.expired} expired), no repeated serial`);
   }
-  return numbered;
 }
 
 async function checkAttr(report: Report, ca: CaUnderCheck): Promise<void> {
@@ -318,24 +311,19 @@ async function checkSerial(report: Report, ca: CaUnderCheck): Promise<void> {
   report.ok(`${path}: left by an older hsm-openssl-ca and no longer read — every serial is drawn at random (openssl ca rand_serial) and one already in index.txt is refused; the file may be removed`);
 }
 
-async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string, numbered: NumberedEntry[]): Promise<void> {
+async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string, index: IndexDatabase): Promise<void> {
   const newcerts = join(ca.databaseDir, 'newcerts');
-  let names: string[];
-  try {
-    names = await readdir(newcerts);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    report.broken(`${newcerts}/ is missing${numbered.length ? ` with the ${numbered.length} certificates index.txt records` : ''}; recreate the directory and restore its files from your backup`);
+  const files = await newcertsFiles(newcerts);
+  if (!files) {
+    const recorded = index.entryCount();
+    report.broken(`${newcerts}/ is missing${recorded ? ` with the ${recorded} certificates index.txt records` : ''}; recreate the directory and restore its files from your backup`);
     return;
-  }
-  const files = new Map<bigint, string>();
-  for (const name of names) {
-    const match = /^([0-9A-Fa-f]+)\.pem$/.exec(name);
-    if (match) files.set(serialValue(match[1]!), name);
   }
 
   let problems = 0;
-  for (const { line, entry } of numbered) {
+  let entries = 0;
+  for (const { line, entry } of index.numbered()) {
+    entries += 1;
     const serial = serialValue(entry.serial);
     const path = join(newcerts, files.get(serial) ?? `${entry.serial}.pem`);
     // What is left in `files` afterwards has no index.txt line (no set of 100,000 indexed serials beside it).
@@ -346,7 +334,7 @@ async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string
       report.broken(`${path}: ${problem} — serial ${entry.serial} (${shorten(entry.subject, 80)}, ${indexPath} line ${line}); restore the file from your backup (or from the copy handed to its subscriber)`);
     }
   }
-  if (problems === 0 && numbered.length > 0) report.ok(`${newcerts}/: every index.txt entry has its certificate, and serial, subject and expiry agree`);
+  if (problems === 0 && entries > 0) report.ok(`${newcerts}/: every index.txt entry has its certificate, and serial, subject and expiry agree`);
 
   const revokedOnCrl = await crlRevokedSerials(ca.crlPath);
   let orphans = 0;
@@ -361,6 +349,23 @@ async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string
     report.repairable(`${path} has no line in ${indexPath}: a signing was interrupted after the certificate was written and before the database was updated, so it was never handed out. The next signing is unaffected; remove ${path}`);
   }
   if (orphans === 0) report.ok(`${newcerts}/: no certificate without an index.txt line`);
+}
+
+/** newcerts/'s certificate files by serial, undefined when the directory is missing. */
+async function newcertsFiles(newcerts: string): Promise<Map<bigint, string> | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(newcerts);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return undefined;
+  }
+  const files = new Map<bigint, string>();
+  for (const name of names) {
+    const match = /^([0-9A-Fa-f]+)\.pem$/.exec(name);
+    if (match) files.set(serialValue(match[1]!), name);
+  }
+  return files;
 }
 
 /** The serials a CA's CRL lists, best effort: an unreadable CRL is reported by checkCrl, here it lists nothing. */
@@ -401,8 +406,8 @@ function nameText(der: Buffer): string {
   }
 }
 
-async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {
-  const revokedInIndex = new Map((entries ?? []).filter((e) => e.status === 'revoked').map((e) => [serialValue(e.serial), e]));
+async function checkCrl(report: Report, ca: CaUnderCheck, entries: Iterable<IndexEntry> | undefined): Promise<void> {
+  const revokedInIndex = new Map(filtered(entries ?? [], (e) => e.status === 'revoked').map((e) => [serialValue(e.serial), e]));
   const crlnumberPath = join(ca.databaseDir, 'crlnumber');
   const crlnumberText = await readOptional(crlnumberPath);
   const crlnumber = crlnumberText === undefined ? undefined : parseHexFile(crlnumberText.toString('utf8'));
@@ -451,7 +456,7 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
       healthy = false;
       report.repairable(`${ca.crlPath} does not list revoked serial(s) ${missing.map(opensslHex).join(', ')} that ${join(ca.databaseDir, 'index.txt')} marks revoked (a revocation was recorded but its CRL not written): publish a new CRL with \`${ca.crlCommand}\``);
     }
-    const known = new Map(entries.map((e) => [serialValue(e.serial), e]));
+    const known = new Map(filtered(entries, (e) => listed.has(serialValue(e.serial))).map((e) => [serialValue(e.serial), e]));
     for (const revoked of crl.revoked) {
       const serial = serialValue(revoked.serialHex);
       if (revokedInIndex.has(serial)) continue;
@@ -476,6 +481,13 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
   if (healthy) {
     report.ok(`${ca.name} CRL ${ca.crlPath}: number ${crl.crlNumber === undefined ? "(none)" : String(crl.crlNumber)}, lists the ${crl.revoked.length} revoked serial(s) of index.txt, next update ${crl.nextUpdate ? day(crl.nextUpdate) : '(none)'}`);
   }
+}
+
+/** The entries `keep` accepts, without an array of all of them first. */
+function filtered(entries: Iterable<IndexEntry>, keep: (entry: IndexEntry) => boolean): IndexEntry[] {
+  const kept: IndexEntry[] = [];
+  for (const entry of entries) if (keep(entry)) kept.push(entry);
+  return kept;
 }
 
 /** The DER copy that a CRL Distribution Point serves must be the very CRL of the PEM file. */
