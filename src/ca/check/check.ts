@@ -580,7 +580,8 @@ async function checkLeftovers(report: Report, dir: string): Promise<void> {
     }
   }
   const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
+    // One entry at a time: newcerts/ holds 100,000 files, and an array of them all is tens of MiB.
+    for await (const entry of await opendir(current, STREAMED_DIRECTORY)) {
       const path = join(current, entry.name);
       if (entry.isDirectory()) {
         await walk(path);
