@@ -71,12 +71,19 @@ export async function* issuedCertificates(auth: Authority): AsyncGenerator<Issue
   const index = await readFile(join(auth.databaseDir, 'index.txt'), 'utf8');
   const cache = lineCount(index) >= CACHE_FROM ? openSummaryCache(summaryCachePath(auth.databaseDir)) : undefined;
   const newcerts = join(auth.databaseDir, 'newcerts');
-  // Each entry described as it is parsed: at 100,000 the parsed entries held all at once were 33 MiB of the peak.
-  for (const entry of indexEntries(index)) {
-    const file = `${newcerts}/${entry.serial}.pem`;
-    yield describeEntry(entry, file, cache ? cache.summary(entry.serial, file, () => summariseFile(file)) : summariseFile(file));
+  let complete = false;
+  try {
+    // Each entry described as it is parsed: at 100,000 the parsed entries held all at once were 33 MiB of the peak.
+    for (const entry of indexEntries(index)) {
+      const file = `${newcerts}/${entry.serial}.pem`;
+      yield describeEntry(entry, file, cache ? cache.summary(entry.serial, file, () => summariseFile(file)) : summariseFile(file));
+    }
+    complete = true;
+  } finally {
+    // A listing that failed (a certificate that does not decode) leaves the cache as it was.
+    if (complete) cache?.save();
+    else cache?.discard();
   }
-  cache?.save();
 }
 
 function lineCount(text: string): number {
