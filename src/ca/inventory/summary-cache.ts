@@ -3,6 +3,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CacheWriter, removeQuietly } from './cache-writer.js';
+import { PreviousLines } from './previous-lines.js';
 
 /** What `list` shows of a certificate that only its newcerts/ file says (index.txt says the rest). */
 export interface FileSummary {
@@ -65,24 +66,15 @@ function identity(file: string): string | undefined {
   return info ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : undefined;
 }
 
-/** Each certificate's line of the cache file at `path` by serial (substrings of the one text read); none if unreadable or another format. */
-function load(path: string): Map<string, string> {
-  const lines = new Map<string, string>();
+/** The lines of the cache file at `path` by serial; none if unreadable or another format. */
+function load(path: string): PreviousLines {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    return lines;
+    return new PreviousLines('', 0);
   }
-  if (!text.startsWith(`${HEADER}\n`)) return lines;
-  for (let start = HEADER.length + 1; start < text.length; ) {
-    const end = text.indexOf('\n', start);
-    const line = text.slice(start, end === -1 ? text.length : end);
-    const tab = line.indexOf('\t');
-    if (tab > 0) lines.set(line.slice(0, tab), line);
-    start = end === -1 ? text.length : end + 1;
-  }
-  return lines;
+  return text.startsWith(`${HEADER}\n`) ? new PreviousLines(text, HEADER.length + 1) : new PreviousLines('', 0);
 }
 
 /** The summary a cache line holds for the file with identity `id`, or undefined if it holds another file's or is damaged. */
@@ -113,9 +105,9 @@ const lineOf = (serial: string, id: string, s: FileSummary): string => `${serial
 /**
  * Opens the cache at `path`; an unreadable or damaged one counts as empty. The new file is written while
  * `list` goes (cache-writer.ts), from the first summary that is not the kept one: a first `list` of 100,000
- * certificates held every fresh line until the end, 17 MB and more of its peak. Until then only the serials
- * kept so far are noted (strings index.txt's text already holds), and a `list` where nothing changed writes
- * nothing. A serial index.txt repeats (a damaged database) gets a line each; loading keeps the last.
+ * certificates held every fresh line until the end, 17 MB and more of its peak. Until then the lines kept
+ * so far are noted (substrings of the text read), and a `list` where nothing changed writes nothing. A serial
+ * index.txt repeats (a damaged database) gets a line each.
  */
 export function openSummaryCache(path: string): SummaryCache {
   const previous = load(path);
@@ -132,7 +124,7 @@ export function openSummaryCache(path: string): SummaryCache {
     if (opened) return;
     opened = true;
     writer = CacheWriter.open(path, HEADER);
-    for (const serial of keptBefore) writer?.add(previous.get(serial)!);
+    for (const line of keptBefore) writer?.add(line);
     keptBefore = [];
   };
   return {
@@ -145,7 +137,7 @@ export function openSummaryCache(path: string): SummaryCache {
           write(kept!);
         } else {
           lines += 1;
-          keptBefore.push(serial);
+          keptBefore.push(kept!);
         }
         return cached;
       }
