@@ -10,7 +10,8 @@ import { lines } from '../../text-lines.js';
 export class PreviousLines {
   /** How many lines hold a serial. */
   readonly size: number;
-  private next: number;
+  /** The lines not handed out yet, in the file's order. */
+  private readonly rest: Generator<string>;
   private bySerial: Map<string, string> | undefined;
 
   /** The lines of `text` from offset `start` on. */
@@ -18,7 +19,7 @@ export class PreviousLines {
     private readonly text: string,
     private readonly start: number,
   ) {
-    this.next = start;
+    this.rest = lines(text, start);
     let size = 0;
     for (const line of lines(text, start)) if (line.indexOf('\t') > 0) size += 1;
     this.size = size;
@@ -33,15 +34,9 @@ export class PreviousLines {
     return this.bySerial.get(serial);
   }
 
-  /** The next line that holds a serial, and the offset moved past it. */
+  /** The next line that holds a serial. next(), not for…of: leaving a for…of early would close the generator. */
   private takeNext(): string | undefined {
-    while (this.next < this.text.length) {
-      const newline = this.text.indexOf('\n', this.next);
-      const end = newline === -1 ? this.text.length : newline;
-      const line = this.text.slice(this.next, end);
-      this.next = end + 1;
-      if (line.indexOf('\t') > 0) return line;
-    }
+    for (let next = this.rest.next(); !next.done; next = this.rest.next()) if (next.value.indexOf('\t') > 0) return next.value;
     return undefined;
   }
 
