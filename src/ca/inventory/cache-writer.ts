@@ -1,8 +1,12 @@
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Lines per write: one string of 100,000 lines would be another 17 MB. */
-const LINES_PER_WRITE = 1000;
+/**
+ * Lines per write: one string of 100,000 lines would be another 17 MB, and lines waiting for a write of 1,000
+ * lived long enough to be promoted to V8's old space, where they stayed as garbage until a full collection
+ * (measured: a first `list` of 100,000 certificates peaked ~25 MiB higher than with 100 per write).
+ */
+const LINES_PER_WRITE = 100;
 
 /**
  * A cache file written line by line into a temporary beside it and renamed into place when finished.
