@@ -29,7 +29,7 @@ async function exists(path: string): Promise<boolean> {
  * has already read, by database directory (`check`, which parses each index.txt once). Returns one text per
  * disagreement.
  */
-export async function auditDisagreements(dir: string, recorded: AuditRecorded, parsed: ReadonlyMap<string, readonly IndexEntry[]> = new Map()): Promise<string[]> {
+export async function auditDisagreements(dir: string, recorded: AuditRecorded, parsed: ReadonlyMap<string, Iterable<IndexEntry>> = new Map()): Promise<string[]> {
   const paths = caPaths(dir);
   const found: string[] = [];
   if ((await exists(paths.settings)) && !recorded.init) {

@@ -29,7 +29,7 @@ export async function checkInterrupted(dir: string): Promise<{ findings: CheckFi
 }
 
 /** The audit log: its chain, its head, and whether every issuance and revocation in the databases has its record. */
-export async function checkAuditLog(dir: string, parsed: ReadonlyMap<string, readonly IndexEntry[]>): Promise<CheckFinding[]> {
+export async function checkAuditLog(dir: string, parsed: ReadonlyMap<string, Iterable<IndexEntry>>): Promise<CheckFinding[]> {
   const verify = `\`hsm-openssl-ca audit verify --dir ${dir}\``;
   const { records, recorded, problems, warnings } = await verifyAudit(dir);
   const findings: CheckFinding[] = problems.map((p) => ({

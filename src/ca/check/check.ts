@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { opendir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { printable } from '../../errors.js';
 import { ATOMIC_TEMP } from '../../fs-atomic.js';
-import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
-import { decodeCertificate, decodeCertificateEssentials, decodeCrl, decodeName, formatName, pemToDer, type CertificateEssentials, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
-import { subjectMatchesIndex } from './index-subject.js';
+import type { IndexEntry } from '../../tools/parse/index-txt.js';
+import { IndexDatabase } from './index-database.js';
+import { decodeCertificate, decodeCrl, formatName, pemToDer, type DecodedCertificate, type DecodedCrl } from '../../x509/decode.js';
+import { errorText, readOptional, shorten, STREAMED_DIRECTORY } from './check-files.js';
+import { checkNewcerts } from './newcerts-check.js';
 import { signatureValid } from '../../x509/verify.js';
 import { checkAuditLog, checkInterrupted } from './check-log.js';
 import { caPaths, intermediateCrlFiles, type CaPaths } from '../directory/layout.js';
@@ -62,22 +63,7 @@ interface CaUnderCheck {
   certificate: DecodedCertificate | undefined;
 }
 
-/**
- * A file's text, undefined when it does not exist; other errors propagate. Read synchronously: `check` reads
- * every certificate, and at 100,000 the promise API's thread-pool round trips cost more than the reads.
- */
-async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-const errorText = (error: unknown): string => printable(error instanceof Error ? error.message : String(error));
 const day = (date: Date): string => date.toISOString().slice(0, 10);
-const shorten = (text: string, max = 120): string => printable(text.length > max ? `${text.slice(0, max)}…` : text);
 
 /**
  * Reads DIR and reports on both CAs: settings, CA certificates and chain, each `openssl ca` database (index.txt,
@@ -116,9 +102,9 @@ export async function checkCaDirectory(dir: string): Promise<CheckFinding[]> {
   // Mid-commit, the databases and the log are ahead of or behind each other by design; the journal says how.
   if (committing) return report.findings;
   await report.area('the CA certificates', () => checkCaCertificates(report, cas, settings, paths.chain, paths.dir));
-  const parsed = new Map<string, IndexEntry[]>();
+  const parsed = new Map<string, Iterable<IndexEntry>>();
   for (const ca of cas) {
-    let entries: IndexEntry[] | undefined;
+    let entries: IndexDatabase | undefined;
     await report.area(`the ${ca.name} CA's database in ${ca.databaseDir}`, async () => {
       entries = await checkDatabase(report, ca);
     });
@@ -252,66 +238,58 @@ function parseHexFile(text: string): bigint | undefined {
   return match && match[1]!.length % 2 === 0 ? serialValue(match[1]!) : undefined;
 }
 
-interface NumberedEntry {
-  readonly line: number;
-  readonly entry: IndexEntry;
-}
-
-/** Checks one `openssl ca` database; returns its parsed entries (the good lines) for the CRL check. */
-async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexEntry[] | undefined> {
+/** Checks one `openssl ca` database; returns its index (the good lines) for the CRL and audit log checks. */
+async function checkDatabase(report: Report, ca: CaUnderCheck): Promise<IndexDatabase | undefined> {
   const indexPath = join(ca.databaseDir, 'index.txt');
-  const indexBytes = await readOptional(indexPath);
-  let numbered: NumberedEntry[] | undefined;
-  if (indexBytes === undefined) {
-    report.broken(`${indexPath} is missing: the ${ca.name} CA's record of what it issued is gone and \`openssl ca\` cannot run; restore it from your backup`);
-  } else {
-    numbered = checkIndexText(report, indexPath, indexBytes.toString('utf8'));
-  }
-  const entries = numbered?.map((n) => n.entry);
-
+  const read = await readIndexDatabase(report, indexPath, ca.name);
   await checkAttr(report, ca);
   await checkSerial(report, ca);
-  if (numbered) await checkNewcerts(report, ca, indexPath, numbered);
-  return entries;
+  if (read) await checkNewcerts(report, ca, indexPath, read.index, read.uniqueSerials);
+  return read?.index;
 }
 
-/** Parses index.txt line by line so one bad line is named instead of hiding the rest. */
-function checkIndexText(report: Report, indexPath: string, text: string): NumberedEntry[] {
-  const numbered: NumberedEntry[] = [];
-  let bad = 0;
-  text.split('\n').forEach((line, i) => {
-    if (line.length === 0) return;
-    try {
-      const [entry] = parseIndex(line);
-      numbered.push({ line: i + 1, entry: entry! });
-    } catch {
-      bad += 1;
-      report.broken(`${indexPath} line ${i + 1} is not a complete openssl ca database line ("${shorten(line)}"); \`openssl ca\` cannot use the database — restore index.txt from your backup, or rewrite the line from the matching newcerts/SERIAL.pem`);
-    }
-  });
-  if (text.length > 0 && !text.endsWith('\n')) {
-    // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
-    report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${text.split('\n').length} is complete, append a newline; otherwise restore index.txt from your backup`);
+/** index.txt read and checked line by line, or undefined (and a finding) when it is missing. */
+async function readIndexDatabase(report: Report, indexPath: string, caName: CaUnderCheck['name']): Promise<{ index: IndexDatabase; uniqueSerials: boolean } | undefined> {
+  const bytes = await readOptional(indexPath);
+  if (bytes === undefined) {
+    report.broken(`${indexPath} is missing: the ${caName} CA's record of what it issued is gone and \`openssl ca\` cannot run; restore it from your backup`);
+    return undefined;
   }
+  const index = new IndexDatabase(bytes.toString('utf8'));
+  return { index, uniqueSerials: checkIndexText(report, indexPath, index) };
+}
+
+/** Checks index.txt line by line so one bad line is named instead of hiding the rest; returns whether no serial repeats. */
+function checkIndexText(report: Report, indexPath: string, index: IndexDatabase): boolean {
+  const count = { valid: 0, revoked: 0, expired: 0, bad: 0 };
   // The first line of each serial, and every line of a serial seen again: 100,000 serials need no array each.
   const firstLine = new Map<bigint, number>();
   const repeated = new Map<bigint, number[]>();
-  for (const { line, entry } of numbered) {
+  for (const { line, text, entry } of index.lines()) {
+    if (!entry) {
+      count.bad += 1;
+      report.broken(`${indexPath} line ${line} is not a complete openssl ca database line ("${shorten(text)}"); \`openssl ca\` cannot use the database — restore index.txt from your backup, or rewrite the line from the matching newcerts/SERIAL.pem`);
+      continue;
+    }
+    count[entry.status] += 1;
     const serial = serialValue(entry.serial);
     const first = firstLine.get(serial);
     if (first === undefined) firstLine.set(serial, line);
     else repeated.set(serial, [...(repeated.get(serial) ?? [first]), line]);
   }
-  let duplicated = 0;
+  const unterminated = index.unterminatedLine();
+  if (unterminated !== undefined) {
+    // Measured with openssl 3.0: TXT_DB_read drops an unterminated last line, and the next signing rewrites index.txt without it.
+    report.broken(`${indexPath} does not end with a line break: \`openssl ca\` silently drops its last line and would lose that record on the next signing — if line ${unterminated} is complete, append a newline; otherwise restore index.txt from your backup`);
+  }
   for (const [serial, lines] of repeated) {
-    duplicated += 1;
     report.broken(`${indexPath} lists serial ${opensslHex(serial)} ${lines.length} times (lines ${lines.join(', ')}); \`openssl ca\` refuses a database with a repeated serial ("Error creating serial number index") — keep the line that matches newcerts/${opensslHex(serial)}.pem and remove the others, or restore index.txt from your backup`);
   }
-  if (bad === 0 && duplicated === 0) {
-    const count = (status: IndexEntry['status']) => numbered.filter((n) => n.entry.status === status).length;
-    report.ok(`${indexPath}: ${numbered.length} ${numbered.length === 1 ? 'entry' : 'entries'} (${count('valid')} valid, ${count('revoked')} revoked, ${count('expired')} expired), no repeated serial`);
+  if (count.bad === 0 && repeated.size === 0) {
+    const entries = count.valid + count.revoked + count.expired;
+    report.ok(`${indexPath}: ${entries} ${entries === 1 ? 'entry' : 'entries'} (${count.valid} valid, ${count.revoked} revoked, ${count.expired} expired), no repeated serial`);
   }
-  return numbered;
+  return repeated.size === 0;
 }
 
 async function checkAttr(report: Report, ca: CaUnderCheck): Promise<void> {
@@ -337,91 +315,8 @@ async function checkSerial(report: Report, ca: CaUnderCheck): Promise<void> {
   report.ok(`${path}: left by an older hsm-openssl-ca and no longer read — every serial is drawn at random (openssl ca rand_serial) and one already in index.txt is refused; the file may be removed`);
 }
 
-async function checkNewcerts(report: Report, ca: CaUnderCheck, indexPath: string, numbered: NumberedEntry[]): Promise<void> {
-  const newcerts = join(ca.databaseDir, 'newcerts');
-  let names: string[];
-  try {
-    names = await readdir(newcerts);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    report.broken(`${newcerts}/ is missing${numbered.length ? ` with the ${numbered.length} certificates index.txt records` : ''}; recreate the directory and restore its files from your backup`);
-    return;
-  }
-  const files = new Map<bigint, string>();
-  for (const name of names) {
-    const match = /^([0-9A-Fa-f]+)\.pem$/.exec(name);
-    if (match) files.set(serialValue(match[1]!), name);
-  }
-
-  let problems = 0;
-  for (const { line, entry } of numbered) {
-    const serial = serialValue(entry.serial);
-    const path = join(newcerts, files.get(serial) ?? `${entry.serial}.pem`);
-    // What is left in `files` afterwards has no index.txt line (no set of 100,000 indexed serials beside it).
-    files.delete(serial);
-    const problem = await entryProblem(path, entry, ca);
-    if (problem) {
-      problems += 1;
-      report.broken(`${path}: ${problem} — serial ${entry.serial} (${shorten(entry.subject, 80)}, ${indexPath} line ${line}); restore the file from your backup (or from the copy handed to its subscriber)`);
-    }
-  }
-  if (problems === 0 && numbered.length > 0) report.ok(`${newcerts}/: every index.txt entry has its certificate, and serial, subject and expiry agree`);
-
-  const revokedOnCrl = await crlRevokedSerials(ca.crlPath);
-  let orphans = 0;
-  for (const [serial, name] of files) {
-    orphans += 1;
-    const path = join(newcerts, name);
-    if (revokedOnCrl.has(serial)) {
-      report.broken(`${path} has no line in ${indexPath}, yet ${ca.crlPath} lists it as revoked: it was issued and index.txt lost its line — restore index.txt from your backup (keep ${path}, it is that certificate)`);
-      continue;
-    }
-    // commitDatabase writes newcerts/ first and index.txt last, and the signed file is handed out only after that.
-    report.repairable(`${path} has no line in ${indexPath}: a signing was interrupted after the certificate was written and before the database was updated, so it was never handed out. The next signing is unaffected; remove ${path}`);
-  }
-  if (orphans === 0) report.ok(`${newcerts}/: no certificate without an index.txt line`);
-}
-
-/** The serials a CA's CRL lists, best effort: an unreadable CRL is reported by checkCrl, here it lists nothing. */
-async function crlRevokedSerials(crlPath: string): Promise<Set<bigint>> {
-  try {
-    const bytes = await readOptional(crlPath);
-    if (bytes === undefined) return new Set();
-    return new Set(decodeCrl(pemToDer(bytes.toString('utf8'), 'X509 CRL', crlPath)).revoked.map((r) => serialValue(r.serialHex)));
-  } catch {
-    return new Set();
-  }
-}
-
-/** What is wrong with one index entry's newcerts file, or undefined. Names are decoded only to say what differs. */
-async function entryProblem(path: string, entry: IndexEntry, ca: CaUnderCheck): Promise<string | undefined> {
-  const bytes = await readOptional(path);
-  if (bytes === undefined) return 'missing: index.txt records a certificate that is gone';
-  let cert: CertificateEssentials;
-  try {
-    cert = decodeCertificateEssentials(pemToDer(bytes.toString('utf8'), 'CERTIFICATE', path));
-  } catch (error) {
-    return `does not decode (${errorText(error)})`;
-  }
-  if (serialValue(cert.serialHex) !== serialValue(entry.serial)) return `holds serial ${cert.serialHex}, not the serial index.txt records`;
-  if (Math.floor(cert.notAfter.getTime() / 1000) !== Math.floor(entry.expires.getTime() / 1000)) {
-    return `expires ${cert.notAfter.toISOString()} but index.txt says ${entry.expires.toISOString()}`;
-  }
-  if (!subjectMatchesIndex(cert.subjectDer, entry.subject)) return `has subject ${nameText(cert.subjectDer)}, which is not index.txt's "${shorten(entry.subject, 80)}"`;
-  if (ca.certificate && !cert.issuerDer.equals(ca.certificate.subjectDer)) return `was issued by ${nameText(cert.issuerDer)}, not by the ${ca.name} CA`;
-  return undefined;
-}
-
-function nameText(der: Buffer): string {
-  try {
-    return formatName(decodeName(der));
-  } catch (error) {
-    return `an undecodable name (${errorText(error)})`;
-  }
-}
-
-async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] | undefined): Promise<void> {
-  const revokedInIndex = new Map((entries ?? []).filter((e) => e.status === 'revoked').map((e) => [serialValue(e.serial), e]));
+async function checkCrl(report: Report, ca: CaUnderCheck, entries: Iterable<IndexEntry> | undefined): Promise<void> {
+  const revokedInIndex = new Map(filtered(entries ?? [], (e) => e.status === 'revoked').map((e) => [serialValue(e.serial), e]));
   const crlnumberPath = join(ca.databaseDir, 'crlnumber');
   const crlnumberText = await readOptional(crlnumberPath);
   const crlnumber = crlnumberText === undefined ? undefined : parseHexFile(crlnumberText.toString('utf8'));
@@ -470,7 +365,7 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
       healthy = false;
       report.repairable(`${ca.crlPath} does not list revoked serial(s) ${missing.map(opensslHex).join(', ')} that ${join(ca.databaseDir, 'index.txt')} marks revoked (a revocation was recorded but its CRL not written): publish a new CRL with \`${ca.crlCommand}\``);
     }
-    const known = new Map(entries.map((e) => [serialValue(e.serial), e]));
+    const known = new Map(filtered(entries, (e) => listed.has(serialValue(e.serial))).map((e) => [serialValue(e.serial), e]));
     for (const revoked of crl.revoked) {
       const serial = serialValue(revoked.serialHex);
       if (revokedInIndex.has(serial)) continue;
@@ -495,6 +390,13 @@ async function checkCrl(report: Report, ca: CaUnderCheck, entries: IndexEntry[] 
   if (healthy) {
     report.ok(`${ca.name} CRL ${ca.crlPath}: number ${crl.crlNumber === undefined ? "(none)" : String(crl.crlNumber)}, lists the ${crl.revoked.length} revoked serial(s) of index.txt, next update ${crl.nextUpdate ? day(crl.nextUpdate) : '(none)'}`);
   }
+}
+
+/** The entries `keep` accepts, without an array of all of them first. */
+function filtered(entries: Iterable<IndexEntry>, keep: (entry: IndexEntry) => boolean): IndexEntry[] {
+  const kept: IndexEntry[] = [];
+  for (const entry of entries) if (keep(entry)) kept.push(entry);
+  return kept;
 }
 
 /** The DER copy that a CRL Distribution Point serves must be the very CRL of the PEM file. */
@@ -525,7 +427,8 @@ async function checkLeftovers(report: Report, dir: string): Promise<void> {
     }
   }
   const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
+    // One entry at a time: newcerts/ holds 100,000 files, and an array of them all is tens of MiB.
+    for await (const entry of await opendir(current, STREAMED_DIRECTORY)) {
       const path = join(current, entry.name);
       if (entry.isDirectory()) {
         await walk(path);

@@ -61,22 +61,29 @@ function describeEntry(entry: IndexEntry, file: string, summary: FileSummary): I
 }
 
 /**
- * Everything a CA issued, from its index.txt and the certificates in newcerts/. A valid entry past its
- * notAfter is reported as expired even before `openssl ca -updatedb` marks it. A large CA's file summaries
- * come from the user's cache where the file is unchanged (summary-cache.ts).
+ * Everything a CA issued, from its index.txt and the certificates in newcerts/, one at a time: at 100,000
+ * a caller that keeps less than the whole description of each (list's table) stays well under 200 MiB. A
+ * valid entry past its notAfter is reported as expired even before `openssl ca -updatedb` marks it. A large
+ * CA's file summaries come from the user's cache where the file is unchanged (summary-cache.ts), which is
+ * saved once the last certificate has been described.
  */
-export async function issuedBy(auth: Authority): Promise<IssuedCertificate[]> {
+export async function* issuedCertificates(auth: Authority): AsyncGenerator<IssuedCertificate> {
   const index = await readFile(join(auth.databaseDir, 'index.txt'), 'utf8');
   const cache = lineCount(index) >= CACHE_FROM ? openSummaryCache(summaryCachePath(auth.databaseDir)) : undefined;
   const newcerts = join(auth.databaseDir, 'newcerts');
-  // Each entry described as it is parsed: at 100,000 the parsed entries held all at once were 33 MiB of the peak.
-  const issued: IssuedCertificate[] = [];
-  for (const entry of indexEntries(index)) {
-    const file = `${newcerts}/${entry.serial}.pem`;
-    issued.push(describeEntry(entry, file, cache ? cache.summary(entry.serial, file, () => summariseFile(file)) : summariseFile(file)));
+  let complete = false;
+  try {
+    // Each entry described as it is parsed: at 100,000 the parsed entries held all at once were 33 MiB of the peak.
+    for (const entry of indexEntries(index)) {
+      const file = `${newcerts}/${entry.serial}.pem`;
+      yield describeEntry(entry, file, cache ? cache.summary(entry.serial, file, () => summariseFile(file)) : summariseFile(file));
+    }
+    complete = true;
+  } finally {
+    // A listing that failed (a certificate that does not decode) leaves the cache as it was.
+    if (complete) cache?.save();
+    else cache?.discard();
   }
-  cache?.save();
-  return issued;
 }
 
 function lineCount(text: string): number {

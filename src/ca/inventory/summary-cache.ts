@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { CacheWriter, removeQuietly } from './cache-writer.js';
+import { PreviousLines } from './previous-lines.js';
 
 /** What `list` shows of a certificate that only its newcerts/ file says (index.txt says the rest). */
 export interface FileSummary {
@@ -30,6 +32,8 @@ export interface SummaryCache {
   summary(serial: string, file: string, read: () => FileSummary): FileSummary;
   /** Writes what changed, best effort: a cache that cannot be written only costs the next `list` its time. */
   save(): void;
+  /** Drops what was written so far: the listing failed, so the cache stays as it was. */
+  discard(): void;
 }
 
 /**
@@ -62,24 +66,15 @@ function identity(file: string): string | undefined {
   return info ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : undefined;
 }
 
-/** Each certificate's line of the cache file at `path` by serial (substrings of the one text read); none if unreadable or another format. */
-function load(path: string): Map<string, string> {
-  const lines = new Map<string, string>();
+/** The lines of the cache file at `path` by serial; none if unreadable or another format. */
+function load(path: string): PreviousLines {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    return lines;
+    return new PreviousLines('', 0);
   }
-  if (!text.startsWith(`${HEADER}\n`)) return lines;
-  for (let start = HEADER.length + 1; start < text.length; ) {
-    const end = text.indexOf('\n', start);
-    const line = text.slice(start, end === -1 ? text.length : end);
-    const tab = line.indexOf('\t');
-    if (tab > 0) lines.set(line.slice(0, tab), line);
-    start = end === -1 ? text.length : end + 1;
-  }
-  return lines;
+  return text.startsWith(`${HEADER}\n`) ? new PreviousLines(text, HEADER.length + 1) : new PreviousLines('', 0);
 }
 
 /** The summary a cache line holds for the file with identity `id`, or undefined if it holds another file's or is damaged. */
@@ -107,64 +102,59 @@ const isSummary = (value: unknown): value is [string, string[], string | null, n
 
 const lineOf = (serial: string, id: string, s: FileSummary): string => `${serial}\t${id}\t${JSON.stringify([s.subject, s.sans, s.profile ?? null, s.notAfter.getTime()])}`;
 
-/** Writes the header and the lines a thousand at a time: one string of 100,000 lines would be another 17 MB. */
-function writeLines(path: string, lines: Iterable<string>): void {
-  const fd = openSync(path, 'w', 0o600);
-  try {
-    let chunk = [HEADER];
-    for (const line of lines) {
-      chunk.push(line);
-      if (chunk.length === 1000) {
-        writeSync(fd, `${chunk.join('\n')}\n`);
-        chunk = [];
-      }
-    }
-    writeSync(fd, chunk.length > 0 ? `${chunk.join('\n')}\n` : '');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    rmSync(path, { force: true });
-  } catch {
-    // its directory is not there or not a directory: nothing was left behind
-  }
-}
-
-/** Opens the cache at `path`; an unreadable or damaged one counts as empty. */
+/**
+ * Opens the cache at `path`; an unreadable or damaged one counts as empty. The new file is written while
+ * `list` goes (cache-writer.ts), from the first summary that is not the kept one: a first `list` of 100,000
+ * certificates held every fresh line until the end, 17 MB and more of its peak. Until then the lines kept
+ * so far are noted (substrings of the text read), and a `list` where nothing changed writes nothing. A serial
+ * index.txt repeats (a damaged database) gets a line each.
+ */
 export function openSummaryCache(path: string): SummaryCache {
   const previous = load(path);
-  const current = new Map<string, string>();
+  let writer: CacheWriter | undefined;
+  let opened = false;
+  let keptBefore: string[] = [];
+  let lines = 0;
   let changed = false;
+  const write = (line: string): void => {
+    lines += 1;
+    writer?.add(line);
+  };
+  const openWriter = (): void => {
+    if (opened) return;
+    opened = true;
+    writer = CacheWriter.open(path, HEADER);
+    for (const line of keptBefore) writer?.add(line);
+    keptBefore = [];
+  };
   return {
     summary(serial, file, read) {
       const id = identity(file);
       const kept = previous.get(serial);
       const cached = id !== undefined && kept !== undefined ? summaryOf(kept, id) : undefined;
       if (cached) {
-        current.set(serial, kept!);
+        if (opened) {
+          write(kept!);
+        } else {
+          lines += 1;
+          keptBefore.push(kept!);
+        }
         return cached;
       }
       const fresh = read();
-      if (id !== undefined) current.set(serial, lineOf(serial, id, fresh));
       changed = true;
+      openWriter();
+      if (id !== undefined) write(lineOf(serial, id, fresh));
       return fresh;
     },
     save() {
       // Entries no longer listed (a CA directory restored from an older backup) are dropped.
-      if (!changed && current.size === previous.size) return;
-      const temp = `${path}.${process.pid}.tmp`;
-      try {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        writeLines(temp, current.values());
-        renameSync(temp, path);
-        removeQuietly(legacyPath(path));
-      } catch {
-        // Read-only home, full disk: the listing is right either way, only the next one is slower.
-        removeQuietly(temp);
-      }
+      if (!changed && lines === previous.size) return;
+      openWriter();
+      if (writer?.finish()) removeQuietly(legacyPath(path));
+    },
+    discard() {
+      writer?.abandon();
     },
   };
 }

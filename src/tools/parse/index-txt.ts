@@ -1,5 +1,6 @@
 import { ParseError } from '../../errors.js';
 import { parseAsn1Time } from '../../x509/decode.js';
+import { lines } from '../../text-lines.js';
 
 /** One line of an `openssl ca` database (index.txt). */
 export interface IndexEntry {
@@ -28,13 +29,9 @@ export function parseIndex(text: string): IndexEntry[] {
  */
 export function* indexEntries(text: string): Generator<IndexEntry> {
   let lineNumber = 0;
-  // Stryker disable next-line EqualityOperator: at start = length the line found is empty and skipped, then the loop ends
-  for (let start = 0; start < text.length; ) {
-    const newline = text.indexOf('\n', start);
-    const end = newline === -1 ? text.length : newline;
+  for (const line of lines(text)) {
     lineNumber += 1;
-    if (end > start) yield parseLine(text.slice(start, end), lineNumber);
-    start = end + 1;
+    if (line.length > 0) yield parseLine(line, lineNumber);
   }
 }
 

@@ -75,7 +75,7 @@ describe('the list summary cache', () => {
     expect(files.map(({ serial, path }) => again.summary(serial, path, never))).toEqual([web, other, tricky]);
   });
 
-  it('writes every line of a cache larger than one write (1,000 lines each)', () => {
+  it('writes every line of a cache larger than one write (100 lines each)', () => {
     const serials = Array.from({ length: 2001 }, (_, i) => i.toString(16).toUpperCase().padStart(4, '0'));
     const cache = openSummaryCache(cachePath);
     for (const serial of serials) cache.summary(serial, file, () => web);
@@ -85,6 +85,31 @@ describe('the list summary cache', () => {
     let reads = 0;
     for (const serial of serials) again.summary(serial, file, () => ((reads += 1), web));
     expect(reads).toBe(0);
+  });
+
+  it('answers from the cache when certificates are asked for in another order than it was written (lines added or removed since)', () => {
+    const serials = ['01', '02', '03', '04'];
+    const cache = openSummaryCache(cachePath);
+    for (const serial of serials) cache.summary(serial, file, () => web);
+    cache.save();
+    const again = openSummaryCache(cachePath);
+    let reads = 0;
+    for (const serial of ['01', '03', '05', '02', '04']) again.summary(serial, file, () => ((reads += 1), web));
+    expect(reads).toBe(1);
+    again.save();
+    expect(readFileSync(cachePath, 'utf8').split('\n').map((line) => line.split('\t')[0])).toEqual(['hsm-openssl-ca list cache 2', '01', '03', '05', '02', '04', '']);
+  });
+
+  it('leaves the cache as it was, and no temporary file, when the listing fails part-way (discard)', () => {
+    listOnce(web);
+    const before = readFileSync(cachePath, 'utf8');
+    const cache = openSummaryCache(cachePath);
+    const second = join(dir, 'CD.pem');
+    writeFileSync(second, 'certificate two');
+    cache.summary('CD', second, () => other);
+    cache.discard();
+    expect(readFileSync(cachePath, 'utf8')).toBe(before);
+    expect(readdirSync(join(dir, 'cache', 'hsm-openssl-ca'))).toEqual(['list.txt']);
   });
 
   it('removes the single-JSON cache of earlier versions when it writes its own', () => {
