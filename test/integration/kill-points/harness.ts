@@ -46,15 +46,22 @@ export async function restore(worker: Worker, from: string): Promise<void> {
 
 export interface Run extends Result {
   readonly signal: NodeJS.Signals | null;
+  /** Stopped by the harness after RUN_TIMEOUT_MS: the run hung. */
+  readonly timedOut: boolean;
 }
+
+/** A run of one command on a CA of a few certificates takes seconds; this is a hang, well before the CLI's own 300 s child timeout. */
+const RUN_TIMEOUT_MS = 120_000;
 
 /** Runs the built CLI; never throws for a failed or killed run. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, preload = false): Promise<Run> {
   const argv = preload ? ['--require', TRACER, CLI, ...args] : [CLI, ...args];
+  const started = Date.now();
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, argv, { env, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, argv, { env, maxBuffer: 64 * 1024 * 1024, timeout: RUN_TIMEOUT_MS }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 128) : 0;
-      resolve({ code, signal: child.signalCode, stdout: String(stdout), stderr: String(stderr) });
+      const timedOut = Boolean(error?.killed) && Date.now() - started >= RUN_TIMEOUT_MS;
+      resolve({ code, signal: child.signalCode, timedOut, stdout: String(stdout), stderr: String(stderr) });
     });
     child.stdin?.end();
   });

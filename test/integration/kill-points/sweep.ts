@@ -163,13 +163,19 @@ async function nextRunsWork(worker: Worker, scenario: Scenario): Promise<string[
  * Kill point k: restore the snapshot, SIGKILL the command right after its k-th step, then judge what is left.
  * Returns what is wrong, empty when the promise held.
  */
-export async function killPoint(worker: Worker, scenario: Scenario, k: number, expected: string): Promise<string[]> {
+export async function killPoint(worker: Worker, scenario: Scenario, k: number, expected: string, retried = false): Promise<string[]> {
   await restore(worker, scenario.snapshot);
   const was = await before(worker.caDir);
   const run = await runTraced(worker, scenario.args(worker), k);
   const last = run.steps.at(-1) ?? '';
   if (run.signal !== 'SIGKILL' || run.steps.length !== k || normalizeStep(last) !== normalizeStep(expected)) {
-    return [`harness: not killed after this step (exit ${run.code}, signal ${run.signal}, ${run.steps.length} steps, last: ${last})`];
+    // Seen once in about 3,500 kill points (CI, session 10): an openssl child on SoftHSM2 that never returned, so
+    // the run sat until the harness's timeout. That point is swept once more; a second hang is a finding.
+    if (!retried && run.timedOut) {
+      console.log(`kill-point sweep: ${scenario.command} k=${k} hung until the harness's timeout (${run.steps.length} steps, last: ${last}); sweeping it once more`);
+      return killPoint(worker, scenario, k, expected, true);
+    }
+    return [`harness: not killed after this step (exit ${run.code}, signal ${run.signal}, ${run.steps.length} steps, last: ${last}${run.timedOut ? ', timed out' : ''})`];
   }
   const problems: string[] = [];
   const first = await check(worker);
