@@ -39,9 +39,9 @@ export async function findIssued(auth: Authority, target: string): Promise<Issue
     const path = join(auth.databaseDir, 'newcerts', `${entry.serial}.pem`);
     cert = decodeCertificate(pemToDer(await readFile(path, 'utf8'), 'CERTIFICATE', path));
   }
+  const signedBy = (signer: DecodedCertificate) => cert.issuerDer.equals(signer.subjectDer) && signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, signer.spkiDer);
   // After `intermediate --rekey`, what this database holds may be signed by one of the intermediate's earlier keys.
-  const signers = [auth.certificate, ...auth.earlierCertificates];
-  if (!signers.some((signer) => cert.issuerDer.equals(signer.subjectDer) && signatureValid(cert.tbsDer, cert.signature, cert.signatureAlgorithmOid, signer.spkiDer))) {
+  if (!signedBy(auth.certificate) && !(await auth.earlierCertificates()).some(signedBy)) {
     throw new CaError(`${target} was not issued by the ${auth.name} CA${auth.name === 'intermediate' ? ' (to revoke the intermediate itself, use --root)' : ''}`);
   }
   const entry = index.find((e) => serialValue(e.serial) === serialValue(cert.serialHex));

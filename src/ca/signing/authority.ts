@@ -13,8 +13,11 @@ export interface Authority {
   readonly name: 'root' | 'intermediate';
   /** What messages call it: "root", "intermediate", or "intermediate key 1" for a key replaced by `intermediate --rekey`. */
   readonly title: string;
-  /** The intermediate's earlier keys' certificates: what this database holds may be signed by one of them. */
-  readonly earlierCertificates: readonly DecodedCertificate[];
+  /**
+   * The intermediate's earlier keys' certificates: what this database holds may be signed by one of them.
+   * Read when asked (finding an issued certificate), not by every signing, which needs only the current one.
+   */
+  readonly earlierCertificates: () => Promise<readonly DecodedCertificate[]>;
   /** Where this CA's files are put in a workspace, so two generations of the intermediate never share one. */
   readonly workspaceName: string;
   /** The directory holding index.txt, serial, crlnumber and newcerts/. */
@@ -48,7 +51,7 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
     return {
       name: which,
       title: which,
-      earlierCertificates: [],
+      earlierCertificates: noEarlierCertificates,
       workspaceName: which,
       databaseDir: paths.dir,
       certificatePath,
@@ -63,9 +66,12 @@ export async function authority(ca: LoadedCa, which: 'root' | 'intermediate'): P
       configContext: { privateKeyUri: key.uri, certificate: certificatePath, digest, rootCrlUrl: '', nameConstraints: [], pathlen: 0, foreignSubject: false },
     };
   }
-  const earlier = await Promise.all((settings.previousIntermediates ?? []).map((previous) => readPrevious(ca, previous)));
+  const earlier = () => Promise.all((settings.previousIntermediates ?? []).map((previous) => readPrevious(ca, previous)));
   return intermediateAuthority(ca, { title: which, generation: intermediateGeneration(settings), key, keyType: caKeyType(settings, 'intermediate'), digest, certificatePath, certificate, crlUrl: settings.crlUrl, earlier });
 }
+
+/** An authority whose database holds only what its current key signed. */
+export const noEarlierCertificates = async (): Promise<readonly DecodedCertificate[]> => [];
 
 async function readPrevious(ca: LoadedCa, previous: PreviousIntermediate): Promise<DecodedCertificate> {
   const path = resolve(ca.paths.dir, previous.certificate);
@@ -77,7 +83,7 @@ async function readPrevious(ca: LoadedCa, previous: PreviousIntermediate): Promi
 /** One key of the intermediate as `openssl ca` sees it: the current one, an earlier one, or (rekey) the one about to be current. */
 export function intermediateAuthority(
   ca: LoadedCa,
-  one: { title: string; generation: number; key: TokenKey; keyType: KeyType; digest: Digest; certificatePath: string; certificate: DecodedCertificate; crlUrl: string | undefined; earlier: readonly DecodedCertificate[] },
+  one: { title: string; generation: number; key: TokenKey; keyType: KeyType; digest: Digest; certificatePath: string; certificate: DecodedCertificate; crlUrl: string | undefined; earlier: Authority['earlierCertificates'] },
 ): Authority {
   const files = intermediateCrlFiles(ca.paths, one.generation);
   return {
@@ -114,7 +120,7 @@ export async function earlierAuthorities(ca: LoadedCa, now = new Date()): Promis
     const certificate = await readPrevious(ca, previous);
     if (certificate.notAfter <= now) continue;
     const generation = index + 1;
-    out.push(intermediateAuthority(ca, { title: `intermediate key ${generation} (${basename(certificatePath)})`, generation, key: previous.key, keyType: previous.keyType, digest: previousDigest(ca.settings, previous), certificatePath, certificate, crlUrl: previous.crlUrl, earlier: [] }));
+    out.push(intermediateAuthority(ca, { title: `intermediate key ${generation} (${basename(certificatePath)})`, generation, key: previous.key, keyType: previous.keyType, digest: previousDigest(ca.settings, previous), certificatePath, certificate, crlUrl: previous.crlUrl, earlier: noEarlierCertificates }));
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { intermediateCsr, intermediateCsrConfig, rootSignsIntermediate } from '.
 import { planRenewal, replacementWrites } from './intermediate-renewal.js';
 import type { IssuedCa } from './root.js';
 import { bothPins, bothSigners, openBothTokens } from '../token/both-tokens.js';
-import { intermediateAuthority } from './authority.js';
+import { intermediateAuthority, noEarlierCertificates } from './authority.js';
 import { firstCrl } from './revocation.js';
 
 /** The new key's first CRL lasts as long as `crl` makes them by default. */
@@ -133,7 +133,7 @@ export async function rekeyIntermediate(options: TokenCommandOptions & RekeyOpti
         options.say('signing the new intermediate certificate with the root key (openssl ca)…');
         const { signed, cert, issuedPath, checks: signedChecks } = await rootSignsIntermediate(options.run, ca, plan, { rootSigner, what: 'the new intermediate certificate', days: options.days, csr: csrPath, work, tokenSpki });
         options.say('signing the new key\'s first CRL (openssl ca -gencrl)…');
-        const newKey = intermediateAuthority(ca, { title: `intermediate key ${plan.generation}`, generation: plan.generation, key, keyType: plan.keyType, digest: plan.digest, certificatePath: issuedPath, certificate: cert, crlUrl: plan.crlUrl, earlier: [] });
+        const newKey = intermediateAuthority(ca, { title: `intermediate key ${plan.generation}`, generation: plan.generation, key, keyType: plan.keyType, digest: plan.digest, certificatePath: issuedPath, certificate: cert, crlUrl: plan.crlUrl, earlier: noEarlierCertificates });
         const crl = await firstCrl(signer, newKey, { run: options.run, ca, command: 'intermediate', work, days: FIRST_CRL_DAYS });
         return { key, csrPem, signed, cert, crl, checks: [...csrChecks, ...signedChecks, ...crl.result.checks, `the old key ${plan.key.uri} is on the token (it signs the CRLs of what it issued)`] };
       });
