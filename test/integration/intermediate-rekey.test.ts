@@ -141,6 +141,16 @@ describe('intermediate --rekey', () => {
     expect((await Cert.load(renewed)).crlDistributionPoints).toEqual(['URI:http://pki.rekey.test/intermediate-2.crl']);
   });
 
+  it('crl --dry-run shows both keys\' CRLs and leaves the directory and the token untouched', async () => {
+    const [tree, objects] = [await treeHash(dir), await tokenObjects()];
+    const result = await cli(['crl', '--dry-run', '--dir', dir], { env });
+    expect([result.code, result.stderr]).toEqual([0, expect.not.stringMatching(/hsm-openssl-ca:/)]);
+    expect(result.stdout).toMatch(/crl --dry-run: the intermediate CRL number \d+ would be signed to \S+\/intermediate-2\.crl\.pem, and the CRLs of intermediate key 1 \(intermediate-[0-9A-F]+\.crt\) to \S+\/intermediate\.crl\.pem/);
+    expect(result.stdout).toContain(join(dir, 'config', 'intermediate-1-sign_server_csrs.ini'));
+    expect(await treeHash(dir)).toEqual(tree);
+    expect(await tokenObjects()).toBe(objects);
+  });
+
   it('status, check, list and audit verify see both keys', async () => {
     const status = await cli(['status', '--dir', dir]);
     expect(status.code).toBe(0);

@@ -4,17 +4,17 @@ import { CaError, UsageError } from '../../errors.js';
 import { resolveBackend, type OpensslBackend } from '../../openssl/backend.js';
 import { renderTemplate } from '../../openssl-config.js';
 import * as openssl from '../../tools/openssl.js';
-import { authority, crlAuthorities, type Authority } from '../signing/authority.js';
+import { authority, type Authority } from '../signing/authority.js';
 import { loadCa, type LoadedCa, type TokenCommandOptions } from '../directory/context.js';
 import { stageDatabase, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
-import { daysUntil, formatName } from '../../x509/decode.js';
+import { formatName } from '../../x509/decode.js';
 import { findIssued } from '../inventory/issued.js';
 import { leafOutput, planLeaf, type IssueOptions } from '../signing/issue.js';
 import { intermediateCsrConfig, intermediateSigning, planIntermediate } from '../signing/intermediate.js';
 import { planRenewal } from '../signing/intermediate-renewal.js';
 import { planRekey, type RekeyOptions } from '../signing/intermediate-rekey.js';
 import { requireNoRootYet, rootConfigText } from '../signing/root.js';
-import { requireCrlDays, shadowCrl, shadowStagedAuthority, type RevocationReason } from '../signing/revocation.js';
+import { earlierCrls, requireCrlDays, shadowCrl, shadowStagedAuthority, workspaceFile, type RevocationReason } from '../signing/revocation.js';
 import { shadowStaged } from '../signing/sign.js';
 import { shadowAuthority } from './authority.js';
 import { shadowRoot } from './root.js';
@@ -69,22 +69,20 @@ export async function dryRunLeaf(options: IssueOptions): Promise<DryRun> {
 
 /** The CA's own config, kept path and text as `crl` and `revoke` render it. */
 async function keptConfig(ca: LoadedCa, auth: Authority): Promise<{ path: string; text: string }> {
-  return { path: join(ca.paths.config, auth.configName), text: await renderTemplate(auth.configName, { ...auth.configContext, dir: auth.databaseDir }) };
+  return { path: join(ca.paths.config, workspaceFile(auth, auth.configName)), text: await renderTemplate(auth.configName, { ...auth.configContext, dir: auth.databaseDir }) };
 }
 
 /** The CRLs of the intermediate's earlier keys (after `intermediate --rekey`), as `crl` would sign them next. */
 async function dryRunEarlierCrls(options: TokenCommandOptions & { days: number }, ca: LoadedCa, auth: Authority, at: { work: string; staging: string; backend: Awaited<ReturnType<typeof backendOf>> }) {
   const out = { titles: [] as string[], commands: [] as string[], configs: [] as Array<{ path: string; text: string }>, results: [] as string[], checks: [] as string[] };
-  for (const other of (await crlAuthorities(ca, auth)).slice(1)) {
-    const days = Math.min(options.days, daysUntil(other.certificate.notAfter));
-    if (days < 1) continue;
+  for (const { auth: other, days } of await earlierCrls(ca, auth, options.days)) {
     const staged = await shadowStagedAuthority(other, at.staging, at.work, await shadowAuthority(options.run, ca, 'intermediate', at.work, other));
     const crl = await shadowCrl(staged, other, days);
-    const config = { path: join(ca.paths.config, `${other.workspaceName}-${other.configName}`), text: await renderTemplate(other.configName, { ...other.configContext, dir: other.databaseDir }) };
+    const config = await keptConfig(ca, other);
     out.titles.push(`${other.title} to ${other.crlPath}`);
     out.commands.push(openssl.tokenCommandLine(at.backend, (keyArgs) => openssl.generateCrlArgs(keyArgs, { config: config.path, days, digest: other.digest, out: other.crlPath })));
     out.configs.push(config);
-    out.results.push(await openssl.asText(options.run, 'crl', join(at.work, `${other.workspaceName}-shadow-crl.pem`)));
+    out.results.push(await openssl.asText(options.run, 'crl', join(at.work, workspaceFile(other, 'shadow-crl.pem'))));
     out.checks.push(...crl.checks);
   }
   return out;

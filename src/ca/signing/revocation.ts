@@ -74,7 +74,7 @@ export async function shadowStagedAuthority(auth: Authority, staging: string, wo
 }
 
 /** A file of this CA in a workspace: an earlier key of the intermediate gets its own, beside the current key's. */
-function workspaceFile(auth: Authority, name: string): string {
+export function workspaceFile(auth: Authority, name: string): string {
   return auth.workspaceName === auth.name ? name : `${auth.workspaceName}-${name}`;
 }
 
@@ -149,6 +149,19 @@ export interface CrlContext {
 }
 
 /**
+ * The intermediate's earlier keys whose CRLs a change of `auth`'s database republishes, each with its CRL's
+ * days: nextUpdate stops where that key's certificate ends, and a key whose certificate ends within a day signs none.
+ */
+export async function earlierCrls(ca: LoadedCa, auth: Authority, days: number): Promise<Array<{ auth: Authority; days: number }>> {
+  const out: Array<{ auth: Authority; days: number }> = [];
+  for (const other of (await crlAuthorities(ca, auth)).slice(1)) {
+    const otherDays = Math.min(days, daysUntil(other.certificate.notAfter));
+    if (otherDays >= 1) out.push({ auth: other, days: otherDays });
+  }
+  return out;
+}
+
+/**
  * Every CRL a change of `auth`'s database publishes, generated in the staged database: `auth`'s own and,
  * for the intermediate after `intermediate --rekey`, one per earlier key still in service — each signed by
  * its own key and published at its own URL, since clients look for the CRL signed by the key that signed the
@@ -157,11 +170,9 @@ export interface CrlContext {
 async function stageCrls(staged: StagedAuthority, auth: Authority, days: number, context: CrlContext) {
   const main = await stageCrl(staged, auth, days);
   const earlier: Array<{ auth: Authority; pem: string; crl: DecodedCrl; checks: string[] }> = [];
-  for (const other of (await crlAuthorities(context.ca, auth)).slice(1)) {
-    const otherDays = Math.min(days, daysUntil(other.certificate.notAfter));
-    if (otherDays < 1) continue;
-    const shadow = await shadowAuthority(context.run, context.ca, 'intermediate', staged.work, other);
-    earlier.push({ auth: other, ...(await stageCrl(await stagedAuthority(other, staged.signer, staged.staging, staged.work, shadow), other, otherDays)) });
+  for (const other of await earlierCrls(context.ca, auth, days)) {
+    const shadow = await shadowAuthority(context.run, context.ca, 'intermediate', staged.work, other.auth);
+    earlier.push({ auth: other.auth, ...(await stageCrl(await stagedAuthority(other.auth, staged.signer, staged.staging, staged.work, shadow), other.auth, other.days)) });
   }
   const earlierKeys = earlier.map((e) => published(e.auth, e.crl, e.checks));
   return {
