@@ -4,27 +4,20 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isProfileName, PROFILES, type ProfileName } from './ca/signing/profiles.js';
 import { parseCidr, parsePermittedDns } from './ca/signing/name-constraints.js';
-import { REVOCATION_REASONS, type RevocationReason } from './ca/signing/revocation.js';
+import { P12_PASSWORD_VARIABLE, REVOCATION_REASONS, type RevocationReason } from './ca/signing/option-values.js';
 import { DEFAULT_MODULE, KEY_TYPES, type NameConstraints } from './ca/directory/settings.js';
-import { auditVerifyCommand } from './commands/audit.js';
-import { checkCommand } from './commands/check.js';
-import { clientCommand } from './commands/client.js';
-import { crlCommand } from './commands/crl.js';
-import { listCommand } from './commands/list.js';
-import { renewCommand } from './commands/renew.js';
-import { showCommand } from './commands/show.js';
-import { statusCommand } from './commands/status.js';
-import { doctorCommand } from './commands/doctor.js';
-import { intermediateCommand } from './commands/intermediate.js';
-import { initCommand } from './commands/init.js';
-import { say } from './commands/output.js';
-import { revokeCommand } from './commands/revoke.js';
-import { rootCommand } from './commands/root.js';
-import { leafSource, serverCommand } from './commands/server.js';
-import { P12_PASSWORD_VARIABLE } from './ca/signing/new-key.js';
 import { CaError, printable } from './errors.js';
 import { jsonDocument, jsonOutput, setJsonOutput } from './commands/json-output.js';
-import { run } from './tools/run.js';
+
+type Commands = typeof import('./commands/index.js');
+
+/**
+ * A command's action, given the commands' code once it runs: that code is one dynamic import, so `--help`
+ * and a usage error never load it (issue 11).
+ */
+function act<A extends unknown[]>(body: (commands: Commands, ...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => body(await import('./commands/index.js'), ...args);
+}
 
 function wholeDays(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 36_500) throw new InvalidArgumentError('must be a whole number of days from 0 to 36500');
@@ -138,7 +131,7 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-function tokenOptions(flags: TokenFlags) {
+function tokenOptions(flags: TokenFlags, { run, say }: Pick<Commands, 'run' | 'say'>) {
   return {
     dir: flags.dir,
     module: flags.module,
@@ -187,13 +180,13 @@ export function buildProgram(): Command {
     .option('--ca-issuers-url <url>', 'Authority Information Access (where intermediate.crt is published) for those certificates')
     .option('--root-crl-url <url>', 'CRL Distribution Point of the root\'s CRL, put into the intermediate\'s certificate')
     .option('--leaf-subject <attrs>', 'the CA\'s own attributes every issued certificate\'s subject carries before the CSR\'s CN: any of C, ST, O, OU, e.g. O,OU (default: the CN alone)')
-    .action((flags) => initCommand(flags));
+    .action(act((c, flags) => c.initCommand(flags)));
 
   examples(withTokenOptions(program.command('root').description('generate the root key on the token and self-sign the root certificate'), { root: true }), 'root --dir /srv/ca', 'root --dir /srv/ca --root-token "Offline Root" --root-pin-file /run/root.pin')
     .option('--days <days>', 'validity', positiveDays, 3650)
     .option('--label <label>', 'label of the key on the token', 'root')
     .option('--dry-run', 'self-sign with the shadow CA from the very config and show the commands, the config and the certificate; no PIN, no key made, nothing written', false)
-    .action((flags) => rootCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, dryRun: flags.dryRun }));
+    .action(act((c, flags) => c.rootCommand({ ...tokenOptions(flags, c), days: flags.days, label: flags.label, dryRun: flags.dryRun })));
 
   examples(
     withTokenOptions(program.command('intermediate').description('generate the intermediate key and sign its certificate with the root key, or with --csr sign an online CA\'s (step-ca, Vault, EJBCA)'), { root: true }),
@@ -217,7 +210,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'with --csr: where to write its certificate (default: the CSR\'s name with .crt)')
     .option('--out-dir <dir>', 'with --csr: write the hand-over instead: intermediate.crt, chain.crt, root.crt, root.sha256')
     .option('--dry-run', 'our own intermediate: a software key and the shadow root stand in for the tokens; show the commands, configs and certificate; no PIN, nothing written', false)
-    .action((flags, command: Command) => intermediateCommand({ ...tokenOptions(flags), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew, rekey: flags.rekey, crlUrl: flags.crlUrl, caIssuersUrl: flags.caIssuersUrl }));
+    .action(act((c, flags, command: Command) => c.intermediateCommand({ ...tokenOptions(flags, c), days: flags.days, label: flags.label, labelGiven: command.getOptionValueSource('label') === 'cli', nameConstraints: nameConstraints(flags.permitDns, flags.permitIp, flags.excludeDns), csr: flags.csr, pathlen: flags.pathlen, out: flags.out, outDir: flags.outDir, dryRun: flags.dryRun, renew: flags.renew, rekey: flags.rekey, crlUrl: flags.crlUrl, caIssuersUrl: flags.caIssuersUrl })));
 
   examples(withLeafSourceOptions(withTokenOptions(program.command('server').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign server CSRs with the intermediate key (several at once: one question, one PIN), or make the key too with --new-key'), { root: false })), 'server web.csr --dir /srv/ca --san DNS:www.example.test --out web.crt', 'server --new-key web.example.test --san DNS:www.example.test --dir /srv/ca --out-dir /etc/nginx/tls', 'server --from-dir requests/ --out-dir issued/ --dir /srv/ca')
     .option('--days <days>', 'validity (at most 398 for TLS servers)', positiveDays, 375)
@@ -225,34 +218,34 @@ export function buildProgram(): Command {
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csrs: string[], flags) => serverCommand({ ...tokenOptions(flags), ...leafSource(csrs, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun }));
+    .action(act((c, csrs: string[], flags) => c.serverCommand({ ...tokenOptions(flags, c), ...c.leafSource(csrs, flags), days: flags.days, out: flags.out, profile: flags.profile, sans: flags.san, dryRun: flags.dryRun })));
 
   examples(withLeafSourceOptions(withTokenOptions(program.command('client').argument('[csr...]', 'the certificate signing request(s) (PEM or DER); or --from-dir DIR, or --new-key NAME').description('sign client (mutual TLS) CSRs with the intermediate key (several at once: one question, one PIN), or make the key too with --new-key'), { root: false })), 'client alice.csr --dir /srv/ca --san email:alice@example.test', 'client --new-key alice --san email:alice@example.test --p12 alice.p12 --p12-password-file pw.txt --dir /srv/ca')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--san <san>', 'add a subjectAltName: DNS:name, IP:address, email:address, URI:uri (repeatable)', collect, [])
     .addOption(new Option('--out <file>', 'where to write the certificate (default: the CSR path with .crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((csrs: string[], flags) => clientCommand({ ...tokenOptions(flags), ...leafSource(csrs, flags), days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun }));
+    .action(act((c, csrs: string[], flags) => c.clientCommand({ ...tokenOptions(flags, c), ...c.leafSource(csrs, flags), days: flags.days, out: flags.out, sans: flags.san, dryRun: flags.dryRun })));
 
   examples(withTokenOptions(program.command('revoke').argument('[target]', 'certificate file or serial number (with --root: default the intermediate)').description('revoke a certificate and publish a new CRL'), { root: true }), 'revoke web.crt --dir /srv/ca --reason keyCompromise', 'revoke --root --dir /srv/ca --reason cACompromise')
     .option('--reason <reason>', REVOCATION_REASONS.join(', '), revocationReason, 'unspecified')
     .option('--root', 'revoke with the root key: our intermediate CA (the default target) or an online CA\'s by serial', false)
     .option('--crl-days <days>', 'validity of the CRL published with the revocation', positiveDays, 30)
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((target: string | undefined, flags) => revokeCommand({ ...tokenOptions(flags), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays, dryRun: flags.dryRun }));
+    .action(act((c, target: string | undefined, flags) => c.revokeCommand({ ...tokenOptions(flags, c), target, reason: flags.reason, root: flags.root, crlDays: flags.crlDays, dryRun: flags.dryRun })));
 
   examples(withTokenOptions(program.command('crl').description('publish a CRL signed on the token'), { root: true }), 'crl --dir /srv/ca', 'crl --root --dir /srv/ca --days 180')
     .option('--root', 'the root\'s CRL (crl/root.crl.pem) instead of the intermediate\'s', false)
     .option('--days <days>', 'until nextUpdate', positiveDays, 30)
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((flags) => crlCommand({ ...tokenOptions(flags), root: flags.root, days: flags.days, dryRun: flags.dryRun }));
+    .action(act((c, flags) => c.crlCommand({ ...tokenOptions(flags, c), root: flags.root, days: flags.days, dryRun: flags.dryRun })));
 
   examples(withTokenOptions(program.command('renew').argument('<target>', 'certificate file or serial number').description('re-sign a certificate\'s kept CSR with fresh validity, same profile and SANs'), { root: false }), 'renew web.crt --dir /srv/ca --revoke-old')
     .option('--days <days>', 'validity', positiveDays, 375)
     .option('--revoke-old', 'revoke the old certificate as superseded and publish a CRL', false)
     .addOption(new Option('--out <file>', 'where to write the new certificate (default: NAME-renewed-YYYYMMDD.crt)'))
     .option('--dry-run', 'run everything up to the token with the shadow CA and show the commands, configs and result; no PIN, nothing written', false)
-    .action((target: string, flags) => renewCommand({ ...tokenOptions(flags), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld, dryRun: flags.dryRun }));
+    .action(act((c, target: string, flags) => c.renewCommand({ ...tokenOptions(flags, c), target, days: flags.days, out: flags.out, revokeOld: flags.revokeOld, dryRun: flags.dryRun })));
 
   examples(program.command('list'), 'list --dir /srv/ca --expiring 30', 'list --dir /srv/ca --json')
     .description('certificates the intermediate issued (serial, status, not-after, profile, subject, SANs)')
@@ -261,20 +254,20 @@ export function buildProgram(): Command {
     .option('--revoked', 'only revoked certificates', false)
     .option('--root', 'what the root signed instead: our intermediate and every online CA\'s (intermediate --csr)', false)
     .option('--json', 'machine-readable output', false)
-    .action((flags) => listCommand(flags));
+    .action(act((c, flags) => c.listCommand(flags)));
 
   examples(program.command('show'), 'show web.crt --dir /srv/ca', 'show www.example.test --dir /srv/ca', 'show 3E1D1B0A --dir /srv/ca', 'show incoming.csr --dir /srv/ca')
     .argument('<target>', 'a certificate or CSR file, a serial or its first 4+ hex digits, or a CN or SAN')
     .description('a readable summary of an issued certificate, a CA certificate or a CSR')
     .addOption(dirOption())
-    .action((target: string, flags) => showCommand({ dir: flags.dir, target }));
+    .action(act((c, target: string, flags) => c.showCommand({ dir: flags.dir, target })));
 
   examples(program.command('status'), 'status --dir /srv/ca --warn-days 30')
     .description('both CAs: subject, key, expiry, counts, CRL; exit 1 when something expires soon')
     .addOption(dirOption())
     .option('--warn-days <days>', 'exit 1 when a CA certificate expires within DAYS', wholeDays, 30)
     .option('--crl-warn-days <days>', 'exit 1 when a CRL\'s nextUpdate comes within DAYS (publish CRLs more often than crl --days minus this)', wholeDays, 7)
-    .action((flags) => statusCommand(flags));
+    .action(act((c, flags) => c.statusCommand(flags)));
 
   program
     .command('audit')
@@ -283,20 +276,20 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  $ hsm-openssl-ca audit verify --dir /srv/ca\n')
     .description('check DIR/audit.log: its hash chain, its end against audit.head, and a record for every issuance and revocation in the databases')
     .addOption(dirOption())
-    .action((flags) => auditVerifyCommand(flags));
+    .action(act((c, flags) => c.auditVerifyCommand(flags)));
 
   examples(program.command('check'), 'check --dir /srv/ca', 'check --dir /srv/ca --repair')
     .description('check the CA directory\'s consistency (index.txt, serial, newcerts, CRLs, certificates, settings, audit log, interrupted changes)')
     .addOption(dirOption())
     .option('--repair', 'first finish an interrupted change from its journal and remove what interrupted writes left', false)
-    .action((flags) => checkCommand(flags));
+    .action(act((c, flags) => c.checkCommand(flags)));
 
   examples(program.command('doctor'), 'doctor --dir /srv/ca')
     .description('check the tools, libp11, the module and the token (no login)')
     .addOption(dirOption())
     .option('--module <path>', 'PKCS#11 module (default: the settings file\'s, else SoftHSM2)')
     .option('--token <label>', 'token label to look for')
-    .action((flags) => doctorCommand(flags));
+    .action(act((c, flags) => c.doctorCommand(flags)));
 
   // --json on every command (list has its own): one JSON document on stdout, written by main().
   for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {

@@ -11,10 +11,9 @@ import type { KeyType } from '../directory/settings.js';
 import { withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
 import { parseSanText } from '../../x509/san.js';
 import { dryRunLeaf, type DryRun } from '../shadow/dry-run.js';
+import { P12_PASSWORD_VARIABLE } from './option-values.js';
 import { chainOutput, issueLeaf, type Deliveries, type IssuedLeaf, type IssueOptions } from './issue.js';
 
-/** Where `--p12`'s password comes from when no --p12-password-file is given; never inherited by any child. */
-export const P12_PASSWORD_VARIABLE = 'HSM_CA_P12_PASSWORD';
 
 /**
  * `--new-key NAME`: the CN and the files' stem. Letters, digits and `. _ @ -` only: a DNS name, a host or

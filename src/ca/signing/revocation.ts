@@ -22,9 +22,8 @@ import { shadowAuthority, type ShadowAuthority } from '../shadow/authority.js';
 import { requireSameCrl } from '../shadow/compare.js';
 import { rehearse, shadowRefused } from '../shadow/rehearse.js';
 
-/** CRLReason names `openssl ca -crl_reason` takes (RFC 5280 5.3.1); removeFromCRL is not a reason to revoke. */
-export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'CACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold'] as const;
-export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+import type { RevocationReason } from './option-values.js';
+export type { RevocationReason } from './option-values.js';
 
 export interface PublishedCrl {
   /** Whose CRL: "intermediate", "root", or "intermediate key 1 (…)" for a key `intermediate --rekey` replaced. */
