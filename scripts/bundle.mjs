@@ -4,11 +4,33 @@
 // Chunks live in dist/ itself: code that finds ../templates and ../package.json from import.meta.url
 // then finds them from whichever file it was bundled into.
 import { build } from 'esbuild';
-import { readdir, rename, rm } from 'node:fs/promises';
+import Handlebars from 'handlebars';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const templates = fileURLToPath(new URL('../templates/', import.meta.url));
+
+/**
+ * dist/templates-precompiled.js with every templates/NAME.hbs precompiled under its name, with the options
+ * src/openssl-config.ts compiles with at run time; a run then needs only Handlebars' runtime.
+ */
+async function precompiledTemplates() {
+  const files = (await readdir(templates, { recursive: true })).filter((file) => file.endsWith('.hbs')).sort();
+  const entries = await Promise.all(files.map(async (file) => {
+    const spec = Handlebars.precompile(await readFile(join(templates, file), 'utf8'), { strict: true, noEscape: true });
+    return `  ${JSON.stringify(file.replace(/\.hbs$/, ''))}: ${spec}`;
+  }));
+  return `export const PRECOMPILED = {\n${entries.join(',\n')}\n};\n`;
+}
+
+const precompile = {
+  name: 'precompiled-templates',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]dist[\\/]templates-precompiled\.js$/ }, async () => ({ contents: await precompiledTemplates(), loader: 'js' }));
+  },
+};
 const staging = join(dist, '.bundle');
 
 await rm(staging, { recursive: true, force: true });
@@ -22,6 +44,7 @@ await build({
   target: 'node20',
   chunkNames: 'chunk-[hash]',
   logLevel: 'warning',
+  plugins: [precompile],
   // node-forge and Handlebars are CommonJS and call require(): give the ES module one.
   banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
 });
