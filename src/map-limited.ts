@@ -28,15 +28,3 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (
 
 /** How many file operations a batch keeps in flight: enough to keep node's four file-system threads busy. */
 export const FILE_OPERATIONS_AT_ONCE = 8;
-
-/**
- * Two independent steps run side by side, both waited for: the results in order, or the first step's error
- * when both fail — the one the same steps one after another would have met first. Nothing is left running
- * when the caller hears of a failure (a workspace is removed only once both are done with it).
- */
-export async function sideBySide<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
-  const [a, b] = await Promise.allSettled([first, second]);
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-  return [a.value, b.value];
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mapLimited, sideBySide } from '../../src/map-limited.js';
+import { mapLimited } from '../../src/map-limited.js';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -41,27 +41,5 @@ describe('mapLimited', () => {
 
   it('returns an empty array for no items, calling nothing', async () => {
     await expect(mapLimited([], 8, () => Promise.reject(new Error('called')))).resolves.toEqual([]);
-  });
-});
-
-describe('sideBySide', () => {
-  const after = <T>(ms: number, value: T, fail = false) =>
-    new Promise<T>((resolve, reject) => setTimeout(() => (fail ? reject(new Error(String(value))) : resolve(value)), ms));
-
-  it('returns both results in order, whichever finishes first', async () => {
-    await expect(sideBySide(after(5, 'a'), after(0, 'b'))).resolves.toEqual(['a', 'b']);
-  });
-
-  it('waits for the other step before throwing, and throws the first step\'s error when both fail', async () => {
-    let secondDone = false;
-    const second = after(20, 'second', true).finally(() => (secondDone = true));
-    await expect(sideBySide(after(0, 'first', true), second)).rejects.toThrow('first');
-    expect(secondDone).toBe(true);
-  });
-
-  it('throws the second step\'s error when only it fails, after the first is done', async () => {
-    let firstDone = false;
-    await expect(sideBySide(after(20, 'a').finally(() => (firstDone = true)), after(0, 'second', true))).rejects.toThrow('second');
-    expect(firstDone).toBe(true);
   });
 });

@@ -17,8 +17,7 @@ import { decideLeafSubject } from './leaf-subject.js';
 import type { requireWithinNameConstraints } from './name-constraints.js';
 import { MAX_CSR_BYTES, requireCleanRequest, requireStrongKey, requireValidityWithin } from './leaf-policy.js';
 import { PROFILES, type ProfileName } from './profiles.js';
-import { shadowStaged, signOnToken, type SignRequest } from './sign.js';
-import { sideBySide } from '../../map-limited.js';
+import { signStaged, type SignRequest } from './sign.js';
 import { requireCaKeys, signerFor } from '../token/signer.js';
 import { openToken, pinFor, requireTools } from '../token/token.js';
 import { databaseWrites, withWorkspace, writeWorkspaceFile } from '../directory/workspace.js';
@@ -229,15 +228,12 @@ export async function issueLeaf(options: IssueOptions): Promise<IssuedLeaf> {
       const pin = await pinFor(ca.intermediateToken, options.say);
       // A renewal that revokes its predecessor also signs the CRLs of the intermediate's earlier keys.
       const crlKeys = options.alsoRevoke ? (await earlierAuthorities(ca)).map((earlier) => earlier.key) : [];
+      await requireCaKeys(token, pin, [intermediateKey, ...crlKeys], ca.intermediateToken);
       const csrCopy = join(work, 'request.csr');
       await writeWorkspaceFile(csrCopy, csrPem);
       options.say(`signing ${subject.text} (${options.profile}) with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca)…`);
-      // The shadow CA needs no token: it signs and is judged while the token checks the PIN and the keys.
-      const [signer, staged] = await sideBySide(
-        requireCaKeys(token, pin, [intermediateKey, ...crlKeys], ca.intermediateToken).then(() => signerFor(token, ca.intermediateToken, pin, work, options.say)),
-        plan.request(work, csrCopy).then(shadowStaged),
-      );
-      const signed = await signOnToken(signer, staged);
+      const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
+      const signed = await signStaged({ signer, ...(await plan.request(work, csrCopy)) });
       const cert = decodeCertificate(pemToDer(signed.pem, 'CERTIFICATE', 'the issued certificate'));
       const checks = [...signed.shadow.checks, ...verifyLeafCertificate(`the ${options.profile} certificate`, cert, { ...expect, issuer: intermediate }, sanStrings(cert.extensions))];
       await openssl.verifyChain(options.run, { root: paths.rootCert, untrusted: paths.intermediateCert, certificate: join(work, 'issued.crt') });

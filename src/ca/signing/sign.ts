@@ -107,16 +107,9 @@ export async function renderRun(request: Omit<SignRequest, 'signer' | 'shadow'>,
  * and compares the two results field by field. Nothing in the CA directory changes here.
  */
 export async function signStaged(request: SignRequest): Promise<StagedSigning> {
-  return signOnToken(request.signer, await shadowStaged(request));
-}
-
-/**
- * The token's run of the very `openssl ca` the shadow ran and passed, on the same staged database; its
- * certificate must carry a serial the database did not hold and match the shadow's field by field.
- */
-export async function signOnToken(signer: openssl.SigningContext, staged: ShadowedSigning): Promise<StagedSigning> {
+  const staged = await shadowStaged(request);
   const issuedBefore = await readIndexSerials(staged.staging);
-  const printed = await openssl.signWithCa(signer, staged.signing).catch(explainRepeatedSerial);
+  const printed = await openssl.signWithCa(request.signer, staged.signing).catch(explainRepeatedSerial);
   const pem = await readOpensslOutput(staged.signing.out, 'openssl ca', printed);
   const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
   requireFreshSerial(der, issuedBefore);

@@ -9,8 +9,7 @@ import type { P11toolToken } from '../../tools/parse/p11tool.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
-import { guardPin, readPinState, type PinConsent } from './pin-state.js';
-import { sideBySide } from '../../map-limited.js';
+import { guardPin, type PinConsent } from './pin-state.js';
 import type { KeyType, TokenKey } from '../directory/settings.js';
 import { readPin } from '../../terminal.js';
 
@@ -52,15 +51,12 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
   });
-  // Neither logs in: the token listing and the PIN counters are read side by side. (The listing that
-  // findToken repeats is for a SoftHSM2 race, and SoftHSM2 counts no PIN tries.)
-  const counters = readPinState(run, module, label);
-  const [{ tokens, match }] = await sideBySide(findToken(run, module, label), counters);
+  const { tokens, match } = await findToken(run, module, label);
   if (!match) {
     const present = tokens.map((token) => `'${tokenLabel(token)}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run: await guardPin(run, role, consent, counters), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+  return { run: await guardPin(run, role, consent), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
 }
 
 /** The pause before the second listing: SoftHSM2 leaves token.object empty only between two system calls. */
