@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseIndex, type IndexEntry } from '../../tools/parse/index-txt.js';
+import type { IndexEntry } from '../../tools/parse/index-txt.js';
+import { readIndex } from '../inventory/issued.js';
 import { caPaths } from '../directory/layout.js';
 import { serialValue } from '../signing/serial.js';
 import { isMissing } from './record.js';
@@ -8,11 +9,7 @@ import type { AuditRecorded } from './verify.js';
 
 /** A database's entries; an unreadable index is `check`'s to report, so here it just has none. */
 async function entriesOf(databaseDir: string): Promise<IndexEntry[]> {
-  try {
-    return parseIndex(await readFile(join(databaseDir, 'index.txt'), 'utf8'));
-  } catch {
-    return [];
-  }
+  return readIndex(databaseDir).catch(() => []);
 }
 
 async function exists(path: string): Promise<boolean> {
