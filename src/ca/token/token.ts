@@ -10,6 +10,7 @@ import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
 import { guardPin, type PinConsent } from './pin-state.js';
+import { pinState } from '../../pkcs11/pin-state.js';
 import type { KeyType, TokenKey } from '../directory/settings.js';
 import { readPin } from '../../terminal.js';
 
@@ -36,8 +37,6 @@ export interface Token {
   readonly run: Runner;
   readonly module: string;
   readonly label: string;
-  /** p11tool's token URL, NUL padding removed. */
-  readonly url: string;
 }
 
 const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; Nitrokey/SmartCard-HSM: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: /usr/lib/x86_64-linux-gnu/libykcs11.so)';
@@ -45,42 +44,50 @@ const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; 
 /**
  * Loads the module and finds the token by label, or says which tokens are there; refuses a token whose
  * user PIN is locked. No login. The token's `run` names the tries left when the token refuses the PIN.
+ * One `pkcs11-tool -T` listing answers both, the token and its PIN counters (issue 11: a p11tool listing
+ * beside it cost every signing about 40 ms; only making a key needs p11tool's token URL, see findPrivateKeyUri).
  */
 export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 'tokenLabel' | 'role' | 'tokenOption' | 'pinEnv' | 'pinFile'>, consent?: PinConsent): Promise<Token> {
   const { module, tokenLabel: label, tokenOption: option } = role;
   await access(module, constants.R_OK).catch(() => {
     throw new CaError(`PKCS#11 module ${module} does not exist or is not readable; ${MODULE_HINT}`);
   });
-  const { tokens, match } = await findToken(run, module, label);
+  const { tokens, match } = await relisted(() => moduleListing(module, () => pkcs11Tool.listTokenSlots(run, module)), (slot) => slot.tokenLabel, label);
   if (!match) {
-    const present = tokens.map((token) => `'${tokenLabel(token)}'`).join(', ') || 'none';
+    const present = tokens.map((slot) => `'${slot.tokenLabel}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run: await guardPin(run, role, consent), module, label, url: formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url))) };
+  return { run: await guardPin(run, role, consent, Promise.resolve(pinState(match.flags))), module, label };
 }
 
 /** The pause before the second listing: SoftHSM2 leaves token.object empty only between two system calls. */
 const RELIST_PAUSE_MS = 200;
 
 /**
- * The module's tokens and the one labelled `label`, listed a second time after a short pause when the first
+ * A module's tokens and the one labelled `label`, listed a second time after a short pause when the first
  * listing lacks it. SoftHSM2 2.6 rewrites token.object on every login: it truncates the file and releases
  * its lock before writing it back, and a listing that reads the empty file in between shows no token at
  * all (seen when parallel signings share a token). A listing logs in nowhere, so it costs no PIN try.
  * Without a label (doctor with no CA and no --token) the first listing is the answer.
  */
-export async function findToken(run: Runner, module: string, label: string | undefined): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
-  const labelled = (tokens: P11toolToken[]) => (label === undefined ? undefined : tokens.find((token) => tokenLabel(token) === label));
-  const first = await moduleTokens(run, module);
+async function relisted<T>(list: () => Promise<T[]>, labelOf: (token: T) => string | undefined, label: string | undefined): Promise<{ tokens: T[]; match: T | undefined }> {
+  const labelled = (tokens: T[]) => (label === undefined ? undefined : tokens.find((token) => labelOf(token) === label));
+  const first = await list();
   const match = labelled(first);
   if (label === undefined || match) return { tokens: first, match };
   await setTimeout(RELIST_PAUSE_MS);
-  const second = await moduleTokens(run, module);
+  const second = await list();
   return { tokens: second, match: labelled(second) };
 }
 
-async function moduleTokens(run: Runner, module: string): Promise<P11toolToken[]> {
-  return p11tool.listTokens(run, module).catch((error: unknown) => {
+/** The module's tokens as p11tool lists them, with their URLs (doctor, and making a key). */
+export async function findToken(run: Runner, module: string, label: string | undefined): Promise<{ tokens: P11toolToken[]; match: P11toolToken | undefined }> {
+  return relisted(() => moduleListing(module, () => p11tool.listTokens(run, module)), tokenLabel, label);
+}
+
+/** A listing of the module's tokens; a tool that cannot load the module says so with the usual paths. */
+async function moduleListing<T>(module: string, list: () => Promise<T[]>): Promise<T[]> {
+  return list().catch((error: unknown) => {
     if (error instanceof ToolFailedError) throw new CaError(`PKCS#11 module ${module} could not be loaded (${error.message}); ${MODULE_HINT}`);
     throw error;
   });
@@ -168,7 +175,10 @@ async function removeKeyPair(token: Token, pin: string, idHex: string): Promise<
  * prints a multi-byte id as `%e0161c…` (one escape for the whole run), which names another id and is not used.
  */
 async function findPrivateKeyUri(token: Token, pin: string, idHex: string, label: string, printed: string | undefined): Promise<string> {
-  const urls = await p11tool.listPrivateKeyUrls(token.run, token.module, token.url, pin);
+  const { match } = await findToken(token.run, token.module, token.label);
+  if (!match) throw new CaError(`p11tool does not list token '${token.label}' on ${token.module} after the key pair was made on it; plug it in again and run the command again`);
+  const tokenUrl = formatPkcs11Uri(withoutNulPadding(parsePkcs11Uri(match.url)));
+  const urls = await p11tool.listPrivateKeyUrls(token.run, token.module, tokenUrl, pin);
   const matches = urls.map(parsePkcs11Uri).filter((uri) => uriIdHex(uri) === idHex && uriText(uri, 'object') === label);
   if (matches.length !== 1) {
     throw new CaError(`p11tool lists ${matches.length} private keys with id ${idHex} and label '${label}' on token '${token.label}'; expected exactly one`);
@@ -177,7 +187,7 @@ async function findPrivateKeyUri(token: Token, pin: string, idHex: string, label
   if (fromOpenSc && uriIdHex(fromOpenSc) === idHex && uriText(fromOpenSc, 'object') === label && uriText(fromOpenSc, 'token') === token.label) {
     return formatPkcs11Uri(withoutNulPadding(fromOpenSc));
   }
-  return formatPkcs11Uri(privateKeyUri(parsePkcs11Uri(token.url), idHex, label));
+  return formatPkcs11Uri(privateKeyUri(parsePkcs11Uri(tokenUrl), idHex, label));
 }
 
 function parsedOrUndefined(uri: string): Pkcs11Uri | undefined {

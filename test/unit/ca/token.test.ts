@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaError } from '../../../src/errors.js';
 import { openToken } from '../../../src/ca/token/token.js';
-import { fakeModule, LISTED, NONE, OTHER } from './fake-module.js';
+import { fakeModule, NO_SLOTS, OTHER_SLOTS, SLOTS } from './fake-module.js';
 
 describe('openToken', () => {
   let dir: string;
   let module: string;
   const role = () => ({ role: 'intermediate', module, tokenLabel: 'CA Token', tokenOption: '--token', pinEnv: 'HSM_CA_PIN', pinFile: undefined }) as const;
-  const listing = () => ['--batch', '--provider', module, '--list-tokens'];
+  const listing = () => ['--module', module, '--list-token-slots'];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hsm-ca-unit-token-'));
@@ -19,28 +19,34 @@ describe('openToken', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('lists the tokens once when the first listing has the named token', async () => {
-    const fake = fakeModule([LISTED]);
+  it('lists the tokens once when the first listing has the named token: one listing, the token and its PIN counters', async () => {
+    const fake = fakeModule([SLOTS], 'pkcs11-tool');
     const token = await openToken(fake.run, role());
-    expect(token.url).toBe('pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=bdbaa403ac117fc8;token=CA%20Token');
+    expect(token).toMatchObject({ module, label: 'CA Token' });
+    expect(fake.listings).toEqual([listing()]);
+  });
+
+  it('refuses a token whose listing reports its user PIN locked, from that same listing', async () => {
+    const fake = fakeModule([SLOTS.replace('PIN initialized,', 'PIN initialized, user PIN locked,')], 'pkcs11-tool');
+    await expect(openToken(fake.run, role())).rejects.toThrow(/^the token PIN is locked: token 'CA Token' reports its user PIN locked/);
     expect(fake.listings).toEqual([listing()]);
   });
 
   it.each([
-    ['no token at all (SoftHSM2 read token.object while a login rewrote it)', NONE],
-    ['only another token', OTHER],
+    ['no token at all (SoftHSM2 read token.object while a login rewrote it)', NO_SLOTS],
+    ['only another token', OTHER_SLOTS],
   ])('lists once more when the first listing shows %s', async (_, first) => {
-    const fake = fakeModule([first, LISTED]);
+    const fake = fakeModule([first, SLOTS], 'pkcs11-tool');
     const token = await openToken(fake.run, role());
     expect(token.label).toBe('CA Token');
     expect(fake.listings).toEqual([listing(), listing()]);
   });
 
   it.each([
-    [NONE, 'none'],
-    [OTHER, "'Other'"],
+    [NO_SLOTS, 'none'],
+    [OTHER_SLOTS, "'Other'"],
   ])('says which tokens the second listing shows when neither has the named one (%#)', async (both, present) => {
-    const fake = fakeModule([both, both, LISTED]);
+    const fake = fakeModule([both, both, SLOTS], 'pkcs11-tool');
     const error = await openToken(fake.run, role()).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(CaError);
     expect((error as Error).message).toBe(
