@@ -49,18 +49,12 @@ export interface PinConsent {
 /**
  * Before any login: a locked token is refused; a token that reports few tries left is named; one that
  * reports its final try is used only after an explicit yes (--yes, or the question on a terminal) — a wrong
- * PIN then locks it, and on a SmartCard-HSM only the SO PIN unblocks it. `counters`: the state as the caller
- * already read it, else read here. Returns the runner to use the token
+ * PIN then locks it, and on a SmartCard-HSM only the SO PIN unblocks it. `state`: the counters as the token
+ * listing read them (undefined: not reported). Returns the runner to use the token
  * with: when the token refuses the PIN, its error names the tries the token reports left. The counters are
  * read without a login, so a refused PIN is still tried exactly once.
  */
-export async function guardPin(
-  run: Runner,
-  role: PinRole,
-  consent: PinConsent = { yes: false, say: () => undefined },
-  counters: Promise<PinState | undefined> = readPinState(run, role.module, role.tokenLabel),
-): Promise<Runner> {
-  const state = await counters;
+export async function guardPin(run: Runner, role: PinRole, state: PinState | undefined, consent: PinConsent = { yes: false, say: () => undefined }): Promise<Runner> {
   if (state === 'locked') {
     throw new WrongPinError(lockedPinMessage(role, 'reports its user PIN locked after too many wrong PINs, so nothing was tried'));
   }

@@ -57,7 +57,7 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
     const present = tokens.map((slot) => `'${slot.tokenLabel}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run: await guardPin(run, role, consent, Promise.resolve(pinState(match.flags))), module, label };
+  return { run: await guardPin(run, role, pinState(match.flags), consent), module, label };
 }
 
 /** The pause before the second listing: SoftHSM2 leaves token.object empty only between two system calls. */

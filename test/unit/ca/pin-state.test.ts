@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { ToolFailedError, WrongPinError } from '../../../src/errors.js';
-import { guardPin } from '../../../src/ca/token/pin-state.js';
+import { guardPin, readPinState } from '../../../src/ca/token/pin-state.js';
 import { pinFailure, type Runner } from '../../../src/tools/run.js';
 
 const MODULE = '/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so';
@@ -24,6 +24,11 @@ function fakeToken(wrong: number): { run: Runner; calls: string[][] } {
     throw pinFailure('error: PKCS11 function C_Login failed: rv = CKR_PIN_INCORRECT (0xa0)\nAborting.\n')!;
   };
   return { run, calls };
+}
+
+/** guardPin as openToken calls it: with the counters the token listing just read. */
+async function guard(run: Runner, which: Parameters<typeof guardPin>[1], consent?: Parameters<typeof guardPin>[3]): Promise<Runner> {
+  return guardPin(run, which, await readPinState(run, which.module, which.tokenLabel), consent);
 }
 
 const login = ['--module', MODULE, '--token-label', 'OCK CA', '--login', '--pin', 'env:HSM_CA_PIN', '--list-objects'];
@@ -49,7 +54,7 @@ describe('guardPin', () => {
 
   it('refuses a locked token before any login, naming the SO-PIN unblock command', async () => {
     const token = fakeToken(3);
-    const error = await guardPin(token.run, role).then(() => undefined, (e: unknown) => e);
+    const error = await guard(token.run, role).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(WrongPinError);
     expect((error as Error).message).toBe(
       `the token PIN is locked: token 'OCK CA' reports its user PIN locked after too many wrong PINs, so nothing was tried; unblock it with the SO PIN (pkcs11-tool --module ${MODULE} --token-label 'OCK CA' --login --login-type so --init-pin, also for a SmartCard-HSM), then run again`,
@@ -63,7 +68,7 @@ describe('guardPin', () => {
     [2, /^the token PIN is locked: token 'OCK CA' refused the PIN, and that was its last try; unblock it with the SO PIN \(pkcs11-tool --module \S+ --token-label 'OCK CA' --login --login-type so --init-pin/],
   ])('after a refused PIN (%i wrong before) names what the token reports, with one login only', async (before, message) => {
     const token = fakeToken(before);
-    const error = await refusal(await guardPin(token.run, role, { yes: true, say: () => undefined }));
+    const error = await refusal(await guard(token.run, role, { yes: true, say: () => undefined }));
     expect(error.message).toMatch(message);
     expect(token.calls.filter((call) => call.includes('--login'))).toHaveLength(1);
     expect(token.calls.filter((call) => call.includes('--list-token-slots'))).toHaveLength(2);
@@ -75,12 +80,12 @@ describe('guardPin', () => {
       if (args.includes('--list-token-slots')) return { stdout: 'Available slots:\nSlot 0 (0x1): SoftHSM\n  token label        : OCK CA\n  token flags        : login required, rng, token initialized, PIN initialized\n', stderr: '' };
       throw pinFailure('CKR_PIN_INCORRECT')!;
     };
-    expect((await refusal(await guardPin(softhsm, role))).message).toBe(
+    expect((await refusal(await guard(softhsm, role))).message).toBe(
       "token 'OCK CA' (intermediate key) rejected the PIN from HSM_CA_PIN (one failed login counted; not retried, since a SmartCard-HSM locks after 3); correct that PIN and run again",
     );
     const rootRole = { ...role, role: 'root', pinEnv: 'HSM_CA_ROOT_PIN', pinFile: '/etc/ca/root.pin' } as const;
-    expect((await refusal(await guardPin(softhsm, rootRole))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN from --root-pin-file \/etc\/ca\/root.pin /);
-    expect((await refusal(await guardPin(softhsm, { ...rootRole, pinFile: undefined }))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN typed at the prompt /);
+    expect((await refusal(await guard(softhsm, rootRole))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN from --root-pin-file \/etc\/ca\/root.pin /);
+    expect((await refusal(await guard(softhsm, { ...rootRole, pinFile: undefined }))).message).toMatch(/^token 'OCK CA' \(root key\) rejected the PIN typed at the prompt /);
   });
 
   it('goes on when the flags cannot be read, and passes other errors through untouched', async () => {
@@ -88,35 +93,35 @@ describe('guardPin', () => {
       if (args.includes('--list-token-slots')) throw new ToolFailedError('pkcs11-tool failed (exit 1): no', tool, 'no');
       throw new ToolFailedError('openssl failed (exit 1): something else', tool, '');
     };
-    const run = await guardPin(failing, role);
+    const run = await guard(failing, role);
     await expect(run('openssl', ['req'])).rejects.toThrow(/^openssl failed \(exit 1\): something else$/);
   });
 
   it('spends a final try only with --yes: without it (and without a terminal) nothing is tried', async () => {
     const token = fakeToken(2);
-    const error = await guardPin(token.run, role).then(() => undefined, (e: unknown) => e);
+    const error = await guard(token.run, role).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(WrongPinError);
     expect((error as Error).message).toBe(
       "token 'OCK CA' (intermediate key) reports ONE PIN try left: a wrong PIN now locks it (then only the SO PIN unblocks it); nothing was tried — check the PIN from HSM_CA_PIN, then run again with --yes to spend that last try",
     );
     expect(token.calls).toEqual([['pkcs11-tool', '--module', MODULE, '--list-token-slots']]);
     const said: string[] = [];
-    await guardPin(fakeToken(2).run, role, { yes: true, say: (line) => said.push(line) });
+    await guard(fakeToken(2).run, role, { yes: true, say: (line) => said.push(line) });
     expect(said).toEqual(["token 'OCK CA' (intermediate key) reports ONE PIN try left: a wrong PIN now locks it (then only the SO PIN unblocks it); going on with the PIN from HSM_CA_PIN, as --yes says"]);
   });
 
   it('names a low count before the login and goes on; says nothing at a full count', async () => {
     const said: string[] = [];
-    await guardPin(fakeToken(1).run, role, { yes: false, say: (line) => said.push(line) });
+    await guard(fakeToken(1).run, role, { yes: false, say: (line) => said.push(line) });
     expect(said).toEqual(["token 'OCK CA' (intermediate key) reports few PIN tries left: make sure the PIN from HSM_CA_PIN is right"]);
     said.length = 0;
-    await guardPin(fakeToken(0).run, role, { yes: false, say: (line) => said.push(line) });
+    await guard(fakeToken(0).run, role, { yes: false, say: (line) => said.push(line) });
     expect(said).toEqual([]);
   });
 
   it('quotes a module path and label for the shell in the unblock command', async () => {
     const token = fakeToken(3);
-    const error = await guardPin(token.run, { ...role, module: '/opt/my hsm/lib.so' }).then(() => undefined, (e: unknown) => e);
+    const error = await guard(token.run, { ...role, module: '/opt/my hsm/lib.so' }).then(() => undefined, (e: unknown) => e);
     expect((error as Error).message).toContain("pkcs11-tool --module '/opt/my hsm/lib.so' --token-label 'OCK CA' --login");
   });
 });
