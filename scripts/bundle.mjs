@@ -11,15 +11,17 @@ import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const templates = fileURLToPath(new URL('../templates/', import.meta.url));
+// tsc has just written dist/: the options the CLI compiles with when a template is not precompiled.
+const { COMPILE_OPTIONS } = await import(new URL('../dist/openssl-config.js', import.meta.url).href);
 
 /**
  * dist/templates-precompiled.js with every templates/NAME.hbs precompiled under its name, with the options
- * src/openssl-config.ts compiles with at run time; a run then needs only Handlebars' runtime.
+ * src/openssl-config.ts compiles with; a run then needs only Handlebars' runtime.
  */
 async function precompiledTemplates() {
   const files = (await readdir(templates, { recursive: true })).filter((file) => file.endsWith('.hbs')).sort();
   const entries = await Promise.all(files.map(async (file) => {
-    const spec = Handlebars.precompile(await readFile(join(templates, file), 'utf8'), { strict: true, noEscape: true });
+    const spec = Handlebars.precompile(await readFile(join(templates, file), 'utf8'), COMPILE_OPTIONS);
     return `  ${JSON.stringify(file.replace(/\.hbs$/, ''))}: ${spec}`;
   }));
   return `export const PRECOMPILED = {\n${entries.join(',\n')}\n};\n`;

@@ -21,31 +21,36 @@ export function opensslConfigValue(value: unknown, field = 'a value'): string {
   return text.replace(/[\\$#"']/g, (c) => `\\${c}`);
 }
 
-let handlebars: typeof Handlebars | undefined;
+/** How templates compile, here and when scripts/bundle.mjs precompiles them: a missing value fails, nothing is HTML-escaped. */
+export const COMPILE_OPTIONS = { strict: true, noEscape: true } as const;
+
+/** Handlebars' runtime (renders precompiled templates) and its full build (also compiles), each once loaded. */
+const engines: { runtime?: typeof Handlebars; full?: typeof Handlebars } = {};
 
 /**
  * Handlebars with the `cnf` helper, loaded on the first render: its 35 files are most of `--help`'s start-up
- * otherwise (issue 11). With precompiled templates only its runtime is needed, a fifth of the code.
+ * otherwise (issue 11). With precompiled templates only its runtime is needed, a fifth of the code. Each kind
+ * is its own instance: the runtime cannot compile.
  */
-async function engine(precompiled: boolean): Promise<typeof Handlebars> {
+async function engine(kind: 'runtime' | 'full'): Promise<typeof Handlebars> {
   // Stryker disable next-line ConditionalExpression: a fresh Handlebars instance each time renders the same
-  if (!handlebars) {
-    // Stryker disable next-line ConditionalExpression,StringLiteral: the sources have no precompiled templates; the bundle's run in every integration test
-    const module = (precompiled ? await import('handlebars/runtime') : await import('handlebars')) as { default: typeof Handlebars };
+  if (!engines[kind]) {
+    // Stryker disable next-line ConditionalExpression,StringLiteral,EqualityOperator: the sources have no precompiled templates; the bundle's run in every integration test
+    const module = (kind === 'runtime' ? await import('handlebars/runtime') : await import('handlebars')) as { default: typeof Handlebars };
     const instance = module.default.create();
     instance.registerHelper('cnf', (value: unknown) => opensslConfigValue(value));
-    handlebars = instance;
+    engines[kind] = instance;
   }
-  return handlebars;
+  return engines[kind];
 }
 
 /** A template ready to render: precompiled into the bundle, else compiled from templates/NAME.hbs. */
 async function compile(name: TemplateName): Promise<Handlebars.TemplateDelegate> {
   const spec = (await import('./templates-precompiled.js')).PRECOMPILED[name];
-  // Stryker disable next-line ConditionalExpression,BooleanLiteral: the sources have no precompiled templates; the bundle's run in every integration test
-  if (spec) return (await engine(true)).template(spec);
+  // Stryker disable next-line ConditionalExpression,StringLiteral: the sources have no precompiled templates; the bundle's run in every integration test
+  if (spec) return (await engine('runtime')).template(spec);
   const source = await readFile(`${TEMPLATE_DIR}${name}.hbs`, 'utf8');
-  return (await engine(false)).compile(source, { strict: true, noEscape: true });
+  return (await engine('full')).compile(source, COMPILE_OPTIONS);
 }
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();
