@@ -1,3 +1,5 @@
+import { redactKnown } from './secrets.js';
+
 /**
  * Errors a user sees. Each carries a one-line message that says what failed, why, and what to do next;
  * `cli.ts` is the only place that prints them and turns them into exit codes.
@@ -51,9 +53,10 @@ export class ParseError extends CaError {
   override readonly detail: string | undefined;
 
   constructor(what: string, text: string) {
-    const shown = text.trimEnd();
+    // The text is a tool's output, parsed as it was printed; shown to a person, the PIN's digits are hidden.
+    const shown = redactKnown(text.trimEnd());
     const oneLine = !shown.includes('\n');
-    super(`could not parse ${what}; ${oneLine ? `the tool printed "${shown}"` : "the tool's output is shown above"} — please report it with your OpenSC and GnuTLS versions`);
+    super(`could not parse ${redactKnown(what)}; ${oneLine ? `the tool printed "${shown}"` : "the tool's output is shown above"} — please report it with your OpenSC and GnuTLS versions`);
     this.detail = oneLine ? undefined : shown;
   }
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CaError, printable, UsageError } from './errors.js';
-import { rememberSecret } from './tools/run.js';
+import { rememberSecret } from './secrets.js';
 
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 

@@ -1,4 +1,5 @@
 import { CaError, ToolFailedError, ToolMissingError, WrongPinError } from '../errors.js';
+import { redactKnown } from '../secrets.js';
 
 /** Environment variables that carry a PIN or password: never inherited by a child unless a call passes them as a secret. */
 export const PIN_ENV_NAMES = ['HSM_CA_PIN', 'HSM_CA_ROOT_PIN', 'GNUTLS_PIN', 'GNUTLS_SO_PIN', 'PKCS11_PIN', 'HSM_CA_P12_PASSWORD'] as const;
@@ -28,25 +29,6 @@ export interface RunResult {
 
 /** The signature every tool module takes, so unit tests can pass a fake and integration tests the real one. */
 export type Runner = (tool: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
-
-/**
- * Every PIN this process has read. Output of any child is redacted against all of them, not only against
- * the secrets that child was given: a run without the PIN (the shadow CA's openssl, a verify) can still
- * print the PIN's digits — in a path, say — and its message must not show them either.
- */
-const knownSecrets = new Set<string>();
-
-export function rememberSecret(secret: string): void {
-  if (secret.length > 0) knownSecrets.add(secret);
-}
-
-/** Replaces every occurrence of each secret in `text`, longest first so overlapping secrets are both hidden. */
-export function redact(text: string, secrets: readonly string[]): string {
-  return [...secrets]
-    .filter((secret) => secret.length > 0)
-    .sort((a, b) => b.length - a.length)
-    .reduce((out, secret) => out.split(secret).join('***'), text);
-}
 
 function childEnv(options: RunOptions): Record<string, string> {
   const env: Record<string, string> = {};
@@ -82,10 +64,10 @@ export function pinFailure(output: string): CaError | undefined {
 
 /**
  * The one boundary for child processes: argv arrays (never a shell), an explicit environment without
- * inherited PINs, secrets redacted from every message, and failures turned into typed errors.
+ * inherited PINs, secrets redacted from every message (not from stdout, which is data), and failures turned into typed errors.
  */
 export const run: Runner = async (tool, args, options = {}) => {
-  const secrets = [...Object.values(options.secrets ?? {}), ...knownSecrets];
+  const secrets = Object.values(options.secrets ?? {});
   // Loaded on first use: execa is most of the start-up time of commands that never spawn (--help, init).
   const { execa } = await import('execa');
   const result = await execa(tool, args, {
@@ -97,14 +79,15 @@ export const run: Runner = async (tool, args, options = {}) => {
     stripFinalNewline: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
   });
-  const stdout = redact(String(result.stdout ?? ''), secrets);
-  const stderr = redact(String(result.stderr ?? ''), secrets);
+  // stdout is data (listings, keys, certificates) and is returned as it is; stderr is messages.
+  const stdout = String(result.stdout ?? '');
+  const stderr = redactKnown(String(result.stderr ?? ''), secrets);
   if (!result.failed) return { stdout, stderr };
 
   if ((result as { code?: string }).code === 'ENOENT') {
     throw new ToolMissingError(tool, DEBIAN_PACKAGE[tool] ?? tool);
   }
-  const pinError = pinFailure(stderr + '\n' + stdout);
+  const pinError = pinFailure(`${stderr}\n${stdout}`);
   if (pinError) throw pinError;
   if (result.timedOut) {
     throw new ToolFailedError(`${tool} ${args[0] ?? ''} did not finish in time; is the token waiting for a touch or a PIN pad?`, tool, stderr);
@@ -117,7 +100,7 @@ export const run: Runner = async (tool, args, options = {}) => {
     );
   }
   if (result.signal) throw new ToolFailedError(`${tool} was killed by ${result.signal} (${lastMeaningfulLine(stderr)})`, tool, stderr);
-  throw new ToolFailedError(`${tool} failed (exit ${result.exitCode}): ${lastMeaningfulLine(stderr || stdout)}`, tool, stderr);
+  throw new ToolFailedError(`${tool} failed (exit ${result.exitCode}): ${lastMeaningfulLine(stderr || redactKnown(stdout, secrets))}`, tool, stderr);
 };
 
 /** A command as a person would type it in a POSIX shell: words quoted only where they need it. */

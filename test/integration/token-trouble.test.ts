@@ -44,6 +44,23 @@ describe('the PIN in /proc during a real ceremony', () => {
   });
 });
 
+describe('a PIN that is part of the data the tools print', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    // A PIN's digits occur by chance in an EC point or a key id; to be certain they occur, this PIN is a word
+    // every pkcs11-tool listing prints ("  label:      root").
+    sandbox = await makeSandbox({ pin: 'label' });
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('does not change what is parsed: the ceremony and a signing succeed', async () => {
+    await ceremony(sandbox, ['--key-type', 'EC:secp256r1']);
+    const csr = await makeCsr(sandbox.root, 'digits');
+    const signed = await cli(['server', csr, '--dir', sandbox.caDir], { env: sandbox.env });
+    expect([signed.code, signed.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+  });
+});
+
 describe('token trouble', () => {
   let sandbox: Sandbox;
   beforeAll(async () => {

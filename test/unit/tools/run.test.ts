@@ -1,40 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
-import { lastMeaningfulLine, pinFailure, redact } from '../../../src/tools/run.js';
+import { lastMeaningfulLine, pinFailure } from '../../../src/tools/run.js';
 import { CaError, WrongPinError } from '../../../src/errors.js';
-
-describe('redact', () => {
-  it('hides every occurrence of a secret', () => {
-    expect(redact('pin=1234 again 1234', ['1234'])).toBe('pin=*** again ***');
-  });
-
-  it('hides a PIN that also occurs inside a path', () => {
-    const out = redact("openssl: cannot open '/tmp/1234/x' with PIN 1234", ['1234']);
-    expect(out).toBe("openssl: cannot open '/tmp/***/x' with PIN ***");
-    expect(out).not.toContain('1234');
-  });
-
-  it('hides overlapping secrets completely, longest first', () => {
-    const out = redact('user 123456 so 1234', ['1234', '123456']);
-    expect(out).toBe('user *** so ***');
-    expect(out).not.toMatch(/[0-9]/);
-  });
-
-  it('ignores empty secrets', () => {
-    expect(redact('nothing secret here', ['', 'zzz'])).toBe('nothing secret here');
-    expect(redact('abc', [''])).toBe('abc');
-  });
-
-  it('treats secrets literally, not as regular expressions', () => {
-    expect(redact('pin a.b+c$ and axbbc', ['a.b+c$'])).toBe('pin *** and axbbc');
-  });
-
-  it('returns the text unchanged without secrets and does not reorder the array it got', () => {
-    expect(redact('x', [])).toBe('x');
-    const secrets = ['12', '1234'];
-    redact('1234', secrets);
-    expect(secrets).toEqual(['12', '1234']);
-  });
-});
 
 describe('lastMeaningfulLine', () => {
   it('skips the engine banner and "Aborting."', () => {
@@ -100,11 +66,25 @@ describe('pinFailure', () => {
 
 describe('run redacts every PIN this process has read', () => {
   it('also from a child that was never given it (the shadow CA\'s openssl)', async () => {
-    const { rememberSecret, run } = await import('../../../src/tools/run.js');
+    const { run } = await import('../../../src/tools/run.js');
+    const { rememberSecret } = await import('../../../src/secrets.js');
     rememberSecret('58213');
     const failed = await run('sh', ['-c', 'echo "unable to load /srv/ca-58213/index.txt" >&2; exit 1']).then(() => undefined, (error: unknown) => error as Error);
     expect(failed?.message).toContain('unable to load /srv/ca-***/index.txt');
     expect(failed?.message).not.toContain('58213');
-    expect((await run('sh', ['-c', 'echo 58213'])).stdout).toBe('***\n');
+  });
+
+  it('from the message of a failure that printed only to stdout', async () => {
+    const { run } = await import('../../../src/tools/run.js');
+    const failed = await run('sh', ['-c', 'echo "no such token 314159"; exit 1'], { secrets: { HSM_CA_PIN: '314159' } }).then(() => undefined, (error: unknown) => error as Error);
+    expect(failed?.message).toBe('sh failed (exit 1): no such token ***');
+  });
+
+  it('but not from the data a tool prints, where the PIN\'s digits can occur by chance (an EC point)', async () => {
+    const { run } = await import('../../../src/tools/run.js');
+    const { rememberSecret } = await import('../../../src/secrets.js');
+    rememberSecret('4711');
+    expect((await run('sh', ['-c', 'echo 85eaf5dec4711ab; echo "stderr 4711" >&2'])).stdout).toBe('85eaf5dec4711ab\n');
+    expect((await run('sh', ['-c', 'echo "stderr 4711" >&2'])).stderr).toBe('stderr ***\n');
   });
 });
