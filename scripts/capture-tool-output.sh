@@ -30,6 +30,12 @@ p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp521r1 --label p5
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:2048 --label rsa2048 --id 05 > "$p11dir/keypairgen-rsa-2048.txt"
 p11 --login --pin env:HSM_CA_PIN --keypairgen --key-type rsa:4096 --label "Root CA;2024/ä \"q\"" --id 03 > "$p11dir/keypairgen-rsa-4096.txt"
 p11 --login --pin env:HSM_CA_PIN --list-objects > "$p11dir/list-objects-login.txt"
+# What a token shows without a login (how a signing finds its CA key): a second token with a CA's two keys.
+softhsm2-util --init-token --free --label "CA Keys" --pin 123456 --so-pin 12345678 >/dev/null
+keys() { pkcs11-tool --module "$module" --token-label "CA Keys" "$@"; }
+keys --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label root --id 0a1b2c >/dev/null
+keys --login --pin env:HSM_CA_PIN --keypairgen --key-type EC:secp256r1 --label intermediate --id 3d4e5f >/dev/null
+keys --list-objects > "$p11dir/list-objects-no-login.txt"
 
 p11tool --provider "$module" --list-tokens > "$gtdir/list-tokens.txt"
 token=$(p11tool --provider "$module" --list-token-urls | head -1)

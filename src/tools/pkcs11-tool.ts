@@ -20,11 +20,13 @@ export async function listTokenSlots(run: Runner, module: string): Promise<Pkcs1
   return parseTokenSlots(stdout);
 }
 
-/** Every object on the token, private ones included (one login). */
-export async function listObjects(session: TokenSession, pin: string): Promise<Pkcs11ToolObject[]> {
-  const { stdout } = await session.run('pkcs11-tool', [...tokenArgs(session), '--login', '--pin', `env:${PIN_VARIABLE}`, '--list-objects'], {
-    secrets: { [PIN_VARIABLE]: pin },
-  });
+/**
+ * The objects on the token: with a PIN every one, private ones included (one login); without, those the token
+ * shows to anyone (no login, no PIN try) — public keys, and on many cards the private keys' entries too.
+ */
+export async function listObjects(session: TokenSession, pin?: string): Promise<Pkcs11ToolObject[]> {
+  const login = pin === undefined ? [] : ['--login', '--pin', `env:${PIN_VARIABLE}`];
+  const { stdout } = await session.run('pkcs11-tool', [...tokenArgs(session), ...login, '--list-objects'], pin === undefined ? {} : { secrets: { [PIN_VARIABLE]: pin } });
   return parseObjects(stdout);
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ceremony, cli, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, treeHash, type Sandbox } from './helpers.js';
+import { ceremony, cli, expectOneLineError, makeCsr, makeSandbox, mustExec, SOFTHSM_MODULE, SPY_MODULE, treeHash, type Result, type Sandbox } from './helpers.js';
 
 /** Reads every process's command line now; what it finds containing `needle`. */
 async function cmdlinesContaining(needle: string): Promise<string[]> {
@@ -58,6 +58,42 @@ describe('a PIN that is part of the data the tools print', () => {
     const csr = await makeCsr(sandbox.root, 'digits');
     const signed = await cli(['server', csr, '--dir', sandbox.caDir], { env: sandbox.env });
     expect([signed.code, signed.stdout]).toEqual([0, expect.stringMatching(/^server certificate issued/)]);
+  });
+});
+
+describe('the intermediate key missing from the token', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await makeSandbox();
+    await ceremony(sandbox, ['--key-type', 'EC:secp256r1']);
+  });
+  afterAll(() => sandbox.cleanup());
+
+  /** A server signing through pkcs11-spy: its result and the logins the token saw. */
+  async function spiedServer(name: string): Promise<Result & { logins: number }> {
+    const log = join(sandbox.root, `${name}.spy.log`);
+    const csr = await makeCsr(sandbox.root, name);
+    const result = await cli(['server', csr, '--dir', sandbox.caDir, '--module', SPY_MODULE], { env: { ...sandbox.env, PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log } });
+    return { ...result, logins: ((await readFile(log, 'utf8')).match(/^\d+: C_Login$/gm) ?? []).length };
+  }
+
+  const deleteObject = (type: string): Promise<string> =>
+    mustExec('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', sandbox.tokenLabel, '--login', '--pin', 'env:HSM_CA_PIN', '--delete-object', '--type', type, '--label', 'intermediate'], { env: sandbox.env });
+
+  it('is there: a signing logs in once, in openssl; the key was found without a login', async () => {
+    const shown = await spiedServer('shown');
+    expect([shown.code, shown.logins]).toEqual([0, 1]);
+  });
+
+  it('is named, with the option to check, before openssl runs; the CA directory is unchanged', async () => {
+    // Not shown without a login, so looked for once more with one: the only login of this run.
+    await deleteObject('privkey');
+    await deleteObject('pubkey');
+    const before = await treeHash(sandbox.caDir);
+    const missing = await spiedServer('missing');
+    expectOneLineError(missing, /the intermediate key \(label 'intermediate', id [0-9a-f]+\) is not on token 'CA Token'; plug in the token that holds it, or check --token$/);
+    expect(missing.logins).toBe(1);
+    expect(await treeHash(sandbox.caDir)).toEqual(before);
   });
 });
 

@@ -64,10 +64,25 @@ export async function guardPin(run: Runner, role: PinRole, state: PinState | und
     try {
       return await run(tool, args, options);
     } catch (error) {
-      if (!(error instanceof WrongPinError)) throw error;
-      throw afterRefusal(error, await readPinState(run, role.module, role.tokenLabel), role);
+      if (error instanceof WrongPinError) throw afterRefusal(error, await readPinState(run, role.module, role.tokenLabel), role);
+      if (!(error instanceof ToolFailedError) || tool !== 'openssl' || Object.keys(options?.secrets ?? {}).length === 0) throw error;
+      const after = await readPinState(run, role.module, role.tokenLabel);
+      if (!loginRefused(state, after, error.stderr)) throw error;
+      throw afterRefusal(new WrongPinError('the token rejected the PIN'), after, role);
     }
   };
+}
+
+/**
+ * Whether an openssl run that was given the PIN failed at the login. openssl is the only login of a signing,
+ * and pkcs11-provider says no more than "Could not read private key" for a wrong PIN and a missing key alike
+ * (libp11 names "PIN incorrect", which `run` already turns into a WrongPinError). The token tells: a refused
+ * login raises a PIN counter flag and a good one clears it (SoftHSM2, openCryptoki, OpenSC's cards). A flag
+ * that was already raised before the run counts only when openssl could not load the key.
+ */
+function loginRefused(before: PinState | undefined, after: PinState | undefined, stderr: string): boolean {
+  if (after === undefined || after === 'ok') return false;
+  return after !== before || /private key/i.test(stderr);
 }
 
 /** The final try is spent only on purpose: --yes, or a yes at the terminal; otherwise nothing is tried. */

@@ -7,18 +7,26 @@ import type { TokenKey } from '../directory/settings.js';
 import type { Token } from './token.js';
 
 /**
- * Makes sure the CA key is on the token, with one login by pkcs11-tool, before openssl is asked to use it:
- * a wrong PIN then fails with the token's own reason (pkcs11-provider only says "Could not read private
- * key"), and a wrong token is named instead of an openssl error.
+ * Makes sure the CA key is on the token before openssl is asked to use it, so a wrong token is named instead
+ * of an openssl error. Without a login first: openssl's run is then the only login of a signing (issue 11),
+ * and a wrong PIN is told from the token's PIN counters after it (guardPin); one wrong PIN costs openssl one
+ * try with either backend, OpenSSL 3.0 to 4.0 (measured, docs/pin-tries.md). Only a key the token does not
+ * show without a login is looked for again with one (pkcs11-tool's login, which a wrong PIN stops).
  */
 export async function requireCaKey(token: Token, pin: string, key: TokenKey, role: TokenRole): Promise<void> {
   await requireCaKeys(token, pin, [key], role);
 }
 
-/** The same for several keys of one role (the intermediate's current and earlier keys), still with one login. */
+/** The same for several keys of one role (the intermediate's current and earlier keys), still with one listing. */
 export async function requireCaKeys(token: Token, pin: string, keys: readonly TokenKey[], role: TokenRole): Promise<void> {
-  const objects = await pkcs11Tool.listObjects({ run: token.run, module: token.module, tokenLabel: token.label }, pin);
-  for (const key of keys) {
+  const session = { run: token.run, module: token.module, tokenLabel: token.label };
+  // At the final try pkcs11-provider makes no login at all ("Canceling login attempt to avoid locking the
+  // token"), so the try the operator consented to is spent here, by pkcs11-tool; a right PIN resets the count.
+  const shown = token.pinState === 'finalTry' ? [] : await pkcs11Tool.listObjects(session);
+  const hidden = keys.filter((key) => !shown.some((o) => /^(private|public) key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label));
+  if (hidden.length === 0) return;
+  const objects = await pkcs11Tool.listObjects(session, pin);
+  for (const key of hidden) {
     const found = objects.some((o) => /^private key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label);
     if (!found) {
       throw new CaError(

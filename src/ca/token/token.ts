@@ -10,7 +10,7 @@ import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
 import type { Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
 import { guardPin, type PinConsent } from './pin-state.js';
-import { pinState } from '../../pkcs11/pin-state.js';
+import { pinState, type PinState } from '../../pkcs11/pin-state.js';
 import type { KeyType, TokenKey } from '../directory/settings.js';
 import { readPin } from '../../terminal.js';
 
@@ -37,6 +37,8 @@ export interface Token {
   readonly run: Runner;
   readonly module: string;
   readonly label: string;
+  /** The PIN counters the token reported before this run's first login (undefined: not read). */
+  readonly pinState?: PinState;
 }
 
 const MODULE_HINT = 'check --module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so; Nitrokey/SmartCard-HSM: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: /usr/lib/x86_64-linux-gnu/libykcs11.so)';
@@ -57,7 +59,8 @@ export async function openToken(run: Runner, role: Pick<TokenRole, 'module' | 't
     const present = tokens.map((slot) => `'${slot.tokenLabel}'`).join(', ') || 'none';
     throw new CaError(`token '${label}' (${role.role} key) not found on ${module}; tokens present: ${present}; plug the token in, or check ${option}`);
   }
-  return { run: await guardPin(run, role, pinState(match.flags), consent), module, label };
+  const state = pinState(match.flags);
+  return { run: await guardPin(run, role, state, consent), module, label, pinState: state };
 }
 
 /** The pause before the second listing: SoftHSM2 leaves token.object empty only between two system calls. */

@@ -18,8 +18,9 @@ const OBJECT_HEADER = /^(Private Key|Public Key|Certificate|Secret Key|Data|Prof
 const ATTRIBUTE = /^\s+([A-Za-z][A-Za-z0-9_ /]*?)\s*:\s*(.*?)\s*$/;
 // OpenSC 0.27 wraps a long EC point or RSA modulus onto further lines of bare hex, indented under the value.
 const CONTINUATION = /^\s{4,}([0-9A-Fa-f:]+)\s*$/;
-// OpenSC 0.27 prints a one-byte id as "5 (0x05)"; earlier releases "05", longer ids "e016…" or "e0:16:…".
-const SHORT_ID = /^\d+ \(0x([0-9A-Fa-f]+)\)$/;
+// OpenSC 0.27 prints an id of up to 8 bytes as its number and bytes, "5 (0x05)" or "662316 (0x0a:1b:2c)";
+// earlier releases "05" or "0a1b2c", longer ids "e016…" or "e0:16:…".
+const SHORT_ID = /^\d+ \(0x([0-9A-Fa-f:]+)\)$/;
 // stderr chatter that may be captured together with stdout.
 const NOISE = /^(Using slot .*|Key pair generated:|Logging in to .*|Please enter User PIN:.*)$/;
 

@@ -124,4 +124,61 @@ describe('guardPin', () => {
     const error = await guard(token.run, { ...role, module: '/opt/my hsm/lib.so' }).then(() => undefined, (e: unknown) => e);
     expect((error as Error).message).toContain("pkcs11-tool --module '/opt/my hsm/lib.so' --token-label 'OCK CA' --login");
   });
+
+  describe('when openssl is the login (pkcs11-provider says only "Could not read CA private key")', () => {
+    const KEY_UNREADABLE = 'Could not read CA private key from pkcs11:token=OCK%20CA;id=%01;object=intermediate;type=private\n';
+    const withPin = { secrets: { HSM_CA_PIN: 'x' } };
+
+    /** A token whose openssl run fails as pkcs11-provider does; `refuses`: whether the failure was a refused login. */
+    function providerToken(wrongBefore: number, refuses: boolean, stderr = KEY_UNREADABLE): { run: Runner; calls: string[][] } {
+      let wrong = wrongBefore;
+      const calls: string[][] = [];
+      const run: Runner = async (tool, args) => {
+        calls.push([tool, ...args]);
+        if (args.includes('--list-token-slots')) return { stdout: slots(Math.min(wrong, 3)), stderr: '' };
+        wrong = refuses ? wrong + 1 : 0;
+        throw new ToolFailedError('openssl failed (exit 1): Could not read CA private key', tool, stderr);
+      };
+      return { run, calls };
+    }
+
+    it.each([
+      [0, /^token 'OCK CA' \(intermediate key\) rejected the PIN from HSM_CA_PIN .* and now reports few tries left/],
+      [1, /^token 'OCK CA' \(intermediate key\) rejected the PIN from HSM_CA_PIN .* and now reports one try left/],
+      [2, /^the token PIN is locked: token 'OCK CA' refused the PIN, and that was its last try; unblock it/],
+    ])('a refused login (%i wrong before) is named from the counters the token reports after it', async (before, message) => {
+      const token = providerToken(before, true);
+      const run = await guard(token.run, role, { yes: true, say: () => undefined });
+      const error = await run('openssl', ['ca'], withPin).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(WrongPinError);
+      expect((error as Error).message).toMatch(message);
+      expect(token.calls.filter(([tool]) => tool === 'openssl')).toHaveLength(1);
+    });
+
+    it('a failure after a good login (the counters cleared) is openssl\'s own error', async () => {
+      const token = providerToken(1, false);
+      const run = await guard(token.run, role, { yes: true, say: () => undefined });
+      await expect(run('openssl', ['ca'], withPin)).rejects.toThrow(/^openssl failed \(exit 1\): Could not read CA private key$/);
+    });
+
+    it('a flag already raised before the run counts only when openssl could not load the key', async () => {
+      // SoftHSM2 keeps "user PIN count low" through further refusals: unchanged counters, the key unreadable.
+      const unreadable = await guard(providerToken(1, true).run, role, { yes: true, say: () => undefined });
+      await expect(unreadable('openssl', ['ca'], withPin)).rejects.toThrow(WrongPinError);
+      const stillLow: Runner = async (tool, args) => {
+        if (args.includes('--list-token-slots')) return { stdout: slots(1), stderr: '' };
+        throw new ToolFailedError('openssl failed (exit 1): unable to write certificate', tool, 'unable to write certificate\n');
+      };
+      const other = await guard(stillLow, role, { yes: true, say: () => undefined });
+      await expect(other('openssl', ['ca'], withPin)).rejects.toThrow(/^openssl failed \(exit 1\): unable to write certificate$/);
+    });
+
+    it('a run without the PIN (the shadow CA, a verify) is not looked into', async () => {
+      const token = providerToken(0, true);
+      const run = await guard(token.run, role);
+      await expect(run('openssl', ['verify'])).rejects.toThrow(ToolFailedError);
+      await expect(run('pkcs11-tool', ['--list-objects'], withPin)).rejects.toThrow(ToolFailedError);
+      expect(token.calls.filter((call) => call.includes('--list-token-slots'))).toHaveLength(1);
+    });
+  });
 });

@@ -224,6 +224,11 @@ describe.each(OPENSC_RELEASES)('pkcs11-tool output of OpenSC %s', (release) => {
     if (modulus !== undefined) expect(modulus).toMatch(/^[0-9a-f]{512}$/);
   });
 
+  it('lists the public keys a token shows without a login, with their ids (0.27: "662316 (0x0a:1b:2c)")', () => {
+    const objects = parseObjects(fixture(`${release}/list-objects-no-login.txt`));
+    expect(objects.map((o) => `${o.kind}/${o.label}/${o.idHex}`)).toEqual(['Public Key/root/0a1b2c', 'Public Key/intermediate/3d4e5f']);
+  });
+
   it('lists every object of the token after the keys were made', () => {
     const objects = parseObjects(fixture(`${release}/list-objects-login.txt`));
     const privateKeys = objects.filter((o) => o.kind === 'Private Key').map((o) => `${o.label}/${o.idHex}`).sort();
