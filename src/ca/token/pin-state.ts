@@ -1,8 +1,8 @@
-import { ParseError, printable, ToolFailedError, WrongPinError } from '../../errors.js';
+import { CaError, ParseError, printable, ToolFailedError, WrongPinError } from '../../errors.js';
 import { confirm, describePinSource, interactive } from '../../terminal.js';
 import { pinState, type PinState } from '../../pkcs11/pin-state.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
-import { commandLine, type Runner } from '../../tools/run.js';
+import { commandLine, lastMeaningfulLine, type Runner } from '../../tools/run.js';
 import type { TokenRole } from '../directory/context.js';
 
 type PinRole = Pick<TokenRole, 'role' | 'module' | 'tokenLabel' | 'pinEnv' | 'pinFile'>;
@@ -67,10 +67,22 @@ export async function guardPin(run: Runner, role: PinRole, state: PinState | und
       if (error instanceof WrongPinError) throw afterRefusal(error, await readPinState(run, role.module, role.tokenLabel), role);
       if (!(error instanceof ToolFailedError) || tool !== 'openssl' || Object.keys(options?.secrets ?? {}).length === 0) throw error;
       const after = await readPinState(run, role.module, role.tokenLabel);
-      if (!loginRefused(state, after, error.stderr)) throw error;
-      throw afterRefusal(new WrongPinError('the token rejected the PIN'), after, role);
+      if (loginRefused(state, after, error.stderr)) throw afterRefusal(new WrongPinError('the token rejected the PIN'), after, role);
+      throw KEY_UNREADABLE.test(error.stderr) ? keyUnreadable(error, after, role) : error;
     }
   };
+}
+
+const KEY_UNREADABLE = /private key/i;
+
+/** openssl could not load the key, and the counters do not say the login was refused: what is left to check. */
+function keyUnreadable(error: ToolFailedError, after: PinState | undefined, role: PinRole): CaError {
+  const said = `openssl could not load the ${role.role} key (${lastMeaningfulLine(error.stderr)})`;
+  if (after === undefined) return new CaError(`${said}, and token '${role.tokenLabel}' is no longer listed on ${role.module}; plug it in again and run the command again`);
+  const objects = commandLine(['pkcs11-tool', '--module', role.module, '--token-label', role.tokenLabel, '--login', '--list-objects']);
+  return new CaError(
+    `${said}; token '${role.tokenLabel}' reports no refused login, so the private key may be missing (${objects} lists it) — or ${printable(describePinSource(role))} is wrong on a token that does not report refusals (nothing was retried)`,
+  );
 }
 
 /**

@@ -155,10 +155,12 @@ describe('guardPin', () => {
       expect(token.calls.filter(([tool]) => tool === 'openssl')).toHaveLength(1);
     });
 
-    it('a failure after a good login (the counters cleared) is openssl\'s own error', async () => {
+    it('a key openssl could not load after a good login (the counters cleared) is named with what to check', async () => {
       const token = providerToken(1, false);
       const run = await guard(token.run, role, { yes: true, say: () => undefined });
-      await expect(run('openssl', ['ca'], withPin)).rejects.toThrow(/^openssl failed \(exit 1\): Could not read CA private key$/);
+      await expect(run('openssl', ['ca'], withPin)).rejects.toThrow(
+        `openssl could not load the intermediate key (Could not read CA private key from pkcs11:token=OCK%20CA;id=%01;object=intermediate;type=private); token 'OCK CA' reports no refused login, so the private key may be missing (pkcs11-tool --module ${MODULE} --token-label 'OCK CA' --login --list-objects lists it) — or the PIN from HSM_CA_PIN is wrong on a token that does not report refusals (nothing was retried)`,
+      );
     });
 
     it('a flag already raised before the run counts only when openssl could not load the key', async () => {
