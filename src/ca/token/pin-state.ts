@@ -73,8 +73,6 @@ export async function guardPin(run: Runner, role: PinRole, state: PinState | und
   };
 }
 
-const KEY_UNREADABLE = /private key/i;
-
 /** openssl could not load the key, and the counters do not say the login was refused: what is left to check. */
 function keyUnreadable(error: ToolFailedError, after: PinState | undefined, role: PinRole): CaError {
   const said = `openssl could not load the ${role.role} key (${lastMeaningfulLine(error.stderr)})`;
@@ -85,6 +83,9 @@ function keyUnreadable(error: ToolFailedError, after: PinState | undefined, role
   );
 }
 
+/** How openssl says it could not load the key: "Could not read / find / find or decode CA private key" (3.0–4.0). */
+const KEY_UNREADABLE = /private key/i;
+
 /**
  * Whether an openssl run that was given the PIN failed at the login. openssl is the only login of a signing,
  * and pkcs11-provider says no more than "Could not read private key" for a wrong PIN and a missing key alike
@@ -94,7 +95,7 @@ function keyUnreadable(error: ToolFailedError, after: PinState | undefined, role
  */
 function loginRefused(before: PinState | undefined, after: PinState | undefined, stderr: string): boolean {
   if (after === undefined || after === 'ok') return false;
-  return after !== before || /private key/i.test(stderr);
+  return after !== before || KEY_UNREADABLE.test(stderr);
 }
 
 /** The final try is spent only on purpose: --yes, or a yes at the terminal; otherwise nothing is tried. */
