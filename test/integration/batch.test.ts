@@ -55,11 +55,12 @@ describe('server with several CSRs', () => {
     return { out, before, log, result };
   }
 
-  it('--dry-run shows the token\'s openssl ca runs (-infiles for the shared one), their configs and the shadow\'s certificates; no login, nothing written', async () => {
+  it('--dry-run shows the token\'s openssl ca runs (one per certificate), their configs and the shadow\'s certificates; no login, nothing written', async () => {
     const { out, before, log, result } = await serverBatch('dry', '--dry-run');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^server --dry-run: 3 certificates would be signed with the intermediate key in 2 openssl ca run\(s\); refused .*mail\.csr: SAN email/m);
-    expect(result.stdout).toMatch(new RegExp(`\\$ openssl ca -config \\S+sign_server_csrs\\.ini .*-passin env:HSM_CA_PIN .*-infiles \\S*alpha\\.csr \\S*beta\\.csr$`, 'm'));
+    expect(result.stdout).toMatch(/^server --dry-run: 3 certificates would be signed with the intermediate key in 3 openssl ca run\(s\); refused .*mail\.csr: SAN email/m);
+    for (const name of ['alpha', 'beta']) expect(result.stdout).toMatch(new RegExp(`\\$ openssl ca -config \\S+sign_server_csrs\\.ini .*-passin env:HSM_CA_PIN .* -in \\S*${name}\\.csr -out \\S*${name}\\.crt$`, 'm'));
+    expect(result.stdout).not.toMatch(/^\$ openssl .*-infiles/m);
     expect(result.stdout).toMatch(/\$ openssl ca .*-subj \/CN=gamma\.example\.com -utf8 -in \S*gamma\.csr -out \S*gamma\.crt$/m);
     expect(result.stdout).toContain('copy_extensions   = copy');
     expect(result.stdout).toContain(`${join(out, 'alpha.crt')} would hold:\n-----BEGIN CERTIFICATE-----`);
@@ -78,7 +79,7 @@ describe('server with several CSRs', () => {
     expect(await readdir(out)).toEqual([]);
   });
 
-  it('signs the good CSRs in as few openssl runs as they allow, one login each, and reports the bad ones (exit 1)', async () => {
+  it('signs each good CSR in a token run of its own (a random serial each, never a counter), one login each, and reports the bad ones (exit 1)', async () => {
     const indexBefore = (await readFile(join(sandbox.caDir, 'intermediate', 'index.txt'), 'utf8')).split('\n').filter(Boolean).length;
     const { out, log, result } = await serverBatch('batch');
     expect(result.code).toBe(1);
@@ -87,10 +88,15 @@ describe('server with several CSRs', () => {
     expect(result.stdout).toMatch(/^  refused .*mail\.csr: SAN email:ops@example\.com does not belong/m);
     expect(result.stdout).toMatch(/^  refused .*garbage\.csr: /m);
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^hsm-openssl-ca: 2 of 5 CSRs refused \(listed above, each with its reason\); the other 3 were issued/);
-    // alpha and beta share one run, gamma has its own: two runs, a login by openssl in each, and no other login.
-    expect(result.stderr).toMatch(/signing 2 of the batch's 3 .*\(openssl ca run 1 of 2\)/);
-    expect(result.stderr).toMatch(/signing 1 of the batch's 3 .*\(openssl ca run 2 of 2\)/);
-    expect(await callsIn(log, 'C_Login')).toBe(2);
+    // alpha and beta share the shadow CA's run, gamma has its own; the token signs each in a run of its own
+    // (openssl ca -infiles would count serials up from one random draw): three runs, a login in each, no other.
+    expect(result.stderr).toMatch(/signing 2 of the batch's 3 .*\(openssl ca runs 1–2 of 3, one per certificate\)/);
+    expect(result.stderr).toMatch(/signing 1 of the batch's 3 .*\(openssl ca run 3 of 3\)/);
+    expect(await callsIn(log, 'C_Login')).toBe(3);
+    const serials = [...result.stdout.matchAll(/ serial ([0-9A-F]+) /g)].map((m) => BigInt(`0x${m[1]}`)).sort((a, b) => (a < b ? -1 : 1));
+    expect(serials).toHaveLength(3);
+    // Random 159-bit serials: any two lie far apart; a counter puts them 1 apart.
+    for (const [i, serial] of serials.slice(1).entries()) expect(serial - serials[i]! > 1n << 64n).toBe(true);
     expect(await callsIn(log, 'C_Sign')).toBe(3);
     expect((await readdir(out)).sort()).toEqual(good.flatMap((name) => [`${name}.chain.crt`, `${name}.crt`]).sort());
     const root = join(sandbox.caDir, 'certs', 'root.crt');
@@ -128,7 +134,7 @@ describe('server with several CSRs', () => {
     expect(report.refused).toEqual([]);
     expect(report.issued.map((leaf: { certificate: string }) => leaf.certificate)).toEqual(['web1', 'web2', 'web3'].map((name) => join(dir, `${name}.crt`)));
     for (const name of ['web1', 'web2', 'web3']) expect(formatName((await certificate(join(dir, `${name}.crt`))).subject)).toBe(`CN=${name}.example.com`);
-    expect(result.stderr).toMatch(/\(openssl ca run 1 of 1\)/);
+    expect(result.stderr).toMatch(/\(openssl ca runs 1–3 of 3, one per certificate\)/);
   }, 120_000);
 
   it('a batch of only bad CSRs signs nothing and says why, exit 1; an empty --from-dir is refused with exit 2', async () => {

@@ -21,8 +21,8 @@ import { signRun } from './runs.js';
 
 /**
  * Signs many CSRs as one change: each checked first (a bad one is reported and left out, or with --strict
- * refuses the batch), one question, one PIN entry, then as few `openssl ca` runs as the requests allow
- * (one login each), the shadow CA's runs judged before the token's, each certificate verified, and
+ * refuses the batch), one question, one PIN entry, the shadow CA's runs (as few as the requests allow) judged
+ * before the token's (one per certificate, one login each), each certificate verified, and
  * everything committed together — a kill leaves all of it undone or all of it done.
  */
 export async function issueBatch(options: BatchOptions): Promise<BatchResult> {
@@ -52,8 +52,8 @@ export async function issueBatch(options: BatchOptions): Promise<BatchResult> {
       const signer = await signerFor(token, ca.intermediateToken, pin, work, options.say);
       const intermediatePem = await readFile(paths.intermediateCert, 'utf8');
       const issued: Array<{ item: Planned; pem: string; file: string; checks: string[] }> = [];
-      for (const [n, run] of rehearsed.entries()) {
-        options.say(`signing ${run.run.requests.length} of the batch's ${planned.length} with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (openssl ca run ${n + 1} of ${rehearsed.length})…`);
+      for (const run of rehearsed) {
+        options.say(`signing ${run.run.requests.length} of the batch's ${planned.length} with the intermediate key on token '${ca.intermediateToken.tokenLabel}' (${tokenRuns(issued.length, run.run.requests.length, planned.length)})…`);
         const signed = (await signRun(signer, run, staging)).map((one, i) => ({ item: ownerOf.get(run.run.requests[i]!)!.item, pem: one.pem, file: join(work, `issued-${issued.length + i}.crt`), checks: one.checks }));
         await mapLimited(signed, FILE_OPERATIONS_AT_ONCE, ({ file, pem }) => writeWorkspaceFile(file, pem));
         issued.push(...signed);
@@ -72,6 +72,11 @@ export async function issueBatch(options: BatchOptions): Promise<BatchResult> {
     }),
     change,
   );
+}
+
+/** Which of the batch's token runs come next: one `openssl ca` run per certificate (see tokenSignings). */
+function tokenRuns(done: number, count: number, total: number): string {
+  return count === 1 ? `openssl ca run ${done + 1} of ${total}` : `openssl ca runs ${done + 1}–${done + count} of ${total}, one per certificate`;
 }
 
 /** One issued certificate of the batch, verified against what its plan expects. */

@@ -6,6 +6,7 @@ import { withWorkspace } from '../../directory/workspace.js';
 import type { DryRun } from '../../shadow/dry-run.js';
 import { planBatch, requireSomethingToSign, type BatchOptions } from './plan.js';
 import { rehearseBatch } from './rehearse.js';
+import { tokenSignings } from './runs.js';
 
 /**
  * A batch's --dry-run: every CSR checked and every run made and judged by the shadow CA, exactly as the real
@@ -22,11 +23,12 @@ export async function dryRunBatch(options: BatchOptions): Promise<DryRun> {
     const backend = await resolveBackend(options.run, role.backend, role.module, work, role.role);
     const kept = join(ca.paths.config, 'sign_server_csrs.ini');
     const csrOf = (request: (typeof batch.rehearsed)[number]['run']['requests'][number]) => batch.ownerOf.get(request)!.item;
-    const commands = batch.rehearsed.map(({ run, signing }) => {
-      const items = run.requests.map(csrOf);
-      const shown = { ...signing, config: kept, csr: items[0]!.csrPath, out: items.length === 1 ? items[0]!.plan.out : join(work, `${run.name}.crt`) };
-      return openssl.tokenCommandLine(backend, (keyArgs) => openssl.signWithCaArgs(keyArgs, run.shared ? { ...shown, infiles: items.map((item) => item.csrPath) } : shown));
-    });
+    const commands = batch.rehearsed.flatMap((rehearsed) =>
+      tokenSignings(rehearsed).map((signing, i) => {
+        const item = csrOf(rehearsed.run.requests[i]!);
+        return openssl.tokenCommandLine(backend, (keyArgs) => openssl.signWithCaArgs(keyArgs, { ...signing, config: kept, csr: item.csrPath, out: item.plan.out }));
+      }),
+    );
     const results: string[] = [];
     for (const { run, shadow } of batch.rehearsed) {
       for (const [i, issued] of shadow.entries()) results.push(`${csrOf(run.requests[i]!).plan.out} would hold:\n${issued.pem}`);

@@ -15,8 +15,9 @@ import { requireFreshSerial } from '../serial.js';
 import { explainRepeatedSerial, renderRun, type SignRequest } from '../sign.js';
 
 /**
- * One `openssl ca` run of a batch: one request (`-in`), or several that share one config (`-infiles`, with
- * `copy_extensions = copy`: see sharesRun). Every request keeps its own shadow judge.
+ * One `openssl ca` run of the shadow CA in a batch: one request (`-in`), or several that share one config
+ * (`-infiles`, with `copy_extensions = copy`: see sharesRun). Every request keeps its own shadow judge, and
+ * gets its own token run (tokenSignings).
  */
 export interface BatchRun {
   readonly name: string;
@@ -89,20 +90,35 @@ async function judgeAll(run: BatchRun, pems: readonly string[]): Promise<Array<{
 }
 
 /**
- * The token runs what the shadow ran, on the same staged database (which keeps what it signed, for the
- * next run and the commit); each certificate must have a fresh serial and equal the shadow's in every field.
+ * The token's `openssl ca` runs for a rehearsed run: one per request, with the run's config. A shared run is
+ * the shadow's only: `openssl ca -infiles` draws one random serial and counts up from it, certificate after
+ * certificate, and serials are never consecutive (CA/Browser Forum BR 7.1: non-sequential, 64 random bits).
+ */
+export function tokenSignings(rehearsed: RehearsedRun): openssl.SignWithCaRequest[] {
+  const { infiles: _shared, ...single } = rehearsed.signing;
+  return rehearsed.run.requests.map((request, i) => ({ ...single, csr: request.csr, out: join(request.workspace, `${rehearsed.run.name}-${i}.crt`) }));
+}
+
+/**
+ * The token signs what the shadow signed, on the same staged database (which keeps what it signed, for the
+ * next run and the commit), one `openssl ca` run per request; each certificate must have a fresh serial and
+ * equal the shadow's in every field.
  */
 export async function signRun(signer: openssl.SigningContext, rehearsed: RehearsedRun, staging: string): Promise<Array<{ pem: string; checks: string[] }>> {
-  // Read whole once, for the serials a new certificate must not repeat; the run's own records come after its end.
+  // Read whole once, for the serials a new certificate must not repeat; each run's own record comes after its end.
   const index = await readFile(join(staging, 'index.txt'));
   const issued = indexSerials(index.toString('utf8'));
-  const printed = await openssl.signWithCa(signer, rehearsed.signing).catch(explainRepeatedSerial);
-  const pems = await runCertificates(staging, index.length, rehearsed.signing.out, 'openssl ca', printed, rehearsed.run.requests.length);
-  return pems.map((pem, i) => {
-    const der = pemToDer(pem, 'CERTIFICATE', 'the issued certificate');
+  let indexEnd = index.length;
+  const signed: Array<{ pem: string; checks: string[] }> = [];
+  for (const [i, signing] of tokenSignings(rehearsed).entries()) {
+    const printed = await openssl.signWithCa(signer, signing).catch(explainRepeatedSerial);
+    const [pem] = await runCertificates(staging, indexEnd, signing.out, 'openssl ca', printed, 1);
+    indexEnd = (await stat(join(staging, 'index.txt'))).size;
+    const der = pemToDer(pem!, 'CERTIFICATE', 'the issued certificate');
     issued.add(requireFreshSerial(der, issued));
     const shadow = rehearsed.shadow[i]!;
     const same = requireSameCertificate('the certificate', decodeCertificate(der), decodeCertificate(pemToDer(shadow.pem, 'CERTIFICATE', 'the shadow certificate')));
-    return { pem, checks: [...shadow.checks, same] };
-  });
+    signed.push({ pem: pem!, checks: [...shadow.checks, same] });
+  }
+  return signed;
 }
