@@ -2,9 +2,13 @@ import { CaError } from '../../errors.js';
 import { resolveBackend } from '../../openssl/backend.js';
 import type { SigningContext } from '../../tools/openssl.js';
 import * as pkcs11Tool from '../../tools/pkcs11-tool.js';
+import type { Pkcs11ToolObject } from '../../tools/parse/pkcs11-tool.js';
 import type { TokenRole } from '../directory/context.js';
 import type { TokenKey } from '../directory/settings.js';
-import type { Token } from './token.js';
+import { session, type Token } from './token.js';
+
+/** Whether a listed object belongs to the CA key: the same id and label. */
+const isKey = (object: Pkcs11ToolObject, key: TokenKey): boolean => object.idHex === key.idHex && object.label === key.label;
 
 /**
  * Makes sure the CA key is on the token before openssl is asked to use it, so a wrong token is named instead
@@ -19,15 +23,14 @@ export async function requireCaKey(token: Token, pin: string, key: TokenKey, rol
 
 /** The same for several keys of one role (the intermediate's current and earlier keys), still with one listing. */
 export async function requireCaKeys(token: Token, pin: string, keys: readonly TokenKey[], role: TokenRole): Promise<void> {
-  const session = { run: token.run, module: token.module, tokenLabel: token.label };
   // At the final try pkcs11-provider makes no login at all ("Canceling login attempt to avoid locking the
   // token"), so the try the operator consented to is spent here, by pkcs11-tool; a right PIN resets the count.
-  const shown = token.pinState === 'finalTry' ? [] : await pkcs11Tool.listObjects(session);
-  const hidden = keys.filter((key) => !shown.some((o) => /^(private|public) key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label));
+  const shown = token.pinState === 'finalTry' ? [] : await pkcs11Tool.listObjects(session(token));
+  const hidden = keys.filter((key) => !shown.some((o) => /^(private|public) key$/i.test(o.kind) && isKey(o, key)));
   if (hidden.length === 0) return;
-  const objects = await pkcs11Tool.listObjects(session, pin);
+  const objects = await pkcs11Tool.listObjects(session(token), pin);
   for (const key of hidden) {
-    const found = objects.some((o) => /^private key$/i.test(o.kind) && o.idHex === key.idHex && o.label === key.label);
+    const found = objects.some((o) => /^private key$/i.test(o.kind) && isKey(o, key));
     if (!found) {
       throw new CaError(
         `the ${role.role} key (label '${key.label}', id ${key.idHex}) is not on token '${token.label}'; plug in the token that holds it, or check ${role.tokenOption}`,

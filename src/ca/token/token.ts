@@ -100,7 +100,8 @@ function tokenLabel(token: P11toolToken): string | undefined {
   return uriText(parsePkcs11Uri(token.url), 'token');
 }
 
-function session(token: Token): pkcs11Tool.TokenSession {
+/** The token as pkcs11-tool is pointed at it. */
+export function session(token: Token): pkcs11Tool.TokenSession {
   return { run: token.run, module: token.module, tokenLabel: token.label };
 }
 
